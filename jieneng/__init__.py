@@ -1,0 +1,1 @@
+"""jieneng package."""

@@ -1,0 +1,164 @@
+"""The ``jieneng`` command line: one entry point, one subcommand per job.
+
+The CLI only parses arguments, loads the settings and hands over to the package that owns the job
+(``collectors``, ``storage``, ``accounting``, ...). Each handler is ``handler(args, settings) -> int``
+and lives in that package's ``cli`` module; a subcommand whose package has not built its handler yet
+says so and exits with :data:`EXIT_NOT_BUILT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from jieneng.settings import ConfigError, Settings, load_settings, validate_file
+
+__all__ = ["EXIT_BAD_CONFIG", "EXIT_NOT_BUILT", "main"]
+
+EXIT_BAD_CONFIG = 2
+EXIT_NOT_BUILT = 3
+
+LEDGER_KINDS = (
+    "institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills",
+)
+
+#: subcommand → "module:function" of its handler.
+HANDLERS: dict[str, str] = {
+    "demo": "jieneng.demo:demo_main",
+    "simulate": "collectors.cli:simulate_main",
+    "collect": "collectors.cli:collect_main",
+    "import:readings": "storage.cli:import_readings_main",
+    "import:ledger": "accounting.cli:import_ledger_main",
+    "account": "accounting.cli:account_main",
+    "report": "accounting.cli:report_main",
+    "forecast": "forecasting.cli:forecast_main",
+    "dashboard": "dashboard.cli:dashboard_main",
+}
+
+
+def _config_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--config", "-c", type=Path, required=required, metavar="FILE",
+        help="settings file (TOML), e.g. config/demo.toml",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="jieneng",
+        description="Jieneng (节能): energy monitoring and carbon accounting for public institutions.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="simulated meters → collector → store → accounting → dashboard")
+    _config_arg(p, required=False)
+    p.add_argument("--no-browser-hint", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("simulate", help="serve every configured meter from simulated Modbus devices")
+    _config_arg(p)
+    p.add_argument("--fault", action="append", default=[], metavar="METER:KIND",
+                   help="switch on a fault: timeout, exception, reset (repeatable)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second for the counters' growth")
+
+    p = sub.add_parser("collect", help="poll the meters and write readings to the store")
+    _config_arg(p)
+    p.add_argument("--once", action="store_true", help="one poll cycle of every meter, then exit")
+    p.add_argument("--format", choices=["json", "table"], default="table",
+                   help="with --once: how to print the readings")
+
+    p = sub.add_parser("import", help="import readings (backfill) or a ledger from CSV/Excel")
+    p.add_argument("kind", choices=["readings", *LEDGER_KINDS], help="what the file holds")
+    p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
+    _config_arg(p)
+
+    p = sub.add_parser("account", help="energy (tce), CO2 and intensities per institution and year")
+    _config_arg(p)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--institution", help="only this institution id")
+    p.add_argument("--format", choices=["json", "table"], default="table")
+
+    p = sub.add_parser("report", help="the annual 公共机构能源资源消费统计 workbook (xlsx/csv/json)")
+    _config_arg(p)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="output file: .xlsx, .csv or .json")
+
+    p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
+    _config_arg(p)
+    p.add_argument("--year", type=int)
+
+    p = sub.add_parser("dashboard", help="serve the Dash dashboard")
+    _config_arg(p)
+
+    p = sub.add_parser("check-config", help="validate a settings file; list every problem")
+    p.add_argument("file", type=Path)
+    return parser
+
+
+def _handler(key: str) -> Callable[[argparse.Namespace, Settings], int] | None:
+    module_name, func_name = HANDLERS[key].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, func_name, None)
+
+
+def check_config(path: Path) -> int:
+    """``jieneng check-config FILE``: 0 when valid, 2 with every problem listed otherwise."""
+    settings, problems = validate_file(path)
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    assert settings is not None
+    print(
+        f"{path}: OK — site {settings.site.name!r}, {len(settings.gateways)} gateway(s), "
+        f"{len(settings.meters)} meter(s), storage backend {settings.storage.backend}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jieneng`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2) if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "check-config":
+        return check_config(args.file)
+
+    key = args.command
+    if key == "import":
+        key = "import:readings" if args.kind == "readings" else "import:ledger"
+    handler = _handler(key)
+    if handler is None:
+        print(f"jieneng {args.command}: not built yet (handler {HANDLERS[key]} does not exist)",
+              file=sys.stderr)
+        return EXIT_NOT_BUILT
+
+    config = args.config if args.config is not None else Path("config/demo.toml")
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        return int(handler(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
