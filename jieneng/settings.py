@@ -320,6 +320,19 @@ class AccountingSettings(_Section):
     min_coverage: float = Field(
         0.8, ge=0, le=1, description="Below this share of measured data a verdict is 'unknown'."
     )
+    counter_max_rate_per_h: dict[str, float] = Field(
+        default_factory=lambda: {
+            "electricity": 10_000.0, "pv": 10_000.0, "water": 500.0,
+            "natural_gas": 2_000.0, "heat": 50.0,
+        },
+        description="Spike ceiling per carrier: a counter rising faster than this is a bad "
+        "reading, not consumption. Generous for one public building's meter. [unit/h]",
+    )
+    counter_gap_s: float = Field(
+        3600.0, gt=0, description="A counter interval longer than this (or than twice the "
+        "meter's poll interval) is a gap: its consumption is spread over it, marked "
+        "estimated. [s]",
+    )
 
 
 class DashboardUser(_Section):

@@ -1,1 +1,85 @@
-"""storage package."""
+"""Storage: one time-series store interface, embedded SQLite and InfluxDB backends.
+
+>>> from storage import open_store, Reading
+>>> store = open_store(settings)          # the backend named in [storage]
+>>> store.write_readings([Reading("m1", "energy_import_kwh", t, 1234.5)])
+>>> store.daily_counters(start, end)      # per meter × point × local day
+"""
+
+from __future__ import annotations
+
+import os
+
+from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
+from storage.errors import (
+    InvalidName,
+    PermissionDenied,
+    StorageError,
+    StoreUnavailable,
+    WriteRejected,
+)
+
+__all__ = [
+    "DeviceHealth",
+    "InvalidName",
+    "PermissionDenied",
+    "Reading",
+    "RetentionResult",
+    "StorageError",
+    "StoreUnavailable",
+    "TimeSeriesStore",
+    "WriteRejected",
+    "open_store",
+]
+
+
+def _env(name: str) -> str | None:
+    """The value of the environment variable ``name`` (None when the name is empty or unset)."""
+    return os.environ.get(name) or None if name else None
+
+
+def open_store(settings) -> TimeSeriesStore:  # type: ignore[no-untyped-def]
+    """The store configured in ``[storage]`` of ``settings`` (a :class:`jieneng.settings.Settings`).
+
+    Days and months are cut in ``settings.site.timezone``. Credentials come from the environment
+    variables named in ``[storage.influxdb]``; they never appear in messages.
+
+    Raises
+    ------
+    StoreUnavailable
+        The SQLite file cannot be opened.
+    StorageError
+        ``backend = "influxdb"`` without a ``[storage.influxdb]`` section, or v2 settings missing.
+    """
+    st = settings.storage
+    tz = settings.site.tzinfo
+    if st.backend == "sqlite":
+        from storage.sqlite import SqliteStore
+
+        return SqliteStore(settings.resolve(st.sqlite.path), tz, st.retention_raw_days)
+    cfg = st.influxdb
+    where = settings.source or "the settings"
+    if cfg is None:
+        raise StorageError(f"{where}: storage.backend = 'influxdb' needs a [storage.influxdb] "
+                           "section with at least url = 'http://host:8086'")
+    if cfg.api == "v1":
+        from storage.influx_v1 import InfluxV1Store
+
+        return InfluxV1Store(
+            cfg.url, cfg.database, tz, retention_policy=cfg.retention_policy,
+            username=_env(cfg.username_env), password=_env(cfg.password_env),
+            token=_env(cfg.token_env), batch_size=cfg.batch_size, timeout_s=cfg.timeout_s,
+            verify_tls=cfg.verify_tls, create_database=cfg.create_database,
+            retention_raw_days=st.retention_raw_days,
+        )
+    from storage.influx_v2 import InfluxV2Store
+
+    missing = [k for k in ("org", "bucket") if not getattr(cfg, k)]
+    if missing:
+        raise StorageError(f"{where}: storage.influxdb.api = 'v2' needs "
+                           f"{' and '.join(missing)} in [storage.influxdb]")
+    return InfluxV2Store(
+        cfg.url, cfg.org, cfg.bucket, tz, token=_env(cfg.token_env),
+        batch_size=cfg.batch_size, timeout_s=cfg.timeout_s, verify_tls=cfg.verify_tls,
+        retention_raw_days=st.retention_raw_days,
+    )

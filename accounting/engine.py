@@ -1,0 +1,584 @@
+"""The accounting engine: monthly consumption × factors → energy (tce), CO2 and intensities.
+
+Pure, vectorised pandas: nothing here reads a file, a store or the clock. The inputs are
+
+* the **monthly consumption table** (``accounting.consumption.annual_inputs``): institution_id,
+  month, carrier, unit, quantity, use ("purchased" | "stationary" | "mobile" | "generation" |
+  "green"), source, coverage, estimated_share;
+* an **institution profile**: institution_id, province, floor_area_m2 (建筑面积), occupants
+  (用能人数) and the descriptive columns the verdicts group by (category, level,
+  climate_zone, name);
+* a **factor table** (:func:`build_factor_table`): one row per carrier × unit × province with
+  kgce_per_unit (折标准煤系数) and kgco2_per_unit (排放因子) and where each came from.
+
+Scopes (JS/T 303 / the statistics boundary, see reference/china-energy-carbon.md §2.4):
+
+* scope 1 = fuel burnt on site: stationary (boilers, canteens, generators) + mobile (vehicles);
+* scope 2 = purchased electricity + purchased heat;
+* on-site PV generation (use "generation") and certified green electricity (use "green") emit 0;
+* water is a resource, not energy: it has no tce and no CO2.
+
+Coverage (DESIGN decision 3) travels with every figure: a carrier's coverage is the share of the
+year actually measured or billed; an institution's energy coverage is the tce-weighted mean of its
+energy carriers' coverage, its CO2 coverage the CO2-weighted mean, its water coverage the water's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COMBUSTION_CARRIERS",
+    "CONSUMPTION_COLUMNS",
+    "ENERGY_CARRIERS",
+    "INSTITUTION_FIGURES",
+    "SECONDARY_CARRIERS",
+    "ZERO_EMISSION_USES",
+    "build_factor_table",
+    "carrier_totals",
+    "institution_figures",
+    "totals",
+]
+
+#: Columns the monthly consumption table must have.
+CONSUMPTION_COLUMNS = (
+    "institution_id", "month", "carrier", "unit", "quantity", "use", "source", "coverage",
+    "estimated_share",
+)
+#: Sources that measure or bill a period: a month without a row is a month not covered. Other
+#: sources (fuel-card records) are event logs: a month without a record had no consumption.
+PERIOD_SOURCES = frozenset({"meter", "bill"})
+MONTHS_PER_YEAR = 12
+
+#: Fuels burnt on site: their CO2 is scope 1 (直接排放).
+COMBUSTION_CARRIERS = frozenset({"natural_gas", "lpg", "coal", "gasoline", "diesel"})
+#: Energy bought as electricity or heat: its CO2 is scope 2 (间接排放).
+SECONDARY_CARRIERS = frozenset({"electricity", "heat"})
+#: Carriers whose quantity is energy (water is a resource: no tce, no CO2).
+ENERGY_CARRIERS = COMBUSTION_CARRIERS | SECONDARY_CARRIERS | {"pv"}
+#: Uses whose electricity emits nothing: on-site PV and certified green electricity (EF = 0).
+ZERO_EMISSION_USES = frozenset({"generation", "green"})
+#: Carriers whose quantity counts as electricity use [kWh] for 单位建筑面积电耗. On-site PV is
+#: electricity the institution generates and uses: it counts in electricity use and, at the
+#: electricity coefficient, in 综合能耗 (GB/T 2589 counts energy used, whatever its origin); its
+#: CO2 is 0. Export of PV to the grid is not modelled: a PV meter is read as self-consumption.
+ELECTRICITY_CARRIERS = frozenset({"electricity", "pv"})
+
+#: Per-institution columns of :func:`institution_figures`, with their meaning and unit.
+INSTITUTION_FIGURES: dict[str, str] = {
+    "energy_tce": "综合能耗 comprehensive energy consumption [tce]",
+    "co2_t": "碳排放 CO2 emissions, scope 1 + 2 [tCO2]",
+    "scope1_co2_t": "直接排放 scope 1 CO2 (fuel burnt on site, vehicles included) [tCO2]",
+    "scope2_co2_t": "间接排放 scope 2 CO2 (purchased electricity and heat) [tCO2]",
+    "mobile_tce": "公务用车用油 vehicle fuel [tce]",
+    "heat_tce": "热力 purchased heat [tce]",
+    "electricity_kwh": "电 electricity use, grid + on-site PV [kWh]",
+    "water_m3": "水 water [m3]",
+    "floor_area_m2": "建筑面积 floor area [m2]",
+    "occupants": "用能人数 occupants [persons]",
+    "kgce_per_m2": "单位建筑面积能耗 energy per floor area [kgce/m2]",
+    "kgce_per_m2_excl_vehicles": "单位建筑面积能耗 (示范单位, without vehicle fuel) [kgce/m2]",
+    "kgce_per_m2_non_heating": "单位建筑面积非供暖能耗 (without heat and vehicle fuel) [kgce/m2]",
+    "kgce_per_person": "人均综合能耗 energy per occupant [kgce/person]",
+    "water_m3_per_person": "人均用水量 water per occupant [m3/person]",
+    "kgco2_per_m2": "单位建筑面积碳排放 CO2 per floor area [kgCO2/m2]",
+    "kwh_per_m2": "单位建筑面积电耗 electricity per floor area [kWh/m2]",
+    "energy_coverage": "share of the energy (tce-weighted) actually measured [0-1]",
+    "co2_coverage": "share of the CO2 (CO2-weighted) actually measured [0-1]",
+    "water_coverage": "share of the water actually measured [0-1]",
+    "electricity_coverage": "share of the electricity actually measured [0-1]",
+    "estimated_share": "share of the energy (tce-weighted) that is estimated [0-1]",
+}
+
+
+class FactorSource(Protocol):
+    """What :func:`build_factor_table` needs from ``accounting.reference_data.ReferenceData``."""
+
+    def kgce_per_unit(self, carrier: str, unit: str, year: int) -> Any: ...
+
+    def kgco2_per_unit(self, carrier: str, unit: str, year: int, province: str | None) -> Any: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Factors
+# ---------------------------------------------------------------------------------------------
+
+
+def build_factor_table(
+    reference: FactorSource,
+    year: int,
+    keys: pd.DataFrame,
+) -> pd.DataFrame:
+    """Look up every factor the year's consumption needs, once per carrier × unit × province.
+
+    Parameters
+    ----------
+    reference
+        The reference data (``ReferenceData``): its ``kgce_per_unit`` and ``kgco2_per_unit``.
+    year
+        Accounting year; the reference data picks the factor of that year (or says which it used).
+    keys
+        Distinct rows of carrier, unit, province, use (:func:`distinct_keys`). The reference data
+        applies ``[accounting] emission_factor_policy`` (province or national grid factor).
+
+    Returns
+    -------
+    pandas.DataFrame
+        carrier, unit, province, use, kgce_per_unit [kgce/unit], kgco2_per_unit [kgCO2/unit],
+        scope (1, 2 or 0 = not counted), and for each factor its value's source, year, region,
+        confidence and note (``kgce_source``, ``kgco2_source``, ...).
+    """
+    rows = []
+    kgce_cache: dict[tuple[str, str], Any] = {}
+    kgco2_cache: dict[tuple[str, str, str | None], Any] = {}
+    distinct = keys[["carrier", "unit", "province", "use"]].drop_duplicates()
+    for carrier, unit, province, use in distinct.itertuples(index=False, name=None):
+        row: dict[str, Any] = {
+            "carrier": carrier, "unit": unit, "province": province, "use": use,
+            "scope": scope_of(carrier, use),
+        }
+        if carrier in ENERGY_CARRIERS:
+            if (carrier, unit) not in kgce_cache:
+                kgce_cache[(carrier, unit)] = reference.kgce_per_unit(carrier, unit, year)
+            _put_factor(row, "kgce", kgce_cache[(carrier, unit)])
+        else:
+            _put_rule(row, "kgce", "water is a resource, not energy: no standard-coal equivalent")
+        if row["scope"] == 0:
+            reason = (
+                "on-site PV and certified green electricity emit 0 (JS/T 303: green power EF = 0)"
+                if use in ZERO_EMISSION_USES or carrier == "pv"
+                else "water is a resource, not energy: no CO2"
+            )
+            _put_rule(row, "kgco2", reason)
+        else:
+            key = (carrier, unit, province)
+            if key not in kgco2_cache:
+                kgco2_cache[key] = reference.kgco2_per_unit(carrier, unit, year, province)
+            _put_factor(row, "kgco2", kgco2_cache[key])
+        rows.append(row)
+    columns = ["carrier", "unit", "province", "use", "scope"] + [
+        f"{prefix}_{field}"
+        for prefix in ("kgce", "kgco2")
+        for field in ("per_unit", "source", "year", "region", "confidence", "note")
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def scope_of(carrier: str, use: str) -> int:
+    """The emission scope of a carrier used this way: 1, 2, or 0 when it emits nothing counted."""
+    if carrier in COMBUSTION_CARRIERS:
+        return 1
+    if carrier in SECONDARY_CARRIERS and use not in ZERO_EMISSION_USES:
+        return 2
+    return 0
+
+
+def _put_factor(row: dict[str, Any], prefix: str, factor: Any) -> None:
+    row[f"{prefix}_per_unit"] = float(factor.value)
+    row[f"{prefix}_source"] = factor.source
+    row[f"{prefix}_year"] = factor.year
+    row[f"{prefix}_region"] = factor.region
+    row[f"{prefix}_confidence"] = factor.confidence
+    row[f"{prefix}_note"] = getattr(factor, "note", "")
+
+
+def _put_rule(row: dict[str, Any], prefix: str, reason: str) -> None:
+    row[f"{prefix}_per_unit"] = 0.0
+    row[f"{prefix}_source"] = reason
+    row[f"{prefix}_year"] = None
+    row[f"{prefix}_region"] = ""
+    row[f"{prefix}_confidence"] = "rule"
+    row[f"{prefix}_note"] = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Per institution × carrier
+# ---------------------------------------------------------------------------------------------
+
+
+def carrier_totals(
+    consumption: pd.DataFrame,
+    provinces: pd.Series,
+    factors: pd.DataFrame,
+) -> pd.DataFrame:
+    """The year's quantity, energy and CO2 per institution × carrier × unit × use.
+
+    Parameters
+    ----------
+    consumption
+        The monthly consumption table (:data:`CONSUMPTION_COLUMNS`). quantity in the row's unit;
+        a missing quantity counts as 0 with coverage 0.
+    provinces
+        Province (pinyin) per institution_id (the index): picks the grid factor.
+    factors
+        :func:`build_factor_table` for the same year, covering every carrier × unit × province ×
+        use in ``consumption``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        institution_id, carrier, unit, use, quantity [unit], kgce [kgce], kgco2 [kgCO2], scope,
+        kgce_per_unit, kgco2_per_unit, coverage [0-1], estimated_share [0-1], months (most
+        months with a row of one source). Coverage: a meter's or bill's is the sum of its monthly
+        coverage ÷ 12 (a month without a row is not covered); a fuel-card log's is the mean over
+        its months; several sources of one carrier are weighted by quantity.
+
+    Raises
+    ------
+    KeyError
+        When a column is missing, or a carrier × unit × province × use has no factor row.
+    """
+    missing = [c for c in CONSUMPTION_COLUMNS if c not in consumption.columns]
+    if missing:
+        raise KeyError(f"the consumption table lacks column(s) {missing}; "
+                       f"expected {list(CONSUMPTION_COLUMNS)}")
+    df = consumption[list(CONSUMPTION_COLUMNS)]
+    quantity = df["quantity"].astype(float)
+    coverage = df["coverage"].astype(float).where(quantity.notna(), 0.0).fillna(0.0)
+    quantity = quantity.fillna(0.0)
+    keys = ["institution_id", "carrier", "unit", "use"]
+    work = pd.DataFrame({
+        "institution_id": df["institution_id"], "carrier": df["carrier"], "unit": df["unit"],
+        "use": df["use"], "source": df["source"], "month": df["month"], "quantity": quantity,
+        "coverage": coverage,
+        "estimated_qty": df["estimated_share"].astype(float).fillna(0.0) * quantity,
+    })
+    # 1. One row per source and month (two accounts in one month: the mean of their coverage).
+    monthly = work.groupby([*keys, "source", "month"], sort=False, observed=True).agg(
+        quantity=("quantity", "sum"), coverage=("coverage", "mean"),
+        estimated_qty=("estimated_qty", "sum"),
+    )
+    # 2. Per source: a meter's or a bill's coverage is over the whole year (a missing month
+    #    counts 0); a fuel-card log's over the months with records.
+    per_source = monthly.groupby(level=[*keys, "source"], sort=False, observed=True).agg(
+        quantity=("quantity", "sum"), coverage_sum=("coverage", "sum"),
+        estimated_qty=("estimated_qty", "sum"), months=("quantity", "size"),
+    ).reset_index()
+    period = per_source["source"].isin(PERIOD_SOURCES)
+    per_source["coverage"] = per_source["coverage_sum"] / np.where(
+        period, MONTHS_PER_YEAR, per_source["months"])
+    # 3. Sources of one carrier together: coverage weighted by quantity (plain mean when 0).
+    per_source["cov_qty"] = per_source["coverage"] * per_source["quantity"]
+    annual = per_source.groupby(keys, sort=False, observed=True).agg(
+        quantity=("quantity", "sum"), cov_qty=("cov_qty", "sum"),
+        cov_mean=("coverage", "mean"), estimated_qty=("estimated_qty", "sum"),
+        months=("months", "max"),
+    ).reset_index()
+    annual["coverage"] = (annual["cov_qty"] / annual["quantity"].where(annual["quantity"] > 0)
+                          ).fillna(annual["cov_mean"])
+    annual["province"] = annual["institution_id"].map(provinces)
+    fkeys = ["carrier", "unit", "province", "use"]
+    merged = annual.merge(
+        factors[[*fkeys, "scope", "kgce_per_unit", "kgco2_per_unit"]],
+        on=fkeys, how="left", validate="many_to_one",
+    )
+    unmatched = merged["kgce_per_unit"].isna()
+    if unmatched.any():
+        first = merged.loc[unmatched, fkeys].drop_duplicates().head(5).to_dict("records")
+        raise KeyError(f"no factor for {int(unmatched.sum())} carrier row(s), e.g. {first}; "
+                       "build the factor table from the same consumption table")
+    merged["kgce"] = merged["quantity"] * merged["kgce_per_unit"]
+    merged["kgco2"] = merged["quantity"] * merged["kgco2_per_unit"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = merged["estimated_qty"] / merged["quantity"]
+    merged["estimated_share"] = share.where(merged["quantity"] > 0, 0.0)
+    merged["scope"] = merged["scope"].astype(int)
+    return merged[[
+        "institution_id", "carrier", "unit", "use", "province", "quantity", "kgce", "kgco2",
+        "scope", "kgce_per_unit", "kgco2_per_unit", "coverage", "estimated_share", "months",
+    ]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per institution
+# ---------------------------------------------------------------------------------------------
+
+
+def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
+    """综合能耗, CO2 by scope and the intensities of every institution in ``profile``.
+
+    Parameters
+    ----------
+    carriers
+        :func:`carrier_totals`.
+    profile
+        One row per institution: institution_id, floor_area_m2 [m2], occupants [persons] (NaN
+        when unknown), plus any descriptive columns (kept in the result).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``profile``'s columns plus :data:`INSTITUTION_FIGURES`. An intensity is NaN when its
+        denominator is unknown or not positive; a coverage is NaN when the institution has no row
+        of that kind (no water rows: water_coverage NaN), never silently 1.
+    """
+    c = carriers
+    energy = c["carrier"].isin(ENERGY_CARRIERS)
+    mobile = c["use"].eq("mobile")
+    kgce = c["kgce"]
+    kgco2 = c["kgco2"]
+    parts = pd.DataFrame({
+        "institution_id": c["institution_id"],
+        "kgce": kgce,
+        "kgco2": kgco2,
+        "scope1_kgco2": kgco2.where(c["scope"].eq(1), 0.0),
+        "scope2_kgco2": kgco2.where(c["scope"].eq(2), 0.0),
+        "mobile_kgce": kgce.where(mobile, 0.0),
+        "heat_kgce": kgce.where(c["carrier"].eq("heat"), 0.0),
+        "electricity_kwh": c["quantity"].where(
+            c["carrier"].isin(ELECTRICITY_CARRIERS) & c["unit"].eq("kWh"), 0.0),
+        "water_m3": c["quantity"].where(c["carrier"].eq("water") & c["unit"].eq("m3"), 0.0),
+        # Weighted coverage: sum(weight × coverage) / sum(weight), per kind.
+        "kgce_cov": kgce * c["coverage"],
+        "kgce_est": kgce * c["estimated_share"],
+        "energy_rows": energy.astype(float),
+        "energy_cov_plain": c["coverage"].where(energy, 0.0),
+        "kgco2_cov": kgco2 * c["coverage"],
+        "co2_rows": c["scope"].ne(0).astype(float),
+        "co2_cov_plain": c["coverage"].where(c["scope"].ne(0), 0.0),
+        "water_rows": c["carrier"].eq("water").astype(float),
+        "water_cov": c["coverage"].where(c["carrier"].eq("water"), 0.0),
+        "elec_rows": c["carrier"].eq("electricity").astype(float),
+        "elec_cov": c["coverage"].where(c["carrier"].eq("electricity"), 0.0),
+    })
+    sums = parts.groupby("institution_id", sort=False).sum()
+    out = profile.set_index("institution_id", drop=False)
+    sums = sums.reindex(out.index).fillna(0.0)
+
+    result = out.copy()
+    result["energy_tce"] = sums["kgce"] / 1000.0
+    result["co2_t"] = sums["kgco2"] / 1000.0
+    result["scope1_co2_t"] = sums["scope1_kgco2"] / 1000.0
+    result["scope2_co2_t"] = sums["scope2_kgco2"] / 1000.0
+    result["mobile_tce"] = sums["mobile_kgce"] / 1000.0
+    result["heat_tce"] = sums["heat_kgce"] / 1000.0
+    result["electricity_kwh"] = sums["electricity_kwh"]
+    result["water_m3"] = sums["water_m3"]
+
+    area = _positive(result["floor_area_m2"])
+    people = _positive(result["occupants"])
+    kgce_total = sums["kgce"]
+    result["kgce_per_m2"] = kgce_total / area
+    result["kgce_per_m2_excl_vehicles"] = (kgce_total - sums["mobile_kgce"]) / area
+    result["kgce_per_m2_non_heating"] = (
+        kgce_total - sums["mobile_kgce"] - sums["heat_kgce"]) / area
+    result["kgce_per_person"] = kgce_total / people
+    result["water_m3_per_person"] = sums["water_m3"] / people
+    result["kgco2_per_m2"] = sums["kgco2"] / area
+    result["kwh_per_m2"] = sums["electricity_kwh"] / area
+
+    result["energy_coverage"] = _weighted(
+        sums["kgce_cov"], sums["kgce"], sums["energy_cov_plain"], sums["energy_rows"])
+    result["co2_coverage"] = _weighted(
+        sums["kgco2_cov"], sums["kgco2"], sums["co2_cov_plain"], sums["co2_rows"])
+    result["water_coverage"] = _ratio(sums["water_cov"], sums["water_rows"])
+    result["electricity_coverage"] = _ratio(sums["elec_cov"], sums["elec_rows"])
+    result["estimated_share"] = _ratio(sums["kgce_est"], sums["kgce"]).fillna(0.0)
+    return result.reset_index(drop=True)
+
+
+def totals(figures: pd.DataFrame) -> dict[str, float]:
+    """Sums over institutions, and the aggregate intensities (sum ÷ sum, not a mean of ratios).
+
+    Institutions whose floor area (occupants) is unknown are left out of the per-m2 (per-person)
+    ratios, numerator and denominator alike.
+    """
+    f = figures
+    area = _positive(f["floor_area_m2"])
+    people = _positive(f["occupants"])
+    has_area, has_people = area.notna(), people.notna()
+    kgce = f["energy_tce"] * 1000.0
+    result = {
+        "institutions": len(f),
+        "energy_tce": float(f["energy_tce"].sum()),
+        "co2_t": float(f["co2_t"].sum()),
+        "scope1_co2_t": float(f["scope1_co2_t"].sum()),
+        "scope2_co2_t": float(f["scope2_co2_t"].sum()),
+        "electricity_kwh": float(f["electricity_kwh"].sum()),
+        "water_m3": float(f["water_m3"].sum()),
+        "floor_area_m2": float(area.sum()),
+        "occupants": float(people.sum()),
+        "kgce_per_m2": _safe_div(kgce[has_area].sum(), area.sum()),
+        "kgce_per_person": _safe_div(kgce[has_people].sum(), people.sum()),
+        "water_m3_per_person": _safe_div(f["water_m3"][has_people].sum(), people.sum()),
+        "kgco2_per_m2": _safe_div(f["co2_t"][has_area].sum() * 1000.0, area.sum()),
+        "kwh_per_m2": _safe_div(f["electricity_kwh"][has_area].sum(), area.sum()),
+        "energy_coverage": _safe_div(
+            (f["energy_coverage"].fillna(0.0) * kgce).sum(), kgce.sum()),
+    }
+    return result
+
+
+def _positive(values: pd.Series) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
+    return numeric.where(numeric > 0)
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    return (num / den.where(den > 0)).astype(float)
+
+
+def _weighted(num: pd.Series, weight: pd.Series, plain: pd.Series, rows: pd.Series) -> pd.Series:
+    """Weighted mean where the weight is positive, the plain mean of the rows otherwise."""
+    weighted = _ratio(num, weight)
+    return weighted.where(weight > 0, _ratio(plain, rows))
+
+
+def _safe_div(num: float, den: float) -> float:
+    return float(num) / float(den) if den and den > 0 else float("nan")
+
+
+def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFrame:
+    """The carrier × unit × province × use rows :func:`build_factor_table` must cover."""
+    keys = consumption[["institution_id", "carrier", "unit", "use"]].drop_duplicates()
+    keys = keys.assign(province=keys["institution_id"].map(provinces))
+    return keys[["carrier", "unit", "province", "use"]].drop_duplicates().reset_index(drop=True)
+
+
+def records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows as plain dicts with NaN → None (for JSON)."""
+    sub = frame if columns is None else frame[list(columns)]
+    out = sub.astype(object).where(sub.notna(), None)
+    return out.to_dict("records")
+
+
+# ---------------------------------------------------------------------------------------------
+# One year, end to end (still pure: the caller loads the inputs and the reference data)
+# ---------------------------------------------------------------------------------------------
+
+#: Profile columns taken from the institutions ledger.
+PROFILE_COLUMNS = [
+    "institution_id", "name", "category", "level", "province", "climate_zone", "credit_code",
+    "quota_area", "subtype",
+]
+
+
+def institution_profile(
+    institutions: pd.DataFrame,
+    buildings: pd.DataFrame,
+    headcount: pd.DataFrame,
+    year: int,
+    extra_ids: Iterable[str] = (),
+    default_province: str = "",
+) -> pd.DataFrame:
+    """One row per institution: ledger fields, floor_area_m2 and heated_area_m2 (sums of its
+    buildings) [m2] and occupants (用能人数 of ``year``) [persons].
+
+    Institutions that consume (``extra_ids``) but are missing from the ledger get a row with
+    unknown category and ``default_province``, so their energy is never dropped from the totals.
+    """
+    profile = institutions.reindex(columns=PROFILE_COLUMNS).copy()
+    missing_ids = sorted(set(extra_ids) - set(profile["institution_id"]))
+    if missing_ids:
+        extra = pd.DataFrame({"institution_id": missing_ids, "province": default_province})
+        profile = pd.concat([profile, extra.reindex(columns=PROFILE_COLUMNS)], ignore_index=True)
+    area = pd.to_numeric(buildings.get("floor_area_m2"), errors="coerce")
+    heated = pd.to_numeric(buildings.get("heated_area_m2"), errors="coerce")
+    if len(buildings):
+        by_inst = pd.DataFrame({"institution_id": buildings["institution_id"],
+                                "floor_area_m2": area, "heated_area_m2": heated})
+        sums = by_inst.groupby("institution_id").sum(min_count=1)
+    else:
+        sums = pd.DataFrame(columns=["floor_area_m2", "heated_area_m2"], dtype=float)
+    profile["floor_area_m2"] = profile["institution_id"].map(sums["floor_area_m2"]).astype(float)
+    profile["heated_area_m2"] = profile["institution_id"].map(sums["heated_area_m2"]).astype(float)
+    heads = headcount[pd.to_numeric(headcount.get("year"), errors="coerce") == year]
+    occupants = heads.groupby("institution_id")["occupants"].sum() if len(heads) else pd.Series(
+        dtype=float)
+    profile["occupants"] = profile["institution_id"].map(occupants).astype(float)
+    profile["province"] = profile["province"].fillna(default_province)
+    return profile.reset_index(drop=True)
+
+
+class AnnualAccount:
+    """The accounts of one year: figures per institution, carriers, factors, verdicts, totals.
+
+    Attributes
+    ----------
+    year
+        The accounting year.
+    figures
+        :func:`institution_figures` (profile columns + :data:`INSTITUTION_FIGURES`).
+    carriers
+        :func:`carrier_totals`.
+    factors
+        :func:`build_factor_table`: every factor used and its source.
+    verdicts
+        All verdict rows (``accounting.verdicts``), every kind concatenated.
+    totals
+        :func:`totals`.
+    """
+
+    def __init__(self, year: int, figures: pd.DataFrame, carriers: pd.DataFrame,
+                 factors: pd.DataFrame, verdicts: pd.DataFrame, totals: dict[str, float]):
+        self.year = year
+        self.figures = figures
+        self.carriers = carriers
+        self.factors = factors
+        self.verdicts = verdicts
+        self.totals = totals
+
+
+def account_figures(
+    consumption: pd.DataFrame, profile: pd.DataFrame, reference: FactorSource, year: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """factors, carriers and figures of a year from its consumption table and profile."""
+    provinces = profile.set_index("institution_id")["province"]
+    consumption = consumption[consumption["institution_id"].isin(provinces.index)]
+    factors = build_factor_table(reference, year, distinct_keys(consumption, provinces))
+    carriers = carrier_totals(consumption, provinces, factors)
+    return factors, carriers, institution_figures(carriers, profile)
+
+
+def account_year(
+    year: int,
+    consumption: pd.DataFrame,
+    profile: pd.DataFrame,
+    reference: Any,
+    min_coverage: float,
+    base_figures: pd.DataFrame | None = None,
+    previous_figures: pd.DataFrame | None = None,
+    bills: pd.DataFrame | None = None,
+    equal_value_delta_kgce_per_kwh: float = 0.0,
+) -> AnnualAccount:
+    """Figures and every verdict of one year.
+
+    Parameters
+    ----------
+    year
+        The accounting year.
+    consumption
+        The year's monthly consumption table.
+    profile
+        :func:`institution_profile` of the year.
+    reference
+        ``ReferenceData``: factors, quotas, targets, published peer averages.
+    min_coverage
+        ``[accounting] min_coverage``: below it a verdict is ``unknown``. [0-1]
+    base_figures, previous_figures
+        :func:`institution_figures` of the 十四五 base year (2020) and of ``year − 1``; None →
+        those verdicts are ``unknown``.
+    bills
+        The bills ledger, for the unit-price check.
+    equal_value_delta_kgce_per_kwh
+        等价值 minus the electricity coefficient used [kgce/kWh], for quota tables on 等价值.
+    """
+    from accounting import verdicts as v  # verdicts are judged on the engine's figures
+
+    factors, carriers, figures = account_figures(consumption, profile, reference, year)
+    empty = figures.iloc[0:0]
+    quota = v.quota_verdicts(figures, reference.quotas(), min_coverage,
+                             equal_value_delta_kgce_per_kwh)
+    fyp = v.fyp14_verdicts(figures, base_figures if base_figures is not None else empty,
+                           reference.targets(), year, min_coverage)
+    peers = v.peer_verdicts(figures, min_coverage, reference.peer_averages(), year)
+    certification = v.certification_verdicts(figures, fyp, peers, quota)
+    audit = v.audit_verdicts(figures, previous_figures, quota, bills, year)
+    frames = [f for f in (quota, fyp, peers, certification, audit) if len(f)]
+    all_verdicts = (pd.concat(frames, ignore_index=True) if frames
+                    else pd.DataFrame(columns=v.VERDICT_COLUMNS))
+    return AnnualAccount(year, figures, carriers, factors, all_verdicts, totals(figures))

@@ -1,0 +1,57 @@
+"""Exceptions of the accounting package: one base class and one subclass per kind of problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AccountingError",
+    "LedgerImportError",
+    "LedgerProblem",
+    "ReferenceDataError",
+    "UnitError",
+]
+
+
+class AccountingError(Exception):
+    """Base of every accounting error."""
+
+
+class ReferenceDataError(AccountingError):
+    """A reference-data file is missing or malformed, or a factor was asked for that it lacks."""
+
+
+class UnitError(AccountingError, ValueError):
+    """A unit that does not fit its carrier, or an unknown carrier."""
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    """One bad cell (or row) of a ledger file: where it is, what it holds and why it is wrong.
+
+    ``row`` is the line number a spreadsheet shows (the header is row 1); 0 means the whole file.
+    """
+
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, row {self.row}" if self.row else self.file
+        col = f", column {self.column}" if self.column else ""
+        val = f" = {self.value!r}" if self.value != "" else ""
+        return f"{where}{col}{val}: {self.reason}"
+
+
+class LedgerImportError(AccountingError):
+    """A ledger file failed validation; nothing was imported. ``problems`` lists every bad row."""
+
+    def __init__(self, problems: list[LedgerProblem]):
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:200])
+        more = f"\n  ... and {len(problems) - 200} more" if len(problems) > 200 else ""
+        super().__init__(
+            f"{len(problems)} problem(s); nothing was imported:\n{shown}{more}"
+        )

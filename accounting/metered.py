@@ -1,0 +1,152 @@
+"""Metered monthly consumption: the store's daily counter aggregates → months, per sub-item.
+
+For every configured meter whose carrier has a counter point (``jieneng.settings.
+CONSUMPTION_POINTS``), the store's daily aggregates (first/last value and in-day sum per local day)
+become a stream of readings, :mod:`accounting.counters` turns them into interval consumption
+(wraps, resets, spikes, gaps), and the intervals are spread over the months of the year, cut in
+the site's time zone. A month's ``coverage`` is the share of its time actually measured; its
+``estimated_share`` is the share of its consumption that was spread over gaps.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accounting.counters import CounterRules, allocate, daily_observations, interval_consumption
+from jieneng.settings import CONSUMPTION_POINTS, MeterSettings, Settings
+
+__all__ = [
+    "FINDING_COLUMNS",
+    "METERED_COLUMNS",
+    "counter_rules",
+    "month_edges",
+    "monthly_metered",
+    "monthly_metered_with_findings",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`monthly_metered`.
+METERED_COLUMNS = [
+    "institution_id", "building_id", "carrier", "subitem", "year", "month", "quantity", "unit",
+    "coverage", "estimated_share", "estimated_quantity", "meters",
+]
+
+#: Columns of the counter findings: what (quality), where (meter, start, end), how much.
+FINDING_COLUMNS = ["meter", "point", "start", "end", "quality", "quantity", "unit", "note"]
+
+#: Days fetched beyond each end of the year so that gaps across New Year are bridged.
+_MARGIN = timedelta(days=31)
+
+
+def month_edges(year: int, settings: Settings) -> pd.DatetimeIndex:
+    """The 13 boundaries of the year's months, at local midnight, in UTC."""
+    tz = settings.site.tzinfo
+    local = [datetime(year + (m // 12), m % 12 + 1, 1, tzinfo=tz) for m in range(13)]
+    return pd.DatetimeIndex([pd.Timestamp(t).tz_convert("UTC") for t in local])
+
+
+def counter_rules(meter: MeterSettings, settings: Settings) -> CounterRules:
+    """The counter rules of a meter: its carrier's rate ceiling and the gap length."""
+    acc = settings.accounting
+    return CounterRules(
+        max_rate_per_h=acc.counter_max_rate_per_h.get(str(meter.carrier)),
+        gap_s=max(acc.counter_gap_s, 2.0 * meter.poll_interval_s),
+    )
+
+
+def monthly_metered(store: Any, settings: Settings, year: int) -> pd.DataFrame:
+    """Metered consumption per institution × building × carrier × sub-item × month of a year.
+
+    Parameters
+    ----------
+    store
+        A ``storage.TimeSeriesStore`` (only ``daily_counters`` is used).
+    settings
+        Gives the meters (institution, building, carrier, sub-item), the time zone and the counter
+        rules.
+    year
+        Calendar year, cut in the site's time zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`METERED_COLUMNS`; every configured group has all 12 months, a month without data
+        has quantity 0 and coverage 0. ``quantity`` is in the carrier's counter unit.
+    """
+    return monthly_metered_with_findings(store, settings, year)[0]
+
+
+def monthly_metered_with_findings(
+    store: Any, settings: Settings, year: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like :func:`monthly_metered`, plus the counter findings (:data:`FINDING_COLUMNS`).
+
+    Findings are the intervals of the year that were not plain good steps: wraps, resets,
+    removed spikes, gaps and missing data.
+    """
+    meters = [m for m in settings.meters if str(m.carrier) in CONSUMPTION_POINTS]
+    for m in settings.meters:
+        if str(m.carrier) not in CONSUMPTION_POINTS:
+            log.warning("meter %s: carrier %s has no counter point; not in metered consumption",
+                        m.id, m.carrier)
+    if not meters:
+        return _empty(METERED_COLUMNS), _empty(FINDING_COLUMNS)
+    edges = month_edges(year, settings)
+    points = sorted({CONSUMPTION_POINTS[str(m.carrier)][0] for m in meters})
+    daily = store.daily_counters(
+        edges[0].to_pydatetime() - _MARGIN, edges[-1].to_pydatetime() + _MARGIN,
+        meters=[m.id for m in meters], points=points,
+    )
+    per_meter = []
+    findings = []
+    for meter in meters:
+        point, unit = CONSUMPTION_POINTS[str(meter.carrier)]
+        rows = daily[(daily["meter"] == meter.id) & (daily["point"] == point)]
+        obs = daily_observations(rows)
+        intervals = interval_consumption(
+            obs["time"], obs["value"], counter_rules(meter, settings), obs["inner"]
+        )
+        months = allocate(intervals, edges)
+        months["month"] = np.arange(1, 13)
+        months["meter"] = meter.id
+        months["institution_id"] = meter.institution
+        months["building_id"] = meter.building
+        months["carrier"] = str(meter.carrier)
+        months["subitem"] = meter.subitem
+        months["unit"] = unit
+        per_meter.append(months)
+        odd = intervals[
+            (intervals["quality"] != "good")
+            & (intervals["end"] > edges[0]) & (intervals["start"] < edges[-1])
+        ]
+        if not odd.empty:
+            found = odd[["start", "end", "quality", "quantity", "note"]].copy()
+            found["meter"], found["point"], found["unit"] = meter.id, point, unit
+            findings.append(found[FINDING_COLUMNS])
+
+    frame = pd.concat(per_meter, ignore_index=True)
+    keys = ["institution_id", "building_id", "carrier", "subitem", "month"]
+    out = frame.groupby(keys, as_index=False, sort=True).agg(
+        quantity=("quantity", "sum"),
+        estimated_quantity=("estimated_quantity", "sum"),
+        coverage=("coverage", "mean"),
+        unit=("unit", "first"),
+        meters=("meter", "nunique"),
+    )
+    out["year"] = year
+    positive = out["quantity"] > 0
+    out["estimated_share"] = np.where(
+        positive, out["estimated_quantity"] / out["quantity"].where(positive, 1.0), 0.0
+    )
+    found = pd.concat(findings, ignore_index=True) if findings else _empty(FINDING_COLUMNS)
+    return out[METERED_COLUMNS], found
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})

@@ -1,0 +1,245 @@
+"""Poll one device: run its planned requests, decode every point, apply CT/PT ratios.
+
+A :class:`DevicePoller` reads a meter with the fewest requests
+(:func:`collectors.planning.plan_requests`) and decodes each point in one place
+(:func:`collectors.decode.decode_point`). A reading's time is when its answer arrived (UTC).
+
+Faults:
+
+* exception 2 (illegal data address) for a merged request: the request is split
+  (:func:`collectors.planning.split_request`) and retried until the rejected points are
+  isolated; those addresses are remembered and the plan is rebuilt around them, so later polls
+  do not hit them again. Each rejected point becomes a :class:`PointProblem`.
+* other exception responses: that request's points are missing this poll; the others are read.
+* timeout or lost connection: the device is not answering; the poll stops (the rest would only
+  time out too and delay the other devices on the bus).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from collectors.decode import decode_point
+from collectors.errors import (
+    DeviceExceptionResponse,
+    DeviceTimeout,
+    GatewayUnavailable,
+)
+from collectors.modbus_client import GatewayClient
+from collectors.planning import ReadRequest, plan_requests, split_request
+from collectors.registermap import Point, RegisterMap
+from jieneng.settings import MeterSettings
+from storage.base import Reading
+
+__all__ = ["DevicePoller", "PointProblem", "PollResult"]
+
+log = logging.getLogger(__name__)
+
+ILLEGAL_DATA_ADDRESS = 2
+
+
+@dataclass(frozen=True)
+class PointProblem:
+    """A data-quality finding about one point in one poll.
+
+    Attributes
+    ----------
+    meter, point
+        Where.
+    what
+        ``"rejected_address"``, ``"invalid_value"`` or ``"exception_response"``.
+    detail
+        The device's answer or the decoder's reason.
+    """
+
+    meter: str
+    point: str
+    what: str
+    detail: str
+
+
+@dataclass
+class PollResult:
+    """The outcome of polling one device once.
+
+    Attributes
+    ----------
+    meter
+        Meter id.
+    readings
+        One per point read (invalid values carry ``value=None, quality="invalid"``).
+    ok
+        True when at least one request was answered with data.
+    error
+        Why the poll failed or was partial (empty when every request succeeded).
+    finished
+        When the poll ended (UTC).
+    response_time_s
+        Duration of the whole poll. [s]
+    requests
+        Modbus requests sent. [requests]
+    problems
+        Data-quality findings of this poll.
+    """
+
+    meter: str
+    readings: list[Reading]
+    ok: bool
+    error: str
+    finished: datetime
+    response_time_s: float
+    requests: int
+    problems: list[PointProblem] = field(default_factory=list)
+
+
+def _gap_addresses(request: ReadRequest) -> set[tuple[str, int]]:
+    """(function, address) of the registers a request reads that belong to none of its points."""
+    used: set[int] = set()
+    for p in request.points:
+        used.update(range(p.address, p.address + p.register_count))
+    return {
+        (str(request.function), a)
+        for a in range(request.address, request.address + request.count)
+        if a not in used
+    }
+
+
+def _slices(request: ReadRequest) -> list[tuple[Point, int, int]]:
+    """Each point of a request with the [start, stop) slice of the answer that holds it."""
+    out = []
+    for p in request.points:
+        start = p.address - request.address
+        out.append((p, start, start + p.register_count))
+    return out
+
+
+class DevicePoller:
+    """Reads one meter through its gateway's client.
+
+    Parameters
+    ----------
+    meter
+        The meter's settings (id, device id, CT/PT ratios).
+    regmap
+        Its register map, with the meter's overrides already applied.
+    client
+        The gateway's client (shared by every meter on that gateway).
+    max_gap
+        Merge reads across gaps of at most this many registers.
+    """
+
+    def __init__(
+        self,
+        meter: MeterSettings,
+        regmap: RegisterMap,
+        client: GatewayClient,
+        max_gap: int = 8,
+    ):
+        self.meter = meter
+        self.regmap = regmap
+        self.client = client
+        self.max_gap = max_gap
+        self.points: dict[str, Point] = {p.name: p for p in regmap.points}
+        #: (function, address) pairs the device answered with "illegal data address", and unused
+        #: registers inside merged reads it rejected: no later request spans them.
+        self.rejected: set[tuple[str, int]] = set()
+        self.requests: list[ReadRequest] = []
+        self._planned: list[tuple[ReadRequest, list[tuple[Point, int, int]]]] = []
+        self._set_plan(self._plan())
+
+    def _set_plan(self, requests: list[ReadRequest]) -> None:
+        self.requests = requests
+        self._planned = [(r, _slices(r)) for r in requests]
+
+    def _plan(self) -> list[ReadRequest]:
+        points = [
+            p for p in self.regmap.points if (str(p.function), p.address) not in self.rejected
+        ]
+        return plan_requests(
+            points,
+            max_gap=self.max_gap,
+            max_count=self.regmap.max_registers_per_request,
+            rejected=set(self.rejected),
+        )
+
+    def _decode(
+        self, slices: list[tuple[Point, int, int]], words: list[int], at: datetime
+    ) -> list[tuple[Reading, str]]:
+        out = []
+        meter, ct, pt = self.meter.id, self.meter.ct_ratio, self.meter.pt_ratio
+        for point, start, stop in slices:
+            decoded = decode_point(point, words[start:stop], ct_ratio=ct, pt_ratio=pt)
+            good = decoded.quality == "good"
+            reading = Reading(meter, point.name, at, decoded.value if good else None,
+                              decoded.quality)
+            out.append((reading, decoded.reason))
+        return out
+
+    async def poll(self) -> PollResult:
+        """Read every point once."""
+        started = time.monotonic()
+        readings: list[Reading] = []
+        problems: list[PointProblem] = []
+        errors: list[str] = []
+        answered = 0
+        sent = 0
+        replan = False
+        queue = list(self._planned)
+        while queue:
+            request, slices = queue.pop(0)
+            sent += 1
+            try:
+                words = await self.client.read(
+                    str(request.function), request.address, request.count, self.meter.device_id
+                )
+            except DeviceExceptionResponse as exc:
+                if exc.exception_code != ILLEGAL_DATA_ADDRESS:
+                    errors.append(str(exc))
+                    problems.extend(
+                        PointProblem(self.meter.id, p.name, "exception_response", exc.reason)
+                        for p in request.points
+                    )
+                    continue
+                replan = True
+                if len(request.points) > 1:
+                    # Unused registers inside a merged read are the usual culprit: never span
+                    # them again. The parts are retried to find rejected points, if any.
+                    self.rejected.update(_gap_addresses(request))
+                    queue[0:0] = [(r, _slices(r)) for r in split_request(request)]
+                else:
+                    point = request.points[0]
+                    self.rejected.add((str(point.function), point.address))
+                    log.warning(
+                        "meter %r rejects point %s at %s 0x%04X (illegal data address); "
+                        "it is left out of later polls",
+                        self.meter.id, point.name, point.function, point.address,
+                    )
+                    problems.append(
+                        PointProblem(self.meter.id, point.name, "rejected_address", exc.reason)
+                    )
+                continue
+            except (DeviceTimeout, GatewayUnavailable) as exc:
+                errors.append(str(exc))
+                break
+            answered += 1
+            for reading, reason in self._decode(slices, words, datetime.now(UTC)):
+                readings.append(reading)
+                if reading.quality != "good":
+                    problems.append(PointProblem(
+                        self.meter.id, reading.point, "invalid_value", reason or reading.quality
+                    ))
+        if replan:
+            self._set_plan(self._plan())
+        return PollResult(
+            meter=self.meter.id,
+            readings=readings,
+            ok=answered > 0,
+            error="; ".join(errors),
+            finished=datetime.now(UTC),
+            response_time_s=time.monotonic() - started,
+            requests=sent,
+            problems=problems,
+        )

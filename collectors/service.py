@@ -1,0 +1,277 @@
+"""The collector: poll every configured meter, spool, forward to the store, track health.
+
+:class:`Collector` wires the pieces together: one :class:`~collectors.modbus_client.GatewayClient`
+per gateway, one :class:`~collectors.poller.DevicePoller` per meter, one
+:class:`~collectors.scheduler.GatewayScheduler` task per gateway, a
+:class:`~collectors.health.HealthTracker`, and a :class:`ReadingSink` that appends every poll's
+readings to the durable spool and forwards the spool to the store.
+
+The sink (spool file and store connection) lives in one worker thread, so the event loop never
+waits on a disk sync or a slow store, and a store backend bound to the thread that opened it works.
+:func:`run_collector` runs until SIGTERM or Ctrl-C, then finishes the poll under way, flushes and
+returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from collectors.health import HealthTracker
+from collectors.modbus_client import GatewayClient
+from collectors.poller import DevicePoller, PollResult
+from collectors.registermap import meter_register_map
+from collectors.scheduler import GatewayScheduler
+from collectors.spool import ForwardResult, Spool
+from jieneng.settings import Settings
+from storage.base import DeviceHealth, Reading
+
+__all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
+
+log = logging.getLogger(__name__)
+
+#: Wait before the store is tried again after it was unavailable (doubles up to the max). [s]
+STORE_RETRY_S = 1.0
+STORE_RETRY_MAX_S = 30.0
+
+
+def build_pollers(
+    settings: Settings, clients: dict[str, GatewayClient]
+) -> list[DevicePoller]:
+    """One poller per ``[[meters]]`` entry, with the meter's overrides applied to its map."""
+    extra_dirs = [settings.resolve(d) for d in settings.collector.register_map_dirs]
+    return [
+        DevicePoller(
+            meter,
+            meter_register_map(meter, extra_dirs),
+            clients[meter.gateway],
+            max_gap=settings.collector.max_gap_registers,
+        )
+        for meter in settings.meters
+    ]
+
+
+class ReadingSink:
+    """Spool first, then forward to the store. Not thread-safe: use it from one thread.
+
+    Parameters
+    ----------
+    settings
+        Spool path and bound from ``[collector]``; the store from ``[storage]``.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        cfg = settings.collector
+        self.spool = Spool(
+            settings.resolve(cfg.spool_path), cfg.spool_max_readings, cfg.spool_warn_fraction
+        )
+        self._store = None
+        self._store_ok = True
+        self._retry_at = 0.0
+        self._retry_s = STORE_RETRY_S
+
+    def _get_store(self):
+        from storage import open_store
+        from storage.errors import StoreUnavailable
+
+        if self._store is None:
+            try:
+                self._store = open_store(self.settings)
+            except StoreUnavailable as exc:
+                self._mark_unavailable(str(exc))
+                return None
+        return self._store
+
+    def _mark_unavailable(self, error: str) -> None:
+        if self._store_ok:
+            log.error(
+                "the store is unavailable (%s); readings are kept in the spool %s",
+                error, self.spool.path,
+            )
+        self._store_ok = False
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(STORE_RETRY_MAX_S, 2 * self._retry_s)
+
+    def put(self, readings: Sequence[Reading]) -> ForwardResult:
+        """Append readings to the spool (durably), then forward what the store will take."""
+        self.spool.append(readings)
+        return self.flush()
+
+    def flush(self, force: bool = False) -> ForwardResult:
+        """Forward the spool to the store, unless the store failed recently (or ``force``)."""
+        if not self._store_ok and not force and time.monotonic() < self._retry_at:
+            return ForwardResult(0, self.spool.pending, False, "waiting before retrying the store")
+        store = self._get_store()
+        if store is None:
+            return ForwardResult(0, self.spool.pending, False, "the store cannot be opened")
+        result = self.spool.forward(store)
+        if not result.store_available:
+            self._mark_unavailable(result.error)
+        elif not self._store_ok:
+            log.warning(
+                "the store is available again; %d spooled readings forwarded, %d pending",
+                result.forwarded, result.pending,
+            )
+            self._store_ok = True
+            self._retry_s = STORE_RETRY_S
+        return result
+
+    def write_health(self, records: Iterable[DeviceHealth]) -> bool:
+        """Write health records; False (and nothing kept) when the store is unavailable."""
+        from storage.errors import StoreUnavailable
+
+        records = list(records)
+        if not records or not self._store_ok:
+            return False
+        store = self._get_store()
+        if store is None:
+            return False
+        try:
+            store.write_health(records)
+        except StoreUnavailable as exc:
+            log.debug("health records not written: %s", exc)
+            return False
+        return True
+
+    def close(self) -> ForwardResult:
+        """Last forward attempt, then close the store and the spool."""
+        result = self.flush(force=True)
+        if result.pending:
+            log.warning(
+                "%d readings stay in the spool %s; they are forwarded at the next start",
+                result.pending, self.spool.path,
+            )
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.spool.close()
+        return result
+
+
+class Collector:
+    """Every configured meter, its gateway client, health and the reading sink."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.clients = {gw.id: GatewayClient(gw) for gw in settings.gateways}
+        self.pollers = build_pollers(settings, self.clients)
+        self.health = HealthTracker()
+        self._executor: ThreadPoolExecutor | None = None
+        self._sink: ReadingSink | None = None
+        self._pending: set[Future] = set()
+
+    def by_gateway(self) -> dict[str, list[DevicePoller]]:
+        """The pollers grouped by gateway id, in settings order."""
+        groups: dict[str, list[DevicePoller]] = {}
+        for poller in self.pollers:
+            groups.setdefault(poller.meter.gateway, []).append(poller)
+        return groups
+
+    def record_health(self, result: PollResult) -> tuple[DeviceHealth, bool]:
+        """Update health from a poll; also say whether availability changed."""
+        before = self.health.is_available(result.meter)
+        record = self.health.record(
+            result.meter, result.finished, result.ok, result.response_time_s, result.error
+        )
+        return record, before != record.available
+
+    async def poll_once(self) -> list[PollResult]:
+        """Poll every meter once (gateways in parallel, one request at a time per gateway)."""
+
+        async def one_gateway(pollers: list[DevicePoller]) -> list[PollResult]:
+            return [await p.poll() for p in pollers]
+
+        groups = await asyncio.gather(*(one_gateway(ps) for ps in self.by_gateway().values()))
+        results = [r for group in groups for r in group]
+        for result in results:
+            self.record_health(result)
+        return results
+
+    # -- the long-running service ------------------------------------------------------------
+
+    def _submit(self, fn, *args) -> None:
+        assert self._executor is not None
+        future = self._executor.submit(fn, *args)
+        self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future) -> None:
+        self._pending.discard(future)
+        exc = future.exception()
+        if exc is not None:
+            log.error("writing readings failed: %s", exc, exc_info=exc)
+
+    def _on_result(self, result: PollResult) -> None:
+        record, changed = self.record_health(result)
+        assert self._sink is not None
+        if result.readings:
+            self._submit(self._sink.put, result.readings)
+        if changed:
+            self._submit(self._sink.write_health, [record])
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        """Write every device's health each ``health_interval_s`` and retry the spool."""
+        assert self._sink is not None
+        interval = self.settings.collector.health_interval_s
+        next_health = time.monotonic() + interval
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(5.0, interval))
+            except TimeoutError:
+                pass
+            if self._sink.spool.pending:
+                self._submit(self._sink.flush)
+            if time.monotonic() >= next_health:
+                self._submit(self._sink.write_health, self.health.snapshot())
+                next_health = time.monotonic() + interval
+
+    async def run(self, stop: asyncio.Event) -> ForwardResult:
+        """Poll until ``stop`` is set, then flush; returns the last forward's result."""
+        loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jieneng-sink")
+        try:
+            self._sink = await loop.run_in_executor(self._executor, ReadingSink, self.settings)
+            leftover = self._sink.spool.pending
+            if leftover:
+                log.info("forwarding %d readings left in the spool by an earlier run", leftover)
+            self._submit(self._sink.flush, True)
+            schedulers = [
+                GatewayScheduler(gateway, pollers, self._on_result)
+                for gateway, pollers in self.by_gateway().items()
+            ]
+            await asyncio.gather(
+                *(s.run(stop) for s in schedulers), self._housekeeping(stop)
+            )
+            final = await loop.run_in_executor(self._executor, self._sink.close)
+            log.info(
+                "collector stopped: %d readings forwarded at shutdown, %d left in the spool",
+                final.forwarded, final.pending,
+            )
+            return final
+        finally:
+            self._executor.shutdown(wait=True)
+            for client in self.clients.values():
+                client.close()
+
+
+def run_collector(settings: Settings) -> int:
+    """Run the collector until SIGTERM or Ctrl-C; flush and return 0."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "collecting from %d meter(s) on %d gateway(s)",
+            len(settings.meters), len(settings.gateways),
+        )
+        await Collector(settings).run(stop)
+
+    asyncio.run(main())
+    return 0

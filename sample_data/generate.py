@@ -1,0 +1,261 @@
+"""Write the demo city's ledgers (sample_data/*.csv). Deterministic: run it again, same files.
+
+A small city in Shandong (climate zone 寒冷, peninsula-coastal quota area A of DB37/T 2672-2019):
+five metered institutions that match ``config/demo.toml`` (gov01, gov02, edu01, hos01, ven01) and
+nine more that report by bills only, so that peer groups and ranks mean something.
+
+Figures are invented but plausible: 2020 is the 十四五 baseline (bills for everyone, meters were
+not yet installed); 2024–2026 have bills for the unmetered institutions and for what no meter reads
+(district heat, LPG, diesel, PV). One institution grows against the trend and one bill has an odd
+unit price, so that the verdicts and auditor checks have something to find.
+
+Usage: ``python sample_data/generate.py`` (writes beside this file).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RNG = np.random.default_rng(2026)
+
+#: Until when bills exist in the current year (the sample was made in November 2026).
+LAST_BILLED = dt.date(2026, 10, 31)
+YEARS = (2020, 2024, 2025, 2026)
+
+# id, name, category, level, quota_area, subtype, metered, floor_area_m2, heated_area_m2,
+# building_id, occupants 2020, electricity kWh/m2 2020, water m3/person 2020
+INSTITUTIONS = [
+    ("gov01", "市政府办公楼", "government", "municipal", "A", "class_a", True, 18000, 16500,
+     "gov01-main", 520, 62.0, 28.0),
+    ("gov02", "市发改委", "government", "municipal", "A", "class_a", True, 6500, 6000,
+     "gov02-main", 180, 55.0, 24.0),
+    ("edu01", "市第一中学", "education", "municipal", "A", "", True, 24000, 21000,
+     "edu01-teaching", 2600, 28.0, 14.0),
+    ("hos01", "市人民医院", "healthcare", "municipal", "A", "secondary_hospital", True, 42000,
+     38000, "hos01-inpatient", 1900, 95.0, 60.0),
+    ("ven01", "市体育中心", "venue", "municipal", "", "gymnasium", True, 30000, 12000,
+     "ven01-stadium", 160, 38.0, 40.0),
+    ("gov03", "市财政局", "government", "municipal", "A", "class_a", False, 7200, 6800,
+     "gov03-main", 210, 58.0, 26.0),
+    ("gov04", "市教育局", "government", "municipal", "A", "class_a", False, 5800, 5500,
+     "gov04-main", 150, 50.0, 22.0),
+    ("gov05", "县人民政府", "government", "county", "A", "class_a", False, 9800, 9000,
+     "gov05-main", 260, 45.0, 25.0),
+    ("gov06", "县发改局", "government", "county", "A", "class_a", False, 3100, 3000,
+     "gov06-main", 70, 42.0, 23.0),
+    ("edu02", "市第二中学", "education", "municipal", "A", "", False, 19000, 17000,
+     "edu02-main", 2100, 25.0, 13.0),
+    ("edu03", "市实验小学", "education", "municipal", "A", "", False, 11000, 10000,
+     "edu03-main", 1500, 20.0, 9.0),
+    ("hos02", "市中医院", "healthcare", "municipal", "A", "secondary_hospital", False, 26000,
+     24000, "hos02-main", 1100, 88.0, 55.0),
+    ("ven02", "市图书馆", "venue", "municipal", "", "library", False, 15000, 14000,
+     "ven02-main", 90, 40.0, 30.0),
+    ("ven03", "市博物馆", "venue", "municipal", "", "museum", False, 12000, 11000,
+     "ven03-main", 85, 48.0, 28.0),
+]
+
+#: Change of consumption against 2020, per year (the city saves; gov04 does not).
+TREND = {2020: 1.00, 2024: 0.94, 2025: 0.92, 2026: 0.90}
+TREND_GOV04 = {2020: 1.00, 2024: 1.05, 2025: 1.08, 2026: 1.10}
+
+#: Share of a year's electricity per month (air conditioning in summer, heating in winter).
+MONTH_SHAPE = np.array([1.05, 0.90, 0.90, 0.85, 0.95, 1.15, 1.35, 1.35, 1.00, 0.85, 0.90, 1.05])
+MONTH_SHAPE = MONTH_SHAPE / MONTH_SHAPE.sum()
+
+HEAT_GJ_PER_M2 = 0.32  # district heat per heated m2 per heating season [GJ/m2]
+PRICE = {"electricity": 0.78, "water": 4.2, "heat": 38.0, "lpg": 7.5, "natural_gas": 3.6,
+         "coal": 1.1, "diesel": 7.6, "pv": 0.0}
+
+
+def _write(name: str, header: list[str], rows: list[list[object]]) -> None:
+    with (HERE / name).open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _trend(inst: str, year: int) -> float:
+    table = TREND_GOV04 if inst == "gov04" else TREND
+    return table.get(year, table[min(table, key=lambda y: abs(y - year))])
+
+
+def _noise(scale: float = 0.03) -> float:
+    return float(1.0 + RNG.normal(0.0, scale))
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    first = dt.date(year, month, 1)
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def institutions() -> None:
+    rows = [[i[0], i[1], i[2], i[3], "shandong", "cold", "", i[4], i[5]] for i in INSTITUTIONS]
+    _write("institutions.csv", ["institution_id", "name", "category", "level", "province",
+                                "climate_zone", "credit_code", "quota_area", "subtype"], rows)
+
+
+def buildings() -> None:
+    rows = [[i[9], i[0], i[7], i[8], f"{i[1]}主楼", "district_heat_metered"]
+            for i in INSTITUTIONS]
+    _write("buildings.csv", ["building_id", "institution_id", "floor_area_m2", "heated_area_m2",
+                             "name", "heating_type"], rows)
+
+
+def headcount() -> None:
+    rows = []
+    for i in INSTITUTIONS:
+        for year in YEARS:
+            occupants = i[10] * (1.0 + 0.01 * (year - 2020))
+            if i[0] == "gov03" and year >= 2025:
+                occupants *= 1.18  # a merged department: more than 10% more people (auditor check)
+            rows.append([i[0], year, round(occupants)])
+    _write("headcount.csv", ["institution_id", "year", "occupants"], rows)
+
+
+VEHICLES = [
+    ("鲁F10001", "gov01", "gasoline", False), ("鲁F10002", "gov01", "gasoline", False),
+    ("鲁F1E003", "gov01", "electric", True), ("鲁F20001", "gov02", "gasoline", False),
+    ("鲁F30001", "edu01", "diesel", False), ("鲁F40001", "hos01", "diesel", False),
+    ("鲁F40002", "hos01", "gasoline", False), ("鲁F4E003", "hos01", "hybrid", True),
+    ("鲁F50001", "ven01", "gasoline", False), ("鲁F60001", "gov03", "gasoline", False),
+    ("鲁F70001", "gov05", "gasoline", False), ("鲁F70002", "gov05", "diesel", False),
+    ("鲁F80001", "hos02", "diesel", False),
+]
+
+
+def vehicles() -> None:
+    rows = [[p, inst, fuel, "yes" if ne else "no"] for p, inst, fuel, ne in VEHICLES]
+    _write("vehicles.csv", ["plate", "institution_id", "fuel", "new_energy"], rows)
+
+
+def fuel() -> None:
+    rows = []
+    n = 0
+    for plate, inst, kind, _ in VEHICLES:
+        if kind == "electric":
+            continue
+        litres_month = {"gasoline": 95.0, "diesel": 140.0, "hybrid": 45.0}[kind]
+        liquid = "gasoline" if kind == "hybrid" else kind
+        for year in YEARS:
+            for month in range(1, 13):
+                day = dt.date(year, month, 8 + sum(map(ord, plate)) % 3)
+                if day > LAST_BILLED:
+                    continue
+                for half in (0, 14):
+                    n += 1
+                    litres = round(litres_month / 2 * _trend(inst, year) * _noise(0.1), 1)
+                    price = 7.9 if liquid == "gasoline" else 7.6
+                    rows.append([f"FC{n:06d}", (day + dt.timedelta(days=half)).isoformat(),
+                                 plate, liquid, litres, round(litres * price, 2)])
+    _write("fuel.csv", ["record_id", "date", "plate", "fuel", "litres", "cost_cny"], rows)
+
+
+def facilities() -> None:
+    rows = [
+        ["gov01-canteen", "gov01", "canteen", "机关食堂", "", "lpg", "", "", ""],
+        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2024, "electricity", 120, 520000,
+         880000],
+        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2025, "electricity", 120, 540000,
+         890000],
+        ["hos01-dc", "hos01", "data_center", "医院数据中心", 2025, "electricity", 300, 1300000,
+         2400000],
+        ["hos01-boiler", "hos01", "boiler", "蒸汽锅炉", "", "natural_gas", 2800, "", ""],
+        ["ven01-gen", "ven01", "generator", "备用柴油发电机", "", "diesel", 500, "", ""],
+        ["edu01-canteen", "edu01", "canteen", "学生食堂", "", "natural_gas", "", "", ""],
+        ["gov05-boiler", "gov05", "boiler", "燃煤锅炉 (2021年拆除)", "", "coal", 1400, "", ""],
+    ]
+    _write("facilities.csv", ["facility_id", "institution_id", "kind", "name", "year", "carrier",
+                              "capacity_kw", "it_energy_kwh", "total_energy_kwh"], rows)
+
+
+def _bill(rows: list, inst: str, carrier: str, start: dt.date, end: dt.date, quantity: float,
+          unit: str, account: str, price: float | None = None, green: str = "") -> None:
+    if end > LAST_BILLED:
+        return
+    price = PRICE[carrier] if price is None else price
+    rows.append([inst, carrier, start.isoformat(), end.isoformat(), round(quantity, 1), unit,
+                 round(quantity * price, 2), account, green])
+
+
+def bills() -> None:
+    rows: list[list[object]] = []
+    for (inst, _name, category, _lvl, _a, _s, metered, area, heated, _b, people, kwh_m2,
+         water_pp) in INSTITUTIONS:
+        for year in YEARS:
+            k = _trend(inst, year)
+            billed_electricity = not metered or year == 2020
+            if billed_electricity:
+                annual = area * kwh_m2 * k
+                for month in range(1, 13):
+                    start, end = _month_range(year, month)
+                    if inst in ("gov05", "edu02"):  # billing cycle from the 26th to the 25th
+                        start = (dt.date(year, month, 1) - dt.timedelta(days=6))
+                        end = dt.date(year, month, 25)
+                    quantity = annual * MONTH_SHAPE[month - 1] * _noise()
+                    price = 2.1 if (inst == "hos02" and year == 2025 and month == 6) else None
+                    if inst == "gov03" and year >= 2024:  # part of it certified green electricity
+                        _bill(rows, inst, "electricity", start, end, quantity * 0.2, "kWh",
+                              f"{inst}-green", 0.82, green="yes")
+                        quantity *= 0.8
+                    _bill(rows, inst, "electricity", start, end, quantity, "kWh", f"{inst}-e",
+                          price)
+            if not metered or year == 2020:
+                for quarter in range(4):
+                    start = dt.date(year, 3 * quarter + 1, 1)
+                    end = _month_range(year, 3 * quarter + 3)[1]
+                    quantity = people * (1.0 + 0.01 * (year - 2020)) * water_pp * k / 4 * _noise()
+                    _bill(rows, inst, "water", start, end, quantity, "m3", f"{inst}-w")
+            # District heat: one bill per heating season, 15 November to 15 March; the season
+            # that ends in the next year is billed too, so that every year has both parts.
+            for end_year in {year, year + 1}:
+                start, end = dt.date(end_year - 1, 11, 15), dt.date(end_year, 3, 15)
+                if end_year == year + 1 and end_year in YEARS:
+                    continue  # written with that year
+                gj = heated * HEAT_GJ_PER_M2 * _trend(inst, end_year - 1) * _noise()
+                _bill(rows, inst, "heat", start, end, gj, "GJ", f"{inst}-h")
+            if category == "government" and inst in ("gov01", "gov03"):
+                for quarter in range(4):
+                    start = dt.date(year, 3 * quarter + 1, 1)
+                    end = _month_range(year, 3 * quarter + 3)[1]
+                    _bill(rows, inst, "lpg", start, end, 900.0 * k * _noise(), "kg",
+                          f"{inst}-lpg")
+            if inst == "hos02":
+                for month in range(1, 13):
+                    start, end = _month_range(year, month)
+                    m3 = 6500.0 * k * (1.6 if month in (1, 2, 12) else 0.8) * _noise()
+                    _bill(rows, inst, "natural_gas", start, end, m3, "m3", "hos02-gas")
+            if inst == "gov05" and year == 2020:
+                _bill(rows, inst, "coal", dt.date(2020, 1, 1), dt.date(2020, 3, 15), 96.0, "t",
+                      "gov05-coal", 1100.0)
+            if inst == "ven01":
+                _bill(rows, inst, "diesel", dt.date(year, 4, 1), dt.date(year, 4, 30), 180.0,
+                      "L", "ven01-gen")
+            if inst == "edu02" and year >= 2024:
+                for month in range(1, 13):
+                    start, end = _month_range(year, month)
+                    kwh = 9000.0 * (1.3 if month in (5, 6, 7, 8) else 0.8) * _noise()
+                    _bill(rows, inst, "pv", start, end, kwh, "kWh", "edu02-pv")
+    _write("bills.csv", ["institution_id", "carrier", "period_start", "period_end", "quantity",
+                         "unit", "cost_cny", "account", "green"], rows)
+
+
+def main() -> None:
+    """Write every ledger file."""
+    institutions()
+    buildings()
+    headcount()
+    vehicles()
+    fuel()
+    facilities()
+    bills()
+
+
+if __name__ == "__main__":
+    main()

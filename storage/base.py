@@ -1,0 +1,246 @@
+"""The time-series store interface: the records it stores and the protocol every backend follows.
+
+A *reading* is one value of one point (``energy_import_kwh``) of one meter at one instant. Times
+are timezone-aware and stored in UTC; days and months are cut in the site's time zone
+(``[site] timezone``), computed per day with :mod:`zoneinfo` so that zones with daylight saving
+time get their 23- and 25-hour days.
+
+Aggregates use *good* readings only (``quality == "good"``):
+
+* daily/monthly counters: ``first_time, first_value, last_time, last_value`` of the period,
+  ``delta_sum`` = sum of the non-negative differences between consecutive good readings within the
+  period (a drop, e.g. a meter reset, adds nothing), and ``n_readings``;
+* daily/monthly gauges: ``mean, min, max, n_readings``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+__all__ = [
+    "DAILY_COUNTER_COLUMNS",
+    "DAILY_GAUGE_COLUMNS",
+    "HEALTH_COLUMNS",
+    "LATEST_COLUMNS",
+    "MONTHLY_COUNTER_COLUMNS",
+    "MONTHLY_GAUGE_COLUMNS",
+    "READING_COLUMNS",
+    "DeviceHealth",
+    "Reading",
+    "RetentionResult",
+    "TimeSeriesStore",
+]
+
+READING_COLUMNS = ["time", "meter", "point", "value", "quality"]
+LATEST_COLUMNS = ["meter", "point", "time", "value", "quality"]
+DAILY_COUNTER_COLUMNS = [
+    "meter", "point", "day", "first_time", "first_value", "last_time", "last_value",
+    "delta_sum", "n_readings",
+]
+DAILY_GAUGE_COLUMNS = ["meter", "point", "day", "mean", "min", "max", "n_readings"]
+MONTHLY_COUNTER_COLUMNS = ["month" if c == "day" else c for c in DAILY_COUNTER_COLUMNS]
+MONTHLY_GAUGE_COLUMNS = ["month" if c == "day" else c for c in DAILY_GAUGE_COLUMNS]
+HEALTH_COLUMNS = [
+    "meter", "time", "available", "consecutive_failures", "last_success", "response_time_s",
+    "error",
+]
+
+#: Longest meter or point name a backend must store. [characters]
+MAX_NAME_LENGTH = 256
+
+
+def _check_name(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}...")
+
+
+def _check_aware(value: object, what: str) -> None:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{what} {value.isoformat()} has no time zone; pass an aware datetime "
+            "(e.g. datetime(..., tzinfo=timezone.utc))"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one point of one meter at one instant.
+
+    Parameters
+    ----------
+    meter
+        Meter id (any Unicode text: quotes, commas, spaces and newlines are stored exactly).
+    point
+        Point name from the register map, e.g. ``energy_import_kwh``.
+    time
+        Timezone-aware instant; a naive datetime raises :class:`ValueError`.
+    value
+        The decoded value in the point's unit, or None when the quality is not "good".
+    quality
+        ``"good"``, ``"invalid"``, ``"estimated"``, ... A "good" reading must carry a value.
+    """
+
+    meter: str
+    point: str
+    time: datetime
+    value: float | None
+    quality: str = "good"
+
+    def __post_init__(self) -> None:
+        _check_name(self.meter, "Reading.meter")
+        _check_name(self.point, "Reading.point")
+        _check_aware(self.time, f"Reading.time of {self.meter!r}/{self.point!r}")
+        _check_name(self.quality, "Reading.quality")
+        if self.value is not None:
+            if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+                raise ValueError(f"Reading.value must be a number or None, got {self.value!r}")
+            if not math.isfinite(self.value):
+                raise ValueError(
+                    f"Reading.value of {self.meter!r}/{self.point!r} at {self.time.isoformat()} "
+                    f"is {self.value}; store None with a quality such as 'invalid' instead"
+                )
+        elif self.quality == "good":
+            raise ValueError(
+                f"Reading {self.meter!r}/{self.point!r} at {self.time.isoformat()} has quality "
+                "'good' but no value; use quality 'invalid' (or another) for a missing value"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHealth:
+    """A collector's view of one device at one instant.
+
+    Parameters
+    ----------
+    meter
+        Meter id.
+    time
+        Timezone-aware instant of the observation.
+    available
+        True when the last poll succeeded.
+    consecutive_failures
+        Failed polls in a row. [count]
+    last_success
+        Instant of the last successful poll, or None.
+    response_time_s
+        Response time of the last poll. [s]
+    error
+        Last error text, empty when none.
+    """
+
+    meter: str
+    time: datetime
+    available: bool
+    consecutive_failures: int
+    last_success: datetime | None
+    response_time_s: float | None
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.meter, "DeviceHealth.meter")
+        _check_aware(self.time, f"DeviceHealth.time of {self.meter!r}")
+        if self.last_success is not None:
+            _check_aware(self.last_success, f"DeviceHealth.last_success of {self.meter!r}")
+        if self.consecutive_failures < 0:
+            raise ValueError(f"DeviceHealth.consecutive_failures < 0 for {self.meter!r}")
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """What :meth:`TimeSeriesStore.apply_retention` did."""
+
+    cutoff: datetime  #: raw readings before this instant (a local midnight) were dropped
+    days_archived: int  #: meter × point × day aggregates written to the daily archive
+    readings_dropped: int | None  #: raw readings deleted (None when the backend cannot count)
+
+
+@runtime_checkable
+class TimeSeriesStore(Protocol):
+    """What every backend offers. All ranges are half-open: ``[start, end)``."""
+
+    tz: ZoneInfo
+
+    def write_readings(self, readings: Iterable[Reading]) -> int:
+        """Write readings; the same (meter, point, time) overwrites. Returns the number written."""
+        ...
+
+    def read_readings(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Raw readings: columns time (UTC), meter, point, value, quality."""
+        ...
+
+    def daily_counters(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local day: :data:`DAILY_COUNTER_COLUMNS`."""
+        ...
+
+    def daily_gauges(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local day: :data:`DAILY_GAUGE_COLUMNS`."""
+        ...
+
+    def monthly_counters(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local month: :data:`MONTHLY_COUNTER_COLUMNS`."""
+        ...
+
+    def monthly_gauges(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local month: :data:`MONTHLY_GAUGE_COLUMNS`."""
+        ...
+
+    def latest(
+        self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The newest reading per meter and point (any quality): :data:`LATEST_COLUMNS`."""
+        ...
+
+    def write_health(self, records: Iterable[DeviceHealth]) -> int:
+        """Write device-health records (same meter and time overwrites)."""
+        ...
+
+    def read_health(
+        self, start: datetime | None = None, end: datetime | None = None,
+        meters: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Device-health records: :data:`HEALTH_COLUMNS`."""
+        ...
+
+    def apply_retention(self, now: datetime | None = None) -> RetentionResult:
+        """Archive daily aggregates of old raw readings, then drop those raw readings."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    """An empty frame with these columns."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def as_date(value: date | datetime) -> date:
+    """The date part (for ``day`` and ``month`` columns)."""
+    return value.date() if isinstance(value, datetime) else value

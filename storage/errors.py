@@ -1,0 +1,39 @@
+"""Exceptions of the storage package.
+
+Every message says what was wrong, where (URL, database, file, row) and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidName",
+    "PermissionDenied",
+    "StorageError",
+    "StoreUnavailable",
+    "WriteRejected",
+]
+
+
+class StorageError(Exception):
+    """Base of every storage error."""
+
+
+class StoreUnavailable(StorageError):
+    """The store cannot be reached, or refused a write for a reason that may pass (5xx, timeout,
+    lost connection, locked database). Collectors catch exactly this and spool the readings."""
+
+
+class PermissionDenied(StoreUnavailable):
+    """The server refused the credentials or the action (HTTP 401/403).
+
+    A subclass of :class:`StoreUnavailable` so that a collector keeps the readings in its spool
+    until the credentials are fixed: nothing read is ever lost.
+    """
+
+
+class WriteRejected(StorageError):
+    """The server rejected the data itself (HTTP 400): retrying the same data cannot succeed."""
+
+
+class InvalidName(StorageError, ValueError):
+    """A meter, point, database or zone name that this backend cannot store or quote."""

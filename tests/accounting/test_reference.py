@@ -1,0 +1,213 @@
+"""Reference data: every default factor of issue 5, the year rule, switches and overrides.
+
+Each expected value cites where it comes from (reference/china-energy-carbon.md, section given).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accounting.errors import ReferenceDataError, UnitError
+from accounting.reference_data import available_factor_sets, load_reference
+from jieneng.settings import AccountingSettings
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference(AccountingSettings())
+
+
+# (carrier, unit, kgce per unit, citation)
+DEFAULT_TCE = [
+    ("electricity", "kWh", 0.1229, "§1.1 当量值, NBS yearbook note"),
+    ("natural_gas", "m3", 1.2143, "§1.1 NBS 12.143 tce/10^4 m3"),
+    ("gasoline", "kg", 1.4714, "§1.1 GB/T 2589 / NBS table"),
+    ("gasoline", "L", 1.4714 * 0.73, "§1.2 at 0.73 kg/L"),
+    ("diesel", "kg", 1.4571, "§1.1"),
+    ("diesel", "L", 1.4571 * 0.86, "§1.2 at 0.86 kg/L"),
+    ("lpg", "kg", 1.7143, "§1.1"),
+    ("coal", "kg", 0.7143, "§1.1 raw coal 原煤"),
+    ("coal", "t", 714.3, "§1.1 raw coal, per tonne"),
+    ("heat", "GJ", 34.12, "§1.1 0.03412 kgce/MJ"),
+    ("heat", "MJ", 0.03412, "§1.1 0.03412 kgce/MJ"),
+    ("water", "m3", 0.0, "§1.1 water is not counted in 综合能耗"),
+]
+
+
+@pytest.mark.parametrize(("carrier", "unit", "expected", "citation"), DEFAULT_TCE)
+def test_default_tce_coefficients(ref, carrier, unit, expected, citation):
+    factor = ref.kgce_per_unit(carrier, unit, 2025)
+    assert factor.value == pytest.approx(expected, rel=1e-12), citation
+    assert factor.unit == f"kgce/{unit}"
+    assert factor.source
+    assert factor.confidence in "VSDU"
+
+
+# (carrier, unit, kgCO2 per unit, citation)
+DEFAULT_CO2 = [
+    ("natural_gas", "m3", 2.1622, "§2.3 method A"),
+    ("gasoline", "kg", 2.9251, "§2.3 method A"),
+    ("gasoline", "L", 2.9251 * 0.73, "§2.3 ≈2.14 kg/L at 0.73 kg/L"),
+    ("diesel", "kg", 3.0959, "§2.3 method A"),
+    ("diesel", "L", 3.0959 * 0.86, "§2.3 ≈2.66 kg/L at 0.86 kg/L"),
+    ("lpg", "kg", 3.1013, "§2.3 method A"),
+    ("coal", "kg", 1.9003, "§2.3 raw coal (generic)"),
+    ("heat", "GJ", 110.0, "§2.2 0.11 tCO2/GJ"),
+    ("pv", "kWh", 0.0, "§2.4 green power counts 0"),
+]
+
+
+@pytest.mark.parametrize(("carrier", "unit", "expected", "citation"), DEFAULT_CO2)
+def test_default_co2_factors(ref, carrier, unit, expected, citation):
+    factor = ref.kgco2_per_unit(carrier, unit, 2025, "shandong")
+    assert factor.value == pytest.approx(expected, rel=1e-12), citation
+
+
+def test_every_shipped_grid_factor_matches_the_reference_csv(ref):
+    source = Path("/work/shared/reference/grid-emission-factors.csv")
+    if not source.exists():
+        pytest.skip("the shared reference CSV is not on this machine")
+    import csv
+
+    rows = list(csv.DictReader(source.open(encoding="utf-8")))
+    grid = ref.grid_factors().set_index(["province", "year"])["kgco2_per_kwh"]
+    assert len(grid) == len(rows)
+    for row in rows:
+        assert grid[(row["region"], int(row["year"]))] == float(row["kgco2_per_kwh"])
+
+
+def test_grid_factor_of_the_province_for_a_published_year(ref):
+    # §2.1 provincial table: Shaanxi 2022 = 0.6558; grid-emission-factors.csv: Shandong 2023 0.6191
+    assert ref.kgco2_per_unit("electricity", "kWh", 2022, "shaanxi").value == 0.6558
+    factor = ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong")
+    assert factor.value == 0.6191
+    assert factor.year == 2023
+    assert factor.note == ""
+
+
+def test_a_year_without_a_factor_uses_the_latest_earlier_year_and_says_so(ref):
+    factor = ref.kgco2_per_unit("electricity", "kWh", 2025, "shandong")
+    assert factor.value == 0.6191  # Shandong 2023, the latest published
+    assert factor.year == 2023
+    assert "2025 has no published grid factor; used 2023" in factor.note
+
+
+def test_a_year_before_the_first_publication_uses_the_earliest_and_says_so(ref):
+    factor = ref.kgco2_per_unit("electricity", "kWh", 2020, "shandong")
+    assert factor.value == 0.6838  # Shandong 2021
+    assert "before the first published" in factor.note
+
+
+def test_a_province_without_a_factor_uses_the_national_average(ref):
+    # Tibet has only a 2023 proxy row: for 2022 the national average 0.5366 (§2.1) is used.
+    factor = ref.kgco2_per_unit("electricity", "kWh", 2022, "tibet")
+    assert factor.value == 0.5366
+    assert factor.region == "china"
+    assert "national average" in factor.note
+    unknown = ref.kgco2_per_unit("electricity", "kWh", 2021, "atlantis")
+    assert unknown.value == 0.5568
+    assert "no grid factor for province 'atlantis'" in unknown.note
+
+
+def test_grid_factor_in_mwh(ref):
+    assert ref.kgco2_per_unit("electricity", "MWh", 2023, "shandong").value == pytest.approx(
+        619.1
+    )
+
+
+def test_switches_select_the_alternative_factors():
+    ref = load_reference(AccountingSettings(
+        electricity_tce_basis="equal_value", natural_gas_kgce_per_m3="statistics_platform",
+        emission_factor_policy="national",
+    ))
+    electricity = ref.kgce_per_unit("electricity", "kWh", 2024)
+    assert electricity.value == 0.31  # §1.1 等价值 in DB37/T 2672-2019 App. B
+    assert "used 2019" in electricity.note
+    assert ref.kgce_per_unit("natural_gas", "m3", 2024).value == 1.33  # §1.2 platform practice
+    assert ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong").value == 0.5306  # national
+
+
+def test_a_deployer_overrides_a_factor_and_adds_a_quota_table(tmp_path):
+    (tmp_path / "quotas").mkdir()
+    (tmp_path / "tce_factors.csv").write_text(
+        "carrier,unit,variant,kgce_per_unit,year,region,source,confidence,note\n"
+        "natural_gas,m3,standard,1.30,,local,our bureau's 2025 notice,V,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "grid_factors.csv").write_text(
+        "region_type,region,region_zh,year,kgco2_per_kwh,source,confidence,note\n"
+        "province,shandong,山东,2024,0.6000,provincial notice 2025,V,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "quotas" / "our_city_2025.csv").write_text(
+        "table,standard,province,category,level,area,climate_zone,subtype,indicator,unit,"
+        "constraint,baseline,guide,tce_basis,year,source,confidence,note\n"
+        "our_city_2025,市定额,shandong,government,municipal,,cold,,kgce_per_m2,kgce/(m2·a),"
+        "20,15,10,,2025,city notice,V,\n",
+        encoding="utf-8",
+    )
+    settings = AccountingSettings(reference_dirs=[tmp_path],
+                                  quota_tables=["our_city_2025", "shandong_db37_t_2672_2019"])
+    ref = load_reference(settings)
+    gas = ref.kgce_per_unit("natural_gas", "m3", 2025)
+    assert gas.value == 1.30
+    assert gas.source == "our bureau's 2025 notice"
+    assert ref.kgce_per_unit("electricity", "kWh", 2025).value == 0.1229  # untouched
+    assert ref.kgco2_per_unit("electricity", "kWh", 2025, "shandong").value == 0.6
+    quotas = ref.quotas()
+    assert set(quotas["table"]) == {"our_city_2025", "shandong_db37_t_2672_2019"}
+
+
+def test_shandong_quota_table_values(ref):
+    # §3.2 DB37/T 2672-2019: 人均综合能耗 市级以下 A区 1197.8 / 781.0 / 453.7
+    q = ref.quotas()
+    row = q[(q["indicator"] == "kgce_per_person") & (q["level"] == "county")].iloc[0]
+    assert (row["constraint"], row["baseline"], row["guide"]) == (1197.8, 781.0, 453.7)
+    assert row["confidence"] == "S"
+    assert len(q) == 10
+
+
+def test_gb51161_office_indicators_are_flagged_unverified(ref):
+    q = ref.quotas(["gb_t_51161_2016_office"])
+    assert (q["confidence"] == "U").all()
+    assert q["note"].str.contains("UNVERIFIED").all()
+    row = q[(q["category"] == "government") & (q["subtype"] == "class_a")
+            & (q["climate_zone"] == "cold")].iloc[0]
+    assert (row["constraint"], row["guide"]) == (55, 45)  # §3.1 A类 党政机关 严寒/寒冷
+
+
+def test_targets_and_2020_baseline(ref):
+    t = ref.targets()
+    base = t[(t["kind"] == "baseline") & (t["indicator"] == "kgce_per_m2")].iloc[0]
+    assert (base["year"], base["value"]) == (2020, 18.48)  # §4.1
+    target = t[(t["kind"] == "target") & (t["indicator"] == "kgco2_per_m2")].iloc[0]
+    assert (target["year"], target["change_vs_base"]) == (2025, -0.07)  # §4.1
+
+
+def test_conversion_table_has_every_carrier(ref):
+    table = ref.conversion_table(2023)
+    assert set(table["carrier"]) == {"electricity", "water", "natural_gas", "lpg", "coal",
+                                     "gasoline", "diesel", "heat", "pv"}
+    assert table.set_index("carrier").loc["gasoline", "unit"] == "L"
+
+
+def test_errors_name_what_is_wrong(tmp_path, ref):
+    with pytest.raises(ReferenceDataError, match=r"factor_set = 'nope'.*available: default"):
+        load_reference(AccountingSettings(factor_set="nope"))
+    with pytest.raises(ReferenceDataError, match="unknown quota table"):
+        ref.quotas(["no_such_table"])
+    with pytest.raises(UnitError, match="does not fit carrier 'electricity'"):
+        ref.kgce_per_unit("electricity", "m3", 2024)
+    (tmp_path / "co2_factors.csv").write_text(
+        "carrier,unit,kgco2_per_unit,year,region,source,confidence,note\n"
+        "lpg,kg,three,,,x,V,\nlpg,kg,3,,,y,maybe,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ReferenceDataError) as info:
+        load_reference(AccountingSettings(reference_dirs=[tmp_path]))
+    message = str(info.value)
+    assert "co2_factors.csv, row 2, column kgco2_per_unit = 'three': expected a number" in message
+    assert "row 3, column confidence = 'maybe'" in message
+    assert available_factor_sets() == ["default"]

@@ -1,0 +1,208 @@
+"""Faults injected at real pymodbus servers: timeouts, exception responses, dropped connections,
+a gateway that goes away (reconnect with backoff), and RTU CRC errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+
+from collectors.poller import PollResult
+from collectors.service import Collector
+from tests.collectors.polling_support import (
+    make_settings,
+    model,
+    register_blocks,
+    rtu_gateway,
+    sample_values,
+    tcp_gateway,
+)
+
+pytestmark = pytest.mark.modbus
+
+MODEL = "eastron_sdm120"
+
+
+def run_cycles(
+    collector: Collector, n: int, between: Callable[[int], None] | None = None
+) -> list[dict[str, PollResult]]:
+    """``n`` poll cycles in one event loop; ``between(i)`` runs after cycle ``i``."""
+
+    async def run():
+        out = []
+        try:
+            for i in range(n):
+                out.append({r.meter: r for r in await collector.poll_once()})
+                if between is not None:
+                    between(i)
+        finally:
+            for client in collector.clients.values():
+                client.close()
+        return out
+
+    return asyncio.run(run())
+
+
+def two_meters(tmp_path, gateway: dict) -> Collector:
+    settings = make_settings(tmp_path, [gateway], [
+        {"id": "ok", "gateway": gateway["id"], "device_id": 1, "model": MODEL},
+        {"id": "bad", "gateway": gateway["id"], "device_id": 2, "model": MODEL},
+    ])
+    return Collector(settings)
+
+
+def served(device_ids=(1, 2)) -> dict[int, dict[int, list[int]]]:
+    regmap = model(MODEL)
+    return {d: register_blocks(regmap, sample_values(regmap, base=100.0 * d)) for d in device_ids}
+
+
+def messages(caplog, level: int, logger: str = "collectors.health") -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == level and r.name == logger]
+
+
+def test_timeout_marks_unavailable_once_and_recovery_once(modbus_tcp_server, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    server = modbus_tcp_server(served())
+    server.faults.set(2, "timeout")
+    collector = two_meters(tmp_path, tcp_gateway("gw", server.port, timeout_s=0.3))
+
+    def clear_after_third(i: int) -> None:
+        if i == 2:
+            server.faults.clear()
+
+    cycles = run_cycles(collector, 5, clear_after_third)
+    assert [c["bad"].ok for c in cycles] == [False, False, False, True, True]
+    assert all(c["ok"].ok for c in cycles), "a dead device must not stop its neighbour's reads"
+    assert "no valid answer within 0.3 s" in cycles[0]["bad"].error
+    assert not cycles[0]["bad"].readings
+    errors = messages(caplog, logging.ERROR)
+    assert len(errors) == 1 and "'bad' is unavailable" in errors[0]
+    recovered = messages(caplog, logging.WARNING)
+    assert len(recovered) == 1 and "after 3 failed poll(s)" in recovered[0]
+    health = {h.meter: h for h in collector.health.snapshot()}
+    assert health["bad"].available and health["bad"].consecutive_failures == 0
+    assert health["bad"].last_success == cycles[-1]["bad"].finished
+
+
+def test_health_counts_failures_and_keeps_the_last_success(modbus_tcp_server, tmp_path):
+    server = modbus_tcp_server(served())
+    collector = two_meters(tmp_path, tcp_gateway("gw", server.port, timeout_s=0.3))
+
+    def fail_after_first(i: int) -> None:
+        if i == 0:
+            server.faults.set(2, "timeout")
+
+    cycles = run_cycles(collector, 3, fail_after_first)
+    health = {h.meter: h for h in collector.health.snapshot()}
+    bad = health["bad"]
+    assert not bad.available
+    assert bad.consecutive_failures == 2
+    assert bad.last_success == cycles[0]["bad"].finished
+    assert bad.response_time_s >= 0.3
+    assert "no valid answer" in bad.error
+    assert health["ok"].available and health["ok"].error == ""
+
+
+def test_exception_responses_mark_the_device_unavailable(modbus_tcp_server, tmp_path):
+    server = modbus_tcp_server(served())
+    server.faults.set(2, "exception", code=4)
+    collector = two_meters(tmp_path, tcp_gateway("gw", server.port))
+    (cycle,) = run_cycles(collector, 1)
+    bad = cycle["bad"]
+    assert not bad.ok
+    assert "exception response 4 (server device failure)" in bad.error
+    assert {p.what for p in bad.problems} == {"exception_response"}
+    assert {p.point for p in bad.problems} == {p.name for p in model(MODEL).points}
+    assert cycle["ok"].ok and len(cycle["ok"].readings) == len(model(MODEL).points)
+
+
+def test_dropped_connection_is_reopened(modbus_tcp_server, tmp_path):
+    server = modbus_tcp_server(served(device_ids=(1,)))
+    settings = make_settings(tmp_path, [tcp_gateway("gw", server.port, timeout_s=0.5)],
+                             [{"id": "m", "gateway": "gw", "device_id": 1, "model": MODEL}])
+    server.faults.set(1, "drop", times=1)
+    cycles = run_cycles(Collector(settings), 2)
+    assert not cycles[0]["m"].ok
+    assert "connection lost" in cycles[0]["m"].error
+    assert cycles[1]["m"].ok
+    assert {r.point: r.value for r in cycles[1]["m"].readings} == pytest.approx(
+        sample_values(model(MODEL), base=100.0)
+    )
+
+
+def test_gateway_gone_fails_fast_with_backoff_and_reconnects(modbus_tcp_server, tmp_path):
+    server = modbus_tcp_server(served(device_ids=(1,)))
+    port = server.port
+    settings = make_settings(tmp_path, [tcp_gateway("gw", port, timeout_s=0.5)],
+                             [{"id": "m", "gateway": "gw", "device_id": 1, "model": MODEL}])
+    collector = Collector(settings)
+    client = collector.clients["gw"]
+    client.reconnect_delay_s = 0.4
+    server.stop()
+    timings: list[float] = []
+
+    async def run():
+        try:
+            out = []
+            for _ in range(2):
+                t0 = time.monotonic()
+                out.append((await collector.poll_once())[0])
+                timings.append(time.monotonic() - t0)
+            modbus_tcp_server(served(device_ids=(1,)), port=port)
+            out.append((await collector.poll_once())[0])  # still inside the backoff wait
+            await asyncio.sleep(0.5)
+            out.append((await collector.poll_once())[0])
+            return out
+        finally:
+            client.close()
+
+    first, second, during_backoff, after = asyncio.run(run())
+    assert "cannot connect to 127.0.0.1:" in first.error
+    assert "retrying in 0.4 s" in first.error
+    assert "next connect attempt in" in second.error
+    assert timings[1] < 0.1, "a request during the backoff wait must fail at once"
+    assert not during_backoff.ok
+    assert after.ok, after.error
+
+
+def test_rtu_crc_error_is_a_failed_read_then_recovers(modbus_rtu_server, tmp_path):
+    server = modbus_rtu_server(served(device_ids=(1,)), baudrate=38400)
+    settings = make_settings(
+        tmp_path, [rtu_gateway("bus", server.client_port, timeout_s=0.5, retries=0)],
+        [{"id": "m", "gateway": "bus", "device_id": 1, "model": MODEL}],
+    )
+    server.faults.set(1, "garble", times=1)
+    cycles = run_cycles(Collector(settings), 2)
+    assert not cycles[0]["m"].ok
+    assert "no valid answer" in cycles[0]["m"].error
+    assert cycles[1]["m"].ok
+    assert len(cycles[1]["m"].readings) == len(model(MODEL).points)
+
+
+def test_rtu_crc_error_is_retried_within_the_poll(modbus_rtu_server, tmp_path):
+    server = modbus_rtu_server(served(device_ids=(1,)), baudrate=38400)
+    settings = make_settings(
+        tmp_path, [rtu_gateway("bus", server.client_port, timeout_s=0.5, retries=1)],
+        [{"id": "m", "gateway": "bus", "device_id": 1, "model": MODEL}],
+    )
+    collector = Collector(settings)
+    planned = len(collector.pollers[0].requests)
+    server.faults.set(1, "garble", times=1)
+    (cycle,) = run_cycles(collector, 1)
+    assert cycle["m"].ok, cycle["m"].error
+    assert server.faults.requests[1] >= planned + 1  # the garbled answer was asked again
+
+
+def test_rtu_dead_device_does_not_stop_the_bus(modbus_rtu_server, tmp_path):
+    server = modbus_rtu_server(served(), baudrate=38400)
+    server.faults.set(2, "timeout")
+    collector = two_meters(tmp_path, rtu_gateway("bus", server.client_port, timeout_s=0.3))
+    cycles = run_cycles(collector, 2)
+    assert [c["ok"].ok for c in cycles] == [True, True]
+    assert [c["bad"].ok for c in cycles] == [False, False]
+    assert cycles[0]["ok"].readings[0].value == pytest.approx(
+        sample_values(model(MODEL), base=100.0)[cycles[0]["ok"].readings[0].point]
+    )
