@@ -125,7 +125,8 @@ def interval_consumption(
     inner
         Optional, per reading: consumption measured inside the step that ends at that reading
         (e.g. the store's in-day sum of non-negative differences), used when the counter went
-        backwards within the step. NaN where unknown.
+        backwards within the step. NaN where unknown. A step with a known inner consumption was
+        read throughout (the store saw readings all along it), so it is never a gap however long.
 
     Returns
     -------
@@ -147,24 +148,74 @@ def interval_consumption(
         raise ValueError("counter reading times must be in increasing order")
     secs = t.asi8 / 1e9
 
-    rows: list[tuple] = []
-    last = 0
-    i = 1
-    while i < len(v):
-        span = secs[i] - secs[last]
+    if len(v) > 1:
+        delta, span = np.diff(v), np.diff(secs)
+        limit = _limits(rules, span)
+        clean = bool(((delta >= 0) & (delta <= limit)).all())
+    else:
+        clean = True
+    if clean:  # the common case: every step is a plain rise
+        first = np.arange(max(len(v) - 1, 0))
+        steps = (first, first + 1, np.diff(v) if len(v) > 1 else np.zeros(0),
+                 ["good"] * len(first), [""] * len(first))
+    else:
+        steps = _walk(v.tolist(), secs.tolist(), w.tolist(), rules, t)
+    start_i, end_i, quantity, quality, note = steps
+    start_i, end_i = np.asarray(start_i, dtype=int), np.asarray(end_i, dtype=int)
+    frame = pd.DataFrame({
+        "start": t[start_i], "end": t[end_i],
+        "quantity": np.nan_to_num(np.asarray(quantity, dtype=float), nan=0.0),
+        "quality": np.asarray(quality, dtype=object),
+        "measured": np.asarray(quality, dtype=object) != "missing",
+        "estimated": False,
+        "note": np.asarray(note, dtype=object),
+    })
+    # A long interval is a gap, unless its consumption was measured inside it (in-day steps).
+    span = secs[end_i] - secs[start_i]
+    inner_known = (end_i == start_i + 1) & ~np.isnan(w[end_i]) if len(end_i) else np.zeros(0, bool)
+    gap = frame["measured"].to_numpy() & (span > rules.gap_s) & ~inner_known
+    if gap.any():
+        hours = span[gap] / 3600
+        frame.loc[gap, "note"] = [
+            _join(n, f"gap of {h:.1f} h: consumption spread over it")
+            for n, h in zip(frame.loc[gap, "note"], hours, strict=True)
+        ]
+        frame.loc[gap, "quality"] = "gap"
+        frame.loc[gap, "measured"] = False
+        frame.loc[gap, "estimated"] = True
+    return frame[INTERVAL_COLUMNS]
+
+
+def _limits(rules: CounterRules, seconds: np.ndarray) -> np.ndarray:
+    if rules.max_rate_per_h is None:
+        return np.full(len(seconds), np.inf)
+    return rules.max_rate_per_h * np.maximum(seconds / 3600.0, _MIN_RATE_HOURS)
+
+
+def _walk(
+    v: list[float], secs: list[float], w: list[float], rules: CounterRules, t: pd.DatetimeIndex
+) -> tuple[list[int], list[int], list[float], list[str], list[str]]:
+    """Step through readings that include irregular steps: (start index, end index, quantity,
+    quality, note) per interval."""
+    starts: list[int] = []
+    ends: list[int] = []
+    quantities: list[float] = []
+    qualities: list[str] = []
+    notes: list[str] = []
+    last, i, n = 0, 1, len(v)
+    while i < n:
         inner_i = w[i] if last == i - 1 else math.nan
-        quantity, quality = _step(v[last], v[i], span, rules, inner_i)
+        quantity, quality = _step(v[last], v[i], secs[i] - secs[last], rules, inner_i)
         if quality == "jitter":
             i += 1
             continue
         note = ""
-        if quality not in ("good", "wrap") and i + 1 < len(v):
+        if quality not in ("good", "wrap") and i + 1 < n:
             # Is reading i an outlier? Skipping it gives a good step from the last reading.
             q2, quality2 = _step(v[last], v[i + 1], secs[i + 1] - secs[last], rules)
             if quality2 == "good":
                 quantity, quality = q2, "spike_removed"
                 note = f"reading {t[i].isoformat()} = {v[i]:g} dropped as an outlier"
-                span = secs[i + 1] - secs[last]
                 i += 1
         if quality == "spike":
             quality, note = "missing", f"jump of {v[i] - v[last]:g} faster than the rate limit"
@@ -174,21 +225,14 @@ def interval_consumption(
             note = f"counter reset from {v[last]:g} to {v[i]:g}"
         elif quality == "wrap":
             note = f"register wrapped from {v[last]:g} to {v[i]:g}"
-        measured = quality != "missing"
-        estimated = False
-        if measured and span > rules.gap_s:
-            quality, measured, estimated = "gap", False, True
-            note = _join(note, f"gap of {span / 3600:.1f} h: consumption spread over it")
-        rows.append((t[last], t[i], 0.0 if math.isnan(quantity) else quantity, quality,
-                     measured, estimated, note))
+        starts.append(last)
+        ends.append(i)
+        quantities.append(quantity)
+        qualities.append(quality)
+        notes.append(note)
         last = i
         i += 1
-    frame = pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
-    if frame.empty:
-        frame = frame.astype({"quantity": float, "measured": bool, "estimated": bool})
-        frame["start"] = pd.DatetimeIndex([], tz=t.tz)
-        frame["end"] = pd.DatetimeIndex([], tz=t.tz)
-    return frame
+    return starts, ends, quantities, qualities, notes
 
 
 def _join(*parts: str) -> str:

@@ -20,7 +20,9 @@ Scopes (JS/T 303 / the statistics boundary, see reference/china-energy-carbon.md
 
 Coverage (DESIGN decision 3) travels with every figure: a carrier's coverage is the share of the
 year actually measured or billed; an institution's energy coverage is the tce-weighted mean of its
-energy carriers' coverage, its CO2 coverage the CO2-weighted mean, its water coverage the water's.
+energy carriers' coverage, capped at its electricity coverage (every institution uses
+electricity: no electricity data means the year is not measured); its CO2 coverage likewise, CO2-
+weighted; its water coverage the water's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "INSTITUTION_FIGURES",
     "SECONDARY_CARRIERS",
     "ZERO_EMISSION_USES",
+    "annual_quantities",
+    "apply_factors",
     "build_factor_table",
     "carrier_totals",
     "institution_figures",
@@ -49,9 +53,12 @@ CONSUMPTION_COLUMNS = (
     "institution_id", "month", "carrier", "unit", "quantity", "use", "source", "coverage",
     "estimated_share",
 )
-#: Sources that measure or bill a period: a month without a row is a month not covered. Other
-#: sources (fuel-card records) are event logs: a month without a record had no consumption.
-PERIOD_SOURCES = frozenset({"meter", "bill"})
+#: Meters run all year: a month without a row (or with coverage 0) is a month not measured.
+#: Utility accounts for these carriers are billed every month, so a month without a bill is a
+#: gap too. Bills of other carriers (heat for the heating season, LPG, coal and fuel deliveries)
+#: and fuel-card records are event logs: a month without one had no consumption, and their
+#: coverage is taken over the months they cover.
+CONTINUOUS_BILL_CARRIERS = frozenset({"electricity", "water", "natural_gas"})
 MONTHS_PER_YEAR = 12
 
 #: Fuels burnt on site: their CO2 is scope 1 (直接排放).
@@ -87,8 +94,8 @@ INSTITUTION_FIGURES: dict[str, str] = {
     "water_m3_per_person": "人均用水量 water per occupant [m3/person]",
     "kgco2_per_m2": "单位建筑面积碳排放 CO2 per floor area [kgCO2/m2]",
     "kwh_per_m2": "单位建筑面积电耗 electricity per floor area [kWh/m2]",
-    "energy_coverage": "share of the energy (tce-weighted) actually measured [0-1]",
-    "co2_coverage": "share of the CO2 (CO2-weighted) actually measured [0-1]",
+    "energy_coverage": "share of the energy (tce-weighted) measured, ≤ electricity's [0-1]",
+    "co2_coverage": "share of the CO2 (CO2-weighted) measured, ≤ electricity's [0-1]",
     "water_coverage": "share of the water actually measured [0-1]",
     "electricity_coverage": "share of the electricity actually measured [0-1]",
     "estimated_share": "share of the energy (tce-weighted) that is estimated [0-1]",
@@ -200,79 +207,164 @@ def _put_rule(row: dict[str, Any], prefix: str, reason: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def carrier_totals(
-    consumption: pd.DataFrame,
-    provinces: pd.Series,
-    factors: pd.DataFrame,
-) -> pd.DataFrame:
-    """The year's quantity, energy and CO2 per institution × carrier × unit × use.
+def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
+    """The year's quantity and coverage per institution × carrier × unit × use (no factors yet).
 
     Parameters
     ----------
     consumption
         The monthly consumption table (:data:`CONSUMPTION_COLUMNS`). quantity in the row's unit;
         a missing quantity counts as 0 with coverage 0.
-    provinces
-        Province (pinyin) per institution_id (the index): picks the grid factor.
-    factors
-        :func:`build_factor_table` for the same year, covering every carrier × unit × province ×
-        use in ``consumption``.
 
     Returns
     -------
     pandas.DataFrame
-        institution_id, carrier, unit, use, quantity [unit], kgce [kgce], kgco2 [kgCO2], scope,
-        kgce_per_unit, kgco2_per_unit, coverage [0-1], estimated_share [0-1], months (most
-        months with a row of one source). Coverage: a meter's or bill's is the sum of its monthly
-        coverage ÷ 12 (a month without a row is not covered); a fuel-card log's is the mean over
-        its months; several sources of one carrier are weighted by quantity.
+        institution_id, carrier, unit, use, quantity [unit], coverage [0-1], estimated_share
+        [0-1], months (most months with a row of one source).
+
+        Coverage: per source, a meter's or a monthly utility bill's
+        (:data:`CONTINUOUS_BILL_CARRIERS`) is the sum of its monthly coverage ÷ 12 (a month
+        without a row is not covered); a seasonal bill's (heat), a delivery's or a fuel-card
+        log's is the mean over its months. Several rows in one month: their mean coverage.
+        Several sources of one carrier: weighted by quantity (the plain mean when it is 0).
 
     Raises
     ------
     KeyError
-        When a column is missing, or a carrier × unit × province × use has no factor row.
+        When a column is missing.
     """
     missing = [c for c in CONSUMPTION_COLUMNS if c not in consumption.columns]
     if missing:
         raise KeyError(f"the consumption table lacks column(s) {missing}; "
                        f"expected {list(CONSUMPTION_COLUMNS)}")
-    df = consumption[list(CONSUMPTION_COLUMNS)]
-    quantity = df["quantity"].astype(float)
-    coverage = df["coverage"].astype(float).where(quantity.notna(), 0.0).fillna(0.0)
-    quantity = quantity.fillna(0.0)
-    keys = ["institution_id", "carrier", "unit", "use"]
-    work = pd.DataFrame({
-        "institution_id": df["institution_id"], "carrier": df["carrier"], "unit": df["unit"],
-        "use": df["use"], "source": df["source"], "month": df["month"], "quantity": quantity,
-        "coverage": coverage,
-        "estimated_qty": df["estimated_share"].astype(float).fillna(0.0) * quantity,
-    })
-    # 1. One row per source and month (two accounts in one month: the mean of their coverage).
-    monthly = work.groupby([*keys, "source", "month"], sort=False, observed=True).agg(
-        quantity=("quantity", "sum"), coverage=("coverage", "mean"),
-        estimated_qty=("estimated_qty", "sum"),
+    # The aggregation runs on integer codes (one hash per text column, then numpy sums): the
+    # table has institutions × 12 months × carriers rows, a million for a province.
+    inst, inst_names = _text_codes(consumption["institution_id"])
+    line, lines = _line_codes(consumption[["carrier", "unit", "use", "source"]])
+    month = consumption["month"].to_numpy(dtype=np.int64)
+    if len(month) and (month.min() < 1 or month.max() > MONTHS_PER_YEAR):
+        raise KeyError(f"month must be 1-12; found {month.min()} … {month.max()}")
+    quantity = consumption["quantity"].to_numpy(dtype=float)
+    known = ~np.isnan(quantity)
+    quantity = np.where(known, quantity, 0.0)
+    coverage = np.where(known, np.nan_to_num(consumption["coverage"].to_numpy(dtype=float)), 0.0)
+    estimated = np.nan_to_num(consumption["estimated_share"].to_numpy(dtype=float)) * quantity
+
+    # Per institution × line (carrier, unit, use, source): each row weighs 1 / (rows of its
+    # month), so a month's coverage is the mean of its rows and the weights count the months.
+    groups = len(inst_names) * len(lines)
+    group = inst * len(lines) + line
+    weight = 1.0 / _rows_per_key(group * (MONTHS_PER_YEAR + 1) + month,
+                                 groups * (MONTHS_PER_YEAR + 1))
+    per_line = _sum_by(group, groups, quantity=quantity, coverage=coverage * weight,
+                       months=weight, estimated=estimated)
+    per_line["months"] = per_line["months"].round().astype(np.int64)
+    codes = lines.iloc[per_line.index % len(lines)].reset_index(drop=True)
+    per_line = per_line.reset_index(names="group")
+    per_line = pd.concat([per_line, codes], axis=1)
+    per_line["inst"] = per_line["group"] // len(lines)
+    period = per_line["source"].eq("meter") | (
+        per_line["source"].eq("bill") & per_line["carrier"].isin(CONTINUOUS_BILL_CARRIERS))
+    per_line["coverage"] = per_line["coverage"] / np.where(
+        period, MONTHS_PER_YEAR, per_line["months"])
+
+    # Sources of one carrier together (a metered building beside a billed one).
+    keys = ["inst", "carrier", "unit", "use"]
+    per_line["cov_qty"] = per_line["coverage"] * per_line["quantity"]
+    annual = per_line.groupby(keys, sort=False).agg(
+        quantity=("quantity", "sum"), cov_qty=("cov_qty", "sum"), cov_mean=("coverage", "mean"),
+        estimated=("estimated", "sum"), months=("months", "max"),
+    ).reset_index()
+    positive = annual["quantity"] > 0
+    annual["coverage"] = (annual["cov_qty"] / annual["quantity"].where(positive)).fillna(
+        annual["cov_mean"])
+    annual["estimated_share"] = (annual["estimated"] / annual["quantity"].where(positive)
+                                 ).fillna(0.0)
+    annual.insert(0, "institution_id", np.asarray(inst_names, dtype=object)[annual["inst"]])
+    return annual[["institution_id", "carrier", "unit", "use", "quantity", "coverage",
+                   "estimated_share", "months"]]
+
+
+def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a text column and its distinct values (in order of appearance).
+
+    Consumption tables come in runs (one institution's months, one carrier's rows), so only the
+    first value of each run is hashed; comparing neighbours is much cheaper than hashing.
+    """
+    values = column.to_numpy(dtype=object)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    run_codes, uniques = pd.factorize(values[starts])
+    if (run_codes < 0).any():
+        raise KeyError(f"{column.name} is empty in some row(s) of the consumption table; "
+                       "every row needs one")
+    lengths = np.diff(np.r_[starts, len(values)])
+    return np.repeat(run_codes, lengths).astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _line_codes(columns: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """One integer per distinct row of a few low-cardinality text columns, and those rows."""
+    combined = np.zeros(len(columns), dtype=np.int64)
+    names = []
+    for column in columns.columns:
+        codes, uniques = _text_codes(columns[column])
+        combined = combined * len(uniques) + codes
+        names.append((column, uniques))
+    line, distinct = pd.factorize(combined)
+    rows = {}
+    rest = np.asarray(distinct, dtype=np.int64)
+    for column, uniques in reversed(names):
+        rows[column] = uniques[rest % len(uniques)]
+        rest = rest // len(uniques)
+    return line.astype(np.int64), pd.DataFrame({c: rows[c] for c in columns.columns})
+
+
+#: Above this many possible keys the counts are sorted out instead of tallied in one array.
+_DENSE_LIMIT = 20_000_000
+
+
+def _rows_per_key(key: np.ndarray, size: int) -> np.ndarray:
+    """For each row, how many rows share its key (keys in 0 … size − 1)."""
+    if size <= _DENSE_LIMIT:
+        return np.bincount(key, minlength=size)[key].astype(float)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return counts[inverse].astype(float)
+
+
+def _sum_by(group: np.ndarray, size: int, **values: np.ndarray) -> pd.DataFrame:
+    """Sums of each array per ``group`` value (0 … size − 1) that occurs, indexed by it."""
+    if size <= _DENSE_LIMIT:
+        present = np.flatnonzero(np.bincount(group, minlength=size))
+        sums = {name: np.bincount(group, weights=v, minlength=size)[present]
+                for name, v in values.items()}
+        return pd.DataFrame(sums, index=pd.Index(present, name="group"))
+    distinct, inverse = np.unique(group, return_inverse=True)
+    return pd.DataFrame(
+        {name: np.bincount(inverse, weights=v, minlength=len(distinct))
+         for name, v in values.items()},
+        index=pd.Index(distinct, name="group"),
     )
-    # 2. Per source: a meter's or a bill's coverage is over the whole year (a missing month
-    #    counts 0); a fuel-card log's over the months with records.
-    per_source = monthly.groupby(level=[*keys, "source"], sort=False, observed=True).agg(
-        quantity=("quantity", "sum"), coverage_sum=("coverage", "sum"),
-        estimated_qty=("estimated_qty", "sum"), months=("quantity", "size"),
-    ).reset_index()
-    period = per_source["source"].isin(PERIOD_SOURCES)
-    per_source["coverage"] = per_source["coverage_sum"] / np.where(
-        period, MONTHS_PER_YEAR, per_source["months"])
-    # 3. Sources of one carrier together: coverage weighted by quantity (plain mean when 0).
-    per_source["cov_qty"] = per_source["coverage"] * per_source["quantity"]
-    annual = per_source.groupby(keys, sort=False, observed=True).agg(
-        quantity=("quantity", "sum"), cov_qty=("cov_qty", "sum"),
-        cov_mean=("coverage", "mean"), estimated_qty=("estimated_qty", "sum"),
-        months=("months", "max"),
-    ).reset_index()
-    annual["coverage"] = (annual["cov_qty"] / annual["quantity"].where(annual["quantity"] > 0)
-                          ).fillna(annual["cov_mean"])
-    annual["province"] = annual["institution_id"].map(provinces)
+
+
+def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
+                  factors: pd.DataFrame) -> pd.DataFrame:
+    """Energy and CO2 of :func:`annual_quantities` rows with the factor table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``annual``'s columns plus province, kgce [kgce], kgco2 [kgCO2], scope, kgce_per_unit,
+        kgco2_per_unit.
+
+    Raises
+    ------
+    KeyError
+        When a carrier × unit × province × use has no factor row.
+    """
+    rows = annual.assign(province=annual["institution_id"].map(provinces))
     fkeys = ["carrier", "unit", "province", "use"]
-    merged = annual.merge(
+    merged = rows.merge(
         factors[[*fkeys, "scope", "kgce_per_unit", "kgco2_per_unit"]],
         on=fkeys, how="left", validate="many_to_one",
     )
@@ -283,14 +375,40 @@ def carrier_totals(
                        "build the factor table from the same consumption table")
     merged["kgce"] = merged["quantity"] * merged["kgce_per_unit"]
     merged["kgco2"] = merged["quantity"] * merged["kgco2_per_unit"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = merged["estimated_qty"] / merged["quantity"]
-    merged["estimated_share"] = share.where(merged["quantity"] > 0, 0.0)
     merged["scope"] = merged["scope"].astype(int)
     return merged[[
         "institution_id", "carrier", "unit", "use", "province", "quantity", "kgce", "kgco2",
         "scope", "kgce_per_unit", "kgco2_per_unit", "coverage", "estimated_share", "months",
     ]]
+
+
+def carrier_totals(
+    consumption: pd.DataFrame,
+    provinces: pd.Series,
+    factors: pd.DataFrame,
+) -> pd.DataFrame:
+    """The year's quantity, energy and CO2 per institution × carrier × unit × use.
+
+    :func:`annual_quantities` then :func:`apply_factors`.
+
+    Parameters
+    ----------
+    consumption
+        The monthly consumption table (:data:`CONSUMPTION_COLUMNS`).
+    provinces
+        Province (pinyin) per institution_id (the index): picks the grid factor.
+    factors
+        :func:`build_factor_table` for the same year, covering every carrier × unit × province ×
+        use in ``consumption``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        institution_id, carrier, unit, use, province, quantity [unit], kgce [kgce], kgco2
+        [kgCO2], scope, kgce_per_unit, kgco2_per_unit, coverage [0-1], estimated_share [0-1],
+        months.
+    """
+    return apply_factors(annual_quantities(consumption), provinces, factors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,16 +485,22 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     result["kgce_per_m2_non_heating"] = (
         kgce_total - sums["mobile_kgce"] - sums["heat_kgce"]) / area
     result["kgce_per_person"] = kgce_total / people
-    result["water_m3_per_person"] = sums["water_m3"] / people
+    # No water (electricity) row at all: the quantity is unknown, not 0.
+    result["water_m3_per_person"] = (sums["water_m3"] / people).where(sums["water_rows"] > 0)
     result["kgco2_per_m2"] = sums["kgco2"] / area
-    result["kwh_per_m2"] = sums["electricity_kwh"] / area
+    result["kwh_per_m2"] = (sums["electricity_kwh"] / area).where(sums["elec_rows"] > 0)
 
-    result["energy_coverage"] = _weighted(
-        sums["kgce_cov"], sums["kgce"], sums["energy_cov_plain"], sums["energy_rows"])
-    result["co2_coverage"] = _weighted(
-        sums["kgco2_cov"], sums["kgco2"], sums["co2_cov_plain"], sums["co2_rows"])
+    # Every public institution uses electricity: a year without (enough) electricity data is
+    # not a measured year, however complete its other carriers are. Energy and CO2 coverage are
+    # therefore capped at the electricity coverage (0 when there is no electricity row).
+    electricity_coverage = _ratio(sums["elec_cov"], sums["elec_rows"])
+    cap = electricity_coverage.fillna(0.0)
+    result["energy_coverage"] = np.fmin(_weighted(
+        sums["kgce_cov"], sums["kgce"], sums["energy_cov_plain"], sums["energy_rows"]), cap)
+    result["co2_coverage"] = np.fmin(_weighted(
+        sums["kgco2_cov"], sums["kgco2"], sums["co2_cov_plain"], sums["co2_rows"]), cap)
     result["water_coverage"] = _ratio(sums["water_cov"], sums["water_rows"])
-    result["electricity_coverage"] = _ratio(sums["elec_cov"], sums["elec_rows"])
+    result["electricity_coverage"] = electricity_coverage
     result["estimated_share"] = _ratio(sums["kgce_est"], sums["kgce"]).fillna(0.0)
     return result.reset_index(drop=True)
 
@@ -385,12 +509,15 @@ def totals(figures: pd.DataFrame) -> dict[str, float]:
     """Sums over institutions, and the aggregate intensities (sum ÷ sum, not a mean of ratios).
 
     Institutions whose floor area (occupants) is unknown are left out of the per-m2 (per-person)
-    ratios, numerator and denominator alike.
+    ratios, numerator and denominator alike; so are those without water (electricity) data from
+    the water per person (electricity per m2).
     """
     f = figures
     area = _positive(f["floor_area_m2"])
     people = _positive(f["occupants"])
     has_area, has_people = area.notna(), people.notna()
+    has_water = has_people & f["water_m3_per_person"].notna()
+    has_kwh = has_area & f["kwh_per_m2"].notna()
     kgce = f["energy_tce"] * 1000.0
     result = {
         "institutions": len(f),
@@ -404,9 +531,10 @@ def totals(figures: pd.DataFrame) -> dict[str, float]:
         "occupants": float(people.sum()),
         "kgce_per_m2": _safe_div(kgce[has_area].sum(), area.sum()),
         "kgce_per_person": _safe_div(kgce[has_people].sum(), people.sum()),
-        "water_m3_per_person": _safe_div(f["water_m3"][has_people].sum(), people.sum()),
+        "water_m3_per_person": _safe_div(f["water_m3"][has_water].sum(),
+                                         people[has_water].sum()),
         "kgco2_per_m2": _safe_div(f["co2_t"][has_area].sum() * 1000.0, area.sum()),
-        "kwh_per_m2": _safe_div(f["electricity_kwh"][has_area].sum(), area.sum()),
+        "kwh_per_m2": _safe_div(f["electricity_kwh"][has_kwh].sum(), area[has_kwh].sum()),
         "energy_coverage": _safe_div(
             (f["energy_coverage"].fillna(0.0) * kgce).sum(), kgce.sum()),
     }
@@ -433,7 +561,10 @@ def _safe_div(num: float, den: float) -> float:
 
 
 def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFrame:
-    """The carrier × unit × province × use rows :func:`build_factor_table` must cover."""
+    """The carrier × unit × province × use rows :func:`build_factor_table` must cover.
+
+    ``consumption`` is the monthly table or, cheaper, :func:`annual_quantities` of it.
+    """
     keys = consumption[["institution_id", "carrier", "unit", "use"]].drop_duplicates()
     keys = keys.assign(province=keys["institution_id"].map(provinces))
     return keys[["carrier", "unit", "province", "use"]].drop_duplicates().reset_index(drop=True)
@@ -528,9 +659,10 @@ def account_figures(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """factors, carriers and figures of a year from its consumption table and profile."""
     provinces = profile.set_index("institution_id")["province"]
-    consumption = consumption[consumption["institution_id"].isin(provinces.index)]
-    factors = build_factor_table(reference, year, distinct_keys(consumption, provinces))
-    carriers = carrier_totals(consumption, provinces, factors)
+    annual = annual_quantities(consumption)
+    annual = annual[annual["institution_id"].isin(provinces.index)]
+    factors = build_factor_table(reference, year, distinct_keys(annual, provinces))
+    carriers = apply_factors(annual, provinces, factors)
     return factors, carriers, institution_figures(carriers, profile)
 
 

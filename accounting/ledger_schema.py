@@ -243,7 +243,7 @@ def parse_value(column: Column, raw: object) -> tuple[object, str]:
         return value, ""
     if kind in ("year", "positive_int"):
         try:
-            number = float(text)
+            number = float(text.replace(",", ""))
         except ValueError:
             return None, "expected a whole number"
         if number != int(number):

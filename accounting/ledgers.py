@@ -51,6 +51,7 @@ _SQL_TYPES = {
 _REFERENCES = {
     "institution_id": ("institutions", "institution_id"),
     "plate": ("vehicles", "plate"),
+    "building_id": ("buildings", "building_id"),
 }
 
 
@@ -266,6 +267,10 @@ class LedgerStore:
         conn.execute("PRAGMA journal_mode=WAL")
         for schema in SCHEMAS.values():
             conn.execute(_create_sql(schema))
+            keys = ", ".join(_q(k) for k in schema.key)
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {_q(schema.kind + '_key')} ON {_q(schema.kind)} ({keys})"
+            )
         return conn
 
     def table(self, kind: str) -> pd.DataFrame:
@@ -331,7 +336,12 @@ class LedgerStore:
         self, kind: str, rows: list[tuple[int, dict]], file: str
     ) -> list[LedgerProblem]:
         """Rows that name an institution or vehicle the ledgers do not have."""
-        conn = self._connect()
+        if not self.path.exists():
+            conn = sqlite3.connect(":memory:")  # no ledgers yet: check against empty ones
+            for schema in SCHEMAS.values():
+                conn.execute(_create_sql(schema))
+        else:
+            conn = self._connect()
         try:
             return self._reference_problems(conn, kind, rows, file)
         finally:

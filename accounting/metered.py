@@ -11,7 +11,7 @@ the site's time zone. A month's ``coverage`` is the share of its time actually m
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,8 @@ __all__ = [
     "FINDING_COLUMNS",
     "METERED_COLUMNS",
     "counter_rules",
+    "daily_metered",
+    "metered_bins",
     "month_edges",
     "monthly_metered",
     "monthly_metered_with_findings",
@@ -90,37 +92,87 @@ def monthly_metered_with_findings(
     Findings are the intervals of the year that were not plain good steps: wraps, resets,
     removed spikes, gaps and missing data.
     """
+    per_meter, findings = metered_bins(store, settings, month_edges(year, settings))
+    if per_meter.empty:
+        return _empty(METERED_COLUMNS), findings
+    per_meter["month"] = per_meter["bin"] + 1
+    out = _by_group(per_meter, "month")
+    out["year"] = year
+    return out[METERED_COLUMNS], findings
+
+
+def daily_metered(store: Any, settings: Settings, first: date, last: date) -> pd.DataFrame:
+    """Metered consumption per institution × building × carrier × sub-item × local day.
+
+    Parameters
+    ----------
+    first, last
+        First and last day (inclusive), cut in the site's time zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        institution_id, building_id, carrier, subitem, day (datetime.date), quantity, unit,
+        coverage, estimated_share, estimated_quantity, meters.
+    """
+    tz = settings.site.tzinfo
+    days = pd.date_range(first, last + timedelta(days=1), freq="D")
+    edges = pd.DatetimeIndex([
+        pd.Timestamp(datetime(d.year, d.month, d.day, tzinfo=tz)).tz_convert("UTC") for d in days
+    ])
+    per_meter, _ = metered_bins(store, settings, edges)
+    columns = ["institution_id", "building_id", "carrier", "subitem", "day", "quantity", "unit",
+               "coverage", "estimated_share", "estimated_quantity", "meters"]
+    if per_meter.empty:
+        return _empty(columns)
+    per_meter["day"] = [d.date() for d in days[:-1][per_meter["bin"].to_numpy()]]
+    return _by_group(per_meter, "day")[columns]
+
+
+def metered_bins(
+    store: Any, settings: Settings, edges: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Consumption of every configured counter meter in the bins ``[edges[k], edges[k+1])``.
+
+    Returns
+    -------
+    per_meter
+        One row per meter × bin: meter, institution_id, building_id, carrier, subitem, unit,
+        bin (0-based), quantity, estimated_quantity, measured_s, seconds, coverage.
+    findings
+        :data:`FINDING_COLUMNS`, for the intervals that touch the bins.
+    """
     meters = [m for m in settings.meters if str(m.carrier) in CONSUMPTION_POINTS]
     for m in settings.meters:
         if str(m.carrier) not in CONSUMPTION_POINTS:
             log.warning("meter %s: carrier %s has no counter point; not in metered consumption",
                         m.id, m.carrier)
     if not meters:
-        return _empty(METERED_COLUMNS), _empty(FINDING_COLUMNS)
-    edges = month_edges(year, settings)
+        return pd.DataFrame(), _empty(FINDING_COLUMNS)
     points = sorted({CONSUMPTION_POINTS[str(m.carrier)][0] for m in meters})
     daily = store.daily_counters(
         edges[0].to_pydatetime() - _MARGIN, edges[-1].to_pydatetime() + _MARGIN,
         meters=[m.id for m in meters], points=points,
     )
+    series = {key: rows for key, rows in daily.groupby(["meter", "point"], sort=False)}
     per_meter = []
     findings = []
     for meter in meters:
         point, unit = CONSUMPTION_POINTS[str(meter.carrier)]
-        rows = daily[(daily["meter"] == meter.id) & (daily["point"] == point)]
+        rows = series.get((meter.id, point), daily.iloc[0:0])
         obs = daily_observations(rows)
         intervals = interval_consumption(
             obs["time"], obs["value"], counter_rules(meter, settings), obs["inner"]
         )
-        months = allocate(intervals, edges)
-        months["month"] = np.arange(1, 13)
-        months["meter"] = meter.id
-        months["institution_id"] = meter.institution
-        months["building_id"] = meter.building
-        months["carrier"] = str(meter.carrier)
-        months["subitem"] = meter.subitem
-        months["unit"] = unit
-        per_meter.append(months)
+        bins = allocate(intervals, edges)
+        bins["bin"] = np.arange(len(bins))
+        bins["meter"] = meter.id
+        bins["institution_id"] = meter.institution
+        bins["building_id"] = meter.building
+        bins["carrier"] = str(meter.carrier)
+        bins["subitem"] = meter.subitem
+        bins["unit"] = unit
+        per_meter.append(bins)
         odd = intervals[
             (intervals["quality"] != "good")
             & (intervals["end"] > edges[0]) & (intervals["start"] < edges[-1])
@@ -129,23 +181,25 @@ def monthly_metered_with_findings(
             found = odd[["start", "end", "quality", "quantity", "note"]].copy()
             found["meter"], found["point"], found["unit"] = meter.id, point, unit
             findings.append(found[FINDING_COLUMNS])
+    found = pd.concat(findings, ignore_index=True) if findings else _empty(FINDING_COLUMNS)
+    return pd.concat(per_meter, ignore_index=True), found
 
-    frame = pd.concat(per_meter, ignore_index=True)
-    keys = ["institution_id", "building_id", "carrier", "subitem", "month"]
-    out = frame.groupby(keys, as_index=False, sort=True).agg(
+
+def _by_group(per_meter: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Sum meters of the same institution, building, carrier and sub-item per period."""
+    keys = ["institution_id", "building_id", "carrier", "subitem", period]
+    out = per_meter.groupby(keys, as_index=False, sort=True).agg(
         quantity=("quantity", "sum"),
         estimated_quantity=("estimated_quantity", "sum"),
         coverage=("coverage", "mean"),
         unit=("unit", "first"),
         meters=("meter", "nunique"),
     )
-    out["year"] = year
     positive = out["quantity"] > 0
     out["estimated_share"] = np.where(
         positive, out["estimated_quantity"] / out["quantity"].where(positive, 1.0), 0.0
     )
-    found = pd.concat(findings, ignore_index=True) if findings else _empty(FINDING_COLUMNS)
-    return out[METERED_COLUMNS], found
+    return out
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ Files of a set:
     region_type (national, regional_grid, province, province_proxy), region, region_zh, year,
     kgco2_per_kwh, source, confidence, note.
 ``densities.csv``
-    fuel, kg_per_l, source, confidence, note (litres of vehicle fuel → kg).
+    fuel, kg_per_l, year, region, source, confidence, note (litres of vehicle fuel → kg).
 ``quotas/<table>.csv``
     table, standard, province, category, level, area, climate_zone, subtype, indicator, unit,
     constraint (约束值), baseline (基准值), guide (引导值), tce_basis, year, source,
@@ -99,6 +99,7 @@ _SPECS = {
     ),
     "densities": _FileSpec(
         "densities.csv", ("fuel",), ("kg_per_l",), ("fuel", "kg_per_l", "source", "confidence"),
+        ("year",),
     ),
     "targets": _FileSpec(
         "targets.csv", ("plan", "scope", "kind", "indicator", "year"), ("year",),
@@ -413,7 +414,8 @@ class ReferenceData:
             )
         row = rows[-1]
         return Factor(
-            value=row["kg_per_l"], unit="kg/L", source=row["source"], year=None, region="",
+            value=row["kg_per_l"], unit="kg/L", source=row["source"], year=row.get("year"),
+            region=row.get("region", ""),
             confidence=row["confidence"], note=row.get("note", ""),
         )
 

@@ -7,8 +7,11 @@ Every verdict is one row of a frame with the same core columns:
 plus the figures it rests on (``guide``, ``baseline``, ``constraint``; ``base_value``,
 ``path_change``; ``peer_average``, ``ratio``, ``score``, ``rank``, ...). ``status`` is ``unknown``
 when a figure is missing or its coverage is below ``min_coverage``, and ``missing`` names what is
-missing: a verdict never passes silently. :func:`verdict_records` turns the rows into plain dicts
-(``figures`` holding the numbers) for JSON.
+missing: a verdict never passes silently.
+
+The judging is vectorised (a province has tens of thousands of institutions); the sentence that
+explains a verdict is written from its figures only when it is shown: :func:`explain` fills the
+``reason`` column of the rows asked for, and :func:`verdict_records` (JSON) calls it.
 
 The rules (reference/china-energy-carbon.md):
 
@@ -45,6 +48,7 @@ __all__ = [
     "VERDICT_COLUMNS",
     "audit_verdicts",
     "certification_verdicts",
+    "explain",
     "fyp14_verdicts",
     "peer_verdicts",
     "quota_verdicts",
@@ -115,6 +119,22 @@ _MISSING_HINT = {
 }
 
 
+#: Figures that are unknown without data of one carrier (not only without a denominator).
+_DATA_HINT = {
+    "kwh_per_m2": "electricity consumption (meters or bills)",
+    "water_m3_per_person": "water consumption (meters or bills)",
+}
+_COVERAGE_MISSING = "measured data (coverage below min_coverage)"
+
+
+def _missing_figure(figures: pd.DataFrame, column: str, denominator: str) -> pd.Series:
+    """What is missing when ``column`` is NaN: its denominator, else the carrier's data."""
+    known_denominator = pd.to_numeric(figures[denominator], errors="coerce") > 0
+    data_hint = _DATA_HINT.get(column, f"consumption data for {column}")
+    return pd.Series(np.where(known_denominator, data_hint, _MISSING_HINT[denominator]),
+                     index=figures.index)
+
+
 # ---------------------------------------------------------------------------------------------
 # Quotas
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +147,10 @@ def quota_verdicts(
     equal_value_delta_kgce_per_kwh: float = 0.0,
 ) -> pd.DataFrame:
     """Judge each institution's intensities against the quota rows that fit it.
+
+    A row fits when its province, level, climate zone, area and subtype are blank (any) or the
+    institution's (an institution without quota_area / subtype accepts every row's). No row, or
+    several rows for one indicator, is ``unknown``: the ledger must say which applies.
 
     Parameters
     ----------
@@ -145,8 +169,11 @@ def quota_verdicts(
     Returns
     -------
     pandas.DataFrame
-        :data:`VERDICT_COLUMNS` plus guide, baseline, constraint, table.
+        :data:`VERDICT_COLUMNS` plus guide, baseline, constraint, table, n_rows, rebased,
+        tce_basis, min_coverage, delta_kgce_per_kwh.
     """
+    extra = ["guide", "baseline", "constraint", "table", "n_rows", "rebased", "tce_basis",
+             "min_coverage", "delta_kgce_per_kwh"]
     inst = figures.copy()
     for column in ("province", "category", "level", "climate_zone", "quota_area", "subtype"):
         if column not in inst.columns:
@@ -156,6 +183,8 @@ def quota_verdicts(
     for column in ("province", "level", "area", "climate_zone", "subtype", "tce_basis"):
         q[column] = q[column].fillna("").astype(str)
     judged = q[q["indicator"].isin(QUOTA_INDICATORS)]
+    if judged.empty or inst.empty:
+        return _empty(extra)
     pairs = inst[["institution_id", "province", "category", "level", "climate_zone",
                   "quota_area", "subtype"]].merge(
         judged.rename(columns={
@@ -173,65 +202,65 @@ def quota_verdicts(
     )
     pairs = pairs[fits]
     counts = pairs.groupby(["institution_id", "indicator"]).size().rename("n_rows")
-
-    indicators = sorted(judged["indicator"].unique())
-    rows = []
-    for indicator in indicators:
-        column, cov_col, denom, unit, in_kgce = QUOTA_INDICATORS[indicator]
-        part = inst[["institution_id", column, cov_col, denom, "electricity_kwh"]].rename(
-            columns={column: "value", cov_col: "coverage", denom: "denominator"})
-        part["indicator"] = indicator
-        part["unit"] = unit
-        part["in_kgce"] = in_kgce
-        rows.append(part)
-    if not rows:
-        return _empty(["guide", "baseline", "constraint", "table"])
-    long = pd.concat(rows, ignore_index=True)
-    long = long.merge(counts.reset_index(), on=["institution_id", "indicator"], how="left")
-    long["n_rows"] = long["n_rows"].fillna(0).astype(int)
     single = pairs.drop_duplicates(["institution_id", "indicator"], keep=False)
+
+    parts = []
+    for indicator in sorted(judged["indicator"].unique()):
+        column, cov_col, denom, unit, in_kgce = QUOTA_INDICATORS[indicator]
+        parts.append(pd.DataFrame({
+            "institution_id": inst["institution_id"], "subject": indicator,
+            "value": inst[column].astype(float), "coverage": inst[cov_col].astype(float),
+            "denominator": pd.to_numeric(inst[denom], errors="coerce").astype(float),
+            "electricity_kwh": inst["electricity_kwh"].astype(float), "unit": unit,
+            "in_kgce": in_kgce, "figure_missing": _missing_figure(inst, column, denom),
+        }))
+    long = pd.concat(parts, ignore_index=True)
+    long = long.merge(counts.rename_axis(["institution_id", "subject"]).reset_index(),
+                      on=["institution_id", "subject"], how="left")
+    long["n_rows"] = long["n_rows"].fillna(0).astype(int)
     long = long.merge(
         single[["institution_id", "indicator", "table", "standard", "guide", "baseline",
-                "constraint", "tce_basis", "source", "confidence", "note"]],
-        on=["institution_id", "indicator"], how="left",
+                "constraint", "tce_basis", "source", "confidence"]].rename(
+            columns={"indicator": "subject"}),
+        on=["institution_id", "subject"], how="left",
     )
     # Re-base a kgce indicator on 等价值 electricity when its table prescribes it.
-    rebase = long["in_kgce"] & long["tce_basis"].fillna("").str.contains("equal_value")
-    denominator = pd.to_numeric(long["denominator"], errors="coerce")
-    shift = long["electricity_kwh"] * equal_value_delta_kgce_per_kwh / denominator
-    long["value"] = long["value"].where(~rebase, long["value"] + shift)
+    rebased = long["in_kgce"] & long["tce_basis"].fillna("").str.contains("equal_value")
+    shift = long["electricity_kwh"] * equal_value_delta_kgce_per_kwh / long["denominator"]
+    long["value"] = long["value"].where(~rebased, long["value"] + shift)
+    long["rebased"] = rebased & (equal_value_delta_kgce_per_kwh != 0)
 
-    value = long["value"]
-    guide, baseline, constraint = long["guide"], long["baseline"], long["constraint"]
-    coverage_low = long["coverage"].isna() | (long["coverage"] < min_coverage)
-    unknown = long["n_rows"].ne(1) | value.isna() | coverage_low
-    status = np.select(
-        [
-            unknown,
-            constraint.notna() & (value > constraint),
-            baseline.notna() & (value > baseline),
-            baseline.isna() & guide.notna() & (value > guide),
-            guide.notna() & (value > guide),
-            guide.notna(),
-        ],
+    value, guide = long["value"], long["guide"]
+    baseline, constraint = long["baseline"], long["constraint"]
+    no_row, several = long["n_rows"].eq(0), long["n_rows"].gt(1)
+    no_value = value.isna()
+    low = long["coverage"].isna() | (long["coverage"] < min_coverage)
+    long["status"] = np.select(
+        [no_row | several | no_value | low,
+         constraint.notna() & (value > constraint),
+         baseline.notna() & (value > baseline),
+         baseline.isna() & guide.notna() & (value > guide),
+         guide.notna() & (value > guide),
+         guide.notna()],
         ["unknown", "above_constraint", "above_baseline", "between_guide_and_constraint",
          "between_guide_and_baseline", "below_guide"],
         default="unknown",
     )
-    long["status"] = status
-    long["kind"] = "quota"
-    long["subject"] = long["indicator"]
-    reasons, missing = [], []
-    for r, rb in zip(long.itertuples(index=False), rebase, strict=True):
-        reason, miss = _quota_reason(r, rb, min_coverage, equal_value_delta_kgce_per_kwh)
-        reasons.append(reason)
-        missing.append(miss)
-    long["reason"] = reasons
-    long["missing"] = missing
-    long["source"] = long["standard"].fillna("") + np.where(
-        long["source"].notna(), " — " + long["source"].fillna("") + " [confidence "
+    long["missing"] = np.select(
+        [no_row, several, no_value, low],
+        ["a quota table row for this institution", "quota_area or subtype (institutions ledger)",
+         long["figure_missing"], _COVERAGE_MISSING],
+        default="",
+    )
+    long["source"] = np.where(
+        long["source"].notna(),
+        long["standard"].fillna("") + " — " + long["source"].fillna("") + " [confidence "
         + long["confidence"].fillna("") + "]", "")
-    return long[[*VERDICT_COLUMNS, "guide", "baseline", "constraint", "table"]]
+    long["kind"] = "quota"
+    long["reason"] = ""
+    long["min_coverage"] = min_coverage
+    long["delta_kgce_per_kwh"] = equal_value_delta_kgce_per_kwh
+    return long[[*VERDICT_COLUMNS, *extra]]
 
 
 def _blank_or_equal(rule: pd.Series, value: pd.Series) -> pd.Series:
@@ -239,36 +268,30 @@ def _blank_or_equal(rule: pd.Series, value: pd.Series) -> pd.Series:
     return rule.eq("") | rule.eq(value)
 
 
-def _quota_reason(r: Any, rebased: bool, min_coverage: float, delta: float) -> tuple[str, str]:
-    unit = r.unit
-    if r.n_rows == 0:
+def _quota_reason(r: dict) -> str:
+    if r["n_rows"] == 0:
         return ("no quota row fits this institution's province, category, level and climate "
-                "zone in the configured quota tables", "a quota table row for this institution")
-    if r.n_rows > 1:
-        return (f"{r.n_rows} quota rows fit; set quota_area / subtype in the institutions "
-                "ledger to pick one", "quota_area or subtype (institutions ledger)")
-    if pd.isna(r.value):
-        denom = _MISSING_HINT.get(_denominator_of(r.indicator), "the figure")
-        return f"{r.indicator} cannot be computed: {denom} is missing", denom
-    if pd.isna(r.coverage) or r.coverage < min_coverage:
-        shown = "no data" if pd.isna(r.coverage) else f"{r.coverage:.0%}"
-        return (f"coverage {shown} is below min_coverage {min_coverage:.0%}",
-                "measured data (coverage)")
+                "zone in the configured quota tables")
+    if r["n_rows"] > 1:
+        return (f"{r['n_rows']} quota rows fit; set quota_area / subtype in the institutions "
+                "ledger to pick one")
+    if _nan(r["value"]):
+        return f"{r['subject']} cannot be computed: {r['missing']} is missing"
+    if _nan(r["coverage"]) or r["coverage"] < r["min_coverage"]:
+        return f"coverage {_pct(r['coverage'])} is below min_coverage {r['min_coverage']:.0%}"
     bands = ", ".join(
-        f"{name} {v:g}" for name, v in
-        (("引导值", r.guide), ("基准值", r.baseline), ("约束值", r.constraint)) if pd.notna(v))
-    text = f"{r.indicator} = {r.value:.2f} {unit} vs {r.table}: {bands}"
-    if rebased and delta:
-        text += f" (electricity re-based on 等价值: +{delta:g} kgce/kWh, {r.tce_basis})"
-    if r.indicator == "non_heating_kgce_per_m2":
+        f"{name} {r[key]:g}" for name, key in
+        (("引导值", "guide"), ("基准值", "baseline"), ("约束值", "constraint"))
+        if not _nan(r[key]))
+    text = f"{r['subject']} = {r['value']:.2f} {r['unit']} vs {r['table']}: {bands}"
+    if r["rebased"]:
+        text += (f" (electricity re-based on 等价值: {r['delta_kgce_per_kwh']:+g} kgce/kWh, "
+                 f"{r['tce_basis']})")
+    if r["subject"] == "non_heating_kgce_per_m2":
         text += "; heating taken as purchased heat only (boiler fuel for heating not separated)"
-    if r.indicator == "non_heating_kwh_per_m2":
+    if r["subject"] == "non_heating_kwh_per_m2":
         text += "; all electricity counted (electric heating not metered apart)"
-    return text, ""
-
-
-def _denominator_of(indicator: str) -> str:
-    return QUOTA_INDICATORS[indicator][2]
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,80 +325,77 @@ def fyp14_verdicts(
     Returns
     -------
     pandas.DataFrame
-        :data:`VERDICT_COLUMNS` plus base_year, base_value, change, path_change, target_change,
-        target_year. status: ``met_target`` (change already at or below the 2025 target),
-        ``on_track`` (at or below the straight-line path for the year), ``off_track``, ``unknown``.
+        :data:`VERDICT_COLUMNS` plus year, base_year, base_value, base_coverage, change,
+        path_change, target_change, target_year, min_coverage. status: ``met_target`` (change already at or
+        below the 2025 target), ``on_track`` (at or below the straight-line path for the year),
+        ``off_track``, ``unknown``.
     """
+    extra = ["year", "base_year", "base_value", "base_coverage", "change", "path_change",
+             "target_change", "target_year", "min_coverage"]
     plan = targets[targets["plan"].eq("14th_fyp")]
     base_year = int(plan.loc[plan["kind"].eq("baseline"), "year"].min())
     goal = plan[plan["kind"].eq("target") & plan["change_vs_base"].notna()]
-    parts = []
     base = base_figures.set_index("institution_id") if len(base_figures) else None
+    ids = figures["institution_id"]
+    parts = []
     for indicator, (cov_col, denom, unit) in FYP14_INDICATORS.items():
         row = goal[goal["indicator"].eq(indicator)]
         if row.empty:
             continue
         target_change = float(row["change_vs_base"].iloc[0])
         target_year = int(row["year"].iloc[0])
-        source = f"{row['source'].iloc[0]} [confidence {row['confidence'].iloc[0]}]"
+        fraction = min(max((year - base_year) / (target_year - base_year), 0.0), 1.0)
         part = pd.DataFrame({
-            "institution_id": figures["institution_id"],
+            "institution_id": ids, "subject": indicator, "unit": unit,
             "value": figures[indicator].astype(float),
             "coverage": figures[cov_col].astype(float),
+            "base_value": ids.map(base[indicator]).astype(float) if base is not None
+            else np.nan,
+            "base_coverage": ids.map(base[cov_col]).astype(float) if base is not None
+            else np.nan,
+            "path_change": target_change * fraction, "target_change": target_change,
+            "base_year": base_year, "target_year": target_year,
+            "source": f"{row['source'].iloc[0]} [confidence {row['confidence'].iloc[0]}]",
         })
-        if base is not None:
-            ids = figures["institution_id"]
-            part["base_value"] = ids.map(base[indicator]).astype(float)
-            part["base_coverage"] = ids.map(base[cov_col]).astype(float)
-        else:
-            part["base_value"] = np.nan
-            part["base_coverage"] = np.nan
-        fraction = min(max((year - base_year) / (target_year - base_year), 0.0), 1.0)
         part["change"] = part["value"] / part["base_value"].where(part["base_value"] > 0) - 1.0
-        part["path_change"] = target_change * fraction
-        part["target_change"] = target_change
-        part["base_year"] = base_year
-        part["target_year"] = target_year
+        no_base = part["base_value"].isna()
+        no_value = part["value"].isna()
         low = (part["coverage"].isna() | (part["coverage"] < min_coverage)
                | part["base_coverage"].isna() | (part["base_coverage"] < min_coverage))
-        unknown = part["change"].isna() | low
         part["status"] = np.select(
-            [unknown, part["change"] <= target_change, part["change"] <= part["path_change"]],
+            [no_base | no_value | low | part["change"].isna(),
+             part["change"] <= target_change, part["change"] <= part["path_change"]],
             ["unknown", "met_target", "on_track"], default="off_track",
         )
-        part["subject"] = indicator
-        part["unit"] = unit
-        part["source"] = source
-        reasons, missing = [], []
-        for r in part.itertuples(index=False):
-            if pd.isna(r.base_value):
-                reasons.append(f"no {base_year} value of {indicator} for this institution "
-                               f"(its {base_year} consumption and ledgers)")
-                missing.append(f"{base_year} baseline of {indicator}")
-            elif pd.isna(r.value):
-                hint = _MISSING_HINT.get(denom, indicator)
-                reasons.append(f"{indicator} for {year} cannot be computed: {hint} is missing")
-                missing.append(hint)
-            elif (pd.isna(r.coverage) or r.coverage < min_coverage
-                  or pd.isna(r.base_coverage) or r.base_coverage < min_coverage):
-                reasons.append(f"coverage {_pct(r.coverage)} ({year}) / {_pct(r.base_coverage)}"
-                               f" ({base_year}) below min_coverage {min_coverage:.0%}")
-                missing.append("measured data (coverage)")
-            else:
-                reasons.append(
-                    f"{indicator} {r.value:.2f} {unit} vs {base_year} {r.base_value:.2f}: "
-                    f"{r.change:+.1%}; straight-line path for {year} {r.path_change:+.1%}, "
-                    f"{target_year} target {r.target_change:+.1%}")
-                missing.append("")
-        part["reason"] = reasons
-        part["missing"] = missing
+        part["missing"] = np.select(
+            [no_base, no_value, low],
+            [f"{base_year} value of {indicator} (its {base_year} consumption and ledgers)",
+             _missing_figure(figures, indicator, denom), _COVERAGE_MISSING],
+            default="",
+        )
         parts.append(part)
-    extra = ["base_year", "base_value", "change", "path_change", "target_change", "target_year"]
     if not parts:
         return _empty(extra)
     out = pd.concat(parts, ignore_index=True)
     out["kind"] = "fyp14"
+    out["year"] = year
+    out["reason"] = ""
+    out["min_coverage"] = min_coverage
     return out[[*VERDICT_COLUMNS, *extra]]
+
+
+def _fyp14_reason(r: dict) -> str:
+    year = r["year"]
+    if _nan(r["base_value"]):
+        return f"no {r['base_year']} value of {r['subject']} for this institution"
+    if _nan(r["value"]):
+        return f"{r['subject']} cannot be computed: {r['missing']} is missing"
+    if r["status"] == "unknown":
+        return (f"coverage {_pct(r['coverage'])} (this year) / {_pct(r['base_coverage'])} "
+                f"({r['base_year']}) below min_coverage {r['min_coverage']:.0%}")
+    return (f"{r['subject']} {r['value']:.2f} {r['unit']} vs {r['base_year']} "
+            f"{r['base_value']:.2f}: {r['change']:+.1%}; straight-line path for {year} "
+            f"{r['path_change']:+.1%}, {r['target_year']} target {r['target_change']:+.1%}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,105 +435,104 @@ def peer_verdicts(
     Returns
     -------
     pandas.DataFrame
-        :data:`VERDICT_COLUMNS` plus rank (1 = lowest), peers (group size), percentile (share of
-        the group at or below the value, %), peer_average, ratio, score. status ``score_N``.
+        :data:`VERDICT_COLUMNS` plus rank (1 = lowest), peers (group members with a known
+        value), percentile (share of the group at or below the value, %), peer_average, ratio,
+        score, average_source, category, level, climate_zone, min_coverage. status
+        ``score_N`` or ``unknown``.
     """
     group_keys = ["category", "level", "climate_zone"]
     base = figures[["institution_id", "province", *group_keys]].copy()
-    for key in group_keys:
+    for key in ["province", *group_keys]:
         base[key] = base[key].fillna("").astype(str)
     parts = []
     for indicator, (cov_col, denom, unit, published_col) in PEER_INDICATORS.items():
         part = base.copy()
+        part["subject"] = indicator
+        part["unit"] = unit
         part["value"] = figures[indicator].astype(float).to_numpy()
         part["coverage"] = figures[cov_col].astype(float).to_numpy()
         known = part["value"].notna() & part["coverage"].ge(min_coverage)
-        peers = part[known]
-        grouped = peers.groupby(group_keys)["value"]
-        part["peers"] = 0
-        part.loc[known, "peers"] = grouped.transform("size")
-        part["rank"] = peers.groupby(group_keys)["value"].rank(method="min")
-        part["percentile"] = 100.0 * peers.groupby(group_keys)["value"].rank(
-            method="max", pct=True)
-        part["peer_average"] = grouped.transform("mean")
+        peers = part[known].groupby(group_keys)["value"]
+        part["peers"] = peers.transform("size").reindex(part.index).fillna(0).astype(int)
+        part["rank"] = peers.rank(method="min")
+        part["percentile"] = 100.0 * peers.rank(method="max", pct=True)
+        part["peer_average"] = peers.transform("mean").where(part["peers"] >= MIN_PEERS)
         part["average_source"] = np.where(part["peers"] >= MIN_PEERS, "peer group mean", "")
         small = known & (part["peers"] < MIN_PEERS)
-        part.loc[small, "peer_average"] = np.nan
         if published is not None and small.any():
-            avg, src = _published_average(part[small], published, published_col, year)
-            part.loc[small, "peer_average"] = avg
-            part.loc[small, "average_source"] = src
+            average, source = _published_average(part[small], published, published_col, year)
+            part.loc[small, "peer_average"] = average
+            part.loc[small, "average_source"] = source
         part["ratio"] = part["value"] / part["peer_average"]
-        part["score"] = _scores(part["ratio"])
+        part["score"] = _scores(part["ratio"]).where(known)
         part["status"] = np.where(
-            part["score"].notna() & known,
+            part["score"].notna(),
             "score_" + part["score"].fillna(0).astype(int).astype(str), "unknown")
-        part["subject"] = indicator
-        part["unit"] = unit
-        reasons, missing, sources = [], [], []
-        for r, is_known in zip(part.itertuples(index=False), known, strict=True):
-            if not is_known:
-                if pd.isna(r.value):
-                    hint = _MISSING_HINT.get(denom, indicator)
-                    reasons.append(f"{indicator} cannot be computed: {hint} is missing")
-                    missing.append(hint)
-                else:
-                    reasons.append(f"coverage {_pct(r.coverage)} below min_coverage "
-                                   f"{min_coverage:.0%}")
-                    missing.append("measured data (coverage)")
-                sources.append("")
-            elif pd.isna(r.peer_average):
-                reasons.append(f"peer group {r.category}/{r.level}/{r.climate_zone} has "
-                               f"{r.peers} institution(s) with known {indicator}; at least "
-                               f"{MIN_PEERS} needed and no published same-type average fits")
-                missing.append(f"at least {MIN_PEERS} peers or a published same-type average")
-                sources.append("")
-            else:
-                reasons.append(
-                    f"{indicator} {r.value:.2f} {unit} = {r.ratio:.2f}× the average "
-                    f"{r.peer_average:.2f} ({r.average_source}) → {int(r.score)} of {SCORE_MAX}"
-                    f" points; rank {int(r.rank)} of {r.peers} in "
-                    f"{r.category}/{r.level}/{r.climate_zone}")
-                missing.append("")
-                sources.append("score bands: 节约型公共机构示范单位 evaluation standard "
-                               "(renrendoc.com/paper/176479043.html) [confidence S]")
-        part["reason"] = reasons
-        part["missing"] = missing
-        part["source"] = sources
+        part["missing"] = np.select(
+            [part["value"].isna(), ~known, part["score"].isna()],
+            [_missing_figure(figures, indicator, denom).to_numpy(), _COVERAGE_MISSING,
+             f"at least {MIN_PEERS} peers or a published same-type average"],
+            default="",
+        )
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["kind"] = "peers"
-    extra = ["rank", "peers", "percentile", "peer_average", "ratio", "score"]
+    out["reason"] = ""
+    out["min_coverage"] = min_coverage
+    out["source"] = np.where(
+        out["score"].notna(), "score bands: 节约型公共机构示范单位 evaluation standard "
+        "(renrendoc.com/paper/176479043.html) [confidence S]", "")
+    extra = ["rank", "peers", "percentile", "peer_average", "ratio", "score", "average_source",
+             "category", "level", "climate_zone", "min_coverage"]
     return out[[*VERDICT_COLUMNS, *extra]]
 
 
 def _published_average(
     rows: pd.DataFrame, published: pd.DataFrame, column: str, year: int | None
-) -> tuple[pd.Series, pd.Series]:
-    """The latest published same-type average (≤ year) of each row's province/category/level."""
-    table = published.copy()
+) -> tuple[np.ndarray, np.ndarray]:
+    """The latest published same-type average (≤ year) of each row's province/category/level;
+    a row ``level = any`` fits every level."""
+    table = published[published[column].notna()]
     if year is not None:
         table = table[table["year"] <= year]
-    table = table[table[column].notna()].sort_values("year")
-    averages, sources = [], []
-    for r in rows.itertuples(index=False):
-        fit = table[table["province"].eq(r.province) & table["category"].eq(r.category)
-                    & table["level"].isin([r.level, "any"])]
-        if fit.empty:
-            averages.append(np.nan)
-            sources.append("")
-        else:
-            last = fit.iloc[-1]
-            averages.append(float(last[column]))
-            sources.append(f"published {last['group']} average {int(last['year'])}: "
-                           f"{last['source']} [confidence {last['confidence']}]")
-    return (pd.Series(averages, index=rows.index, dtype=float),
-            pd.Series(sources, index=rows.index, dtype=object))
+    table = table.sort_values("year").drop_duplicates(
+        ["province", "category", "level"], keep="last")
+    table = table.assign(text=lambda t: "published " + t["group"] + " average "
+                         + t["year"].astype(str) + ": " + t["source"] + " [confidence "
+                         + t["confidence"] + "]")
+    keys = rows[["province", "category", "level"]].reset_index(drop=True)
+    exact = keys.merge(table, on=["province", "category", "level"], how="left")
+    anylevel = keys.merge(table[table["level"].eq("any")].drop(columns="level"),
+                          on=["province", "category"], how="left")
+    average = exact[column].fillna(anylevel[column])
+    text = exact["text"].fillna(anylevel["text"]).fillna("")
+    return average.to_numpy(dtype=float), text.to_numpy(dtype=object)
+
+
+def _peer_reason(r: dict) -> str:
+    group = f"{r['category']}/{r['level']}/{r['climate_zone']}"
+    if _nan(r["value"]):
+        return f"{r['subject']} cannot be computed: {r['missing']} is missing"
+    if _nan(r["coverage"]) or r["coverage"] < r["min_coverage"]:
+        return f"coverage {_pct(r['coverage'])} below min_coverage {r['min_coverage']:.0%}"
+    if _nan(r["score"]):
+        return (f"peer group {group} has {r['peers']} institution(s) with a known "
+                f"{r['subject']}; at least {MIN_PEERS} needed and no published same-type "
+                "average fits")
+    rank = f"rank {int(r['rank'])} of {r['peers']} in {group}" if not _nan(r["rank"]) else ""
+    return (f"{r['subject']} {r['value']:.2f} {r['unit']} = {r['ratio']:.2f}× the average "
+            f"{r['peer_average']:.2f} ({r['average_source']}) → {int(r['score'])} of "
+            f"{SCORE_MAX} points; {rank}")
 
 
 # ---------------------------------------------------------------------------------------------
 # Certification readiness
 # ---------------------------------------------------------------------------------------------
+
+#: 节约型机关 target items: the 十四五 verdicts of these indicators (§5.1 强化目标管理).
+ORGAN_ITEMS = ("kgce_per_m2", "kgce_per_person", "water_m3_per_person")
+#: The indicator a 能效领跑者 must lead its peer group on.
+LEADER_INDICATOR = "kgce_per_m2_excl_vehicles"
 
 
 def certification_verdicts(
@@ -527,107 +546,108 @@ def certification_verdicts(
     Returns
     -------
     pandas.DataFrame
-        :data:`VERDICT_COLUMNS` plus score (示范单位 points of the scored items). Subjects
-        ``conservation_organ`` (节约型机关: ready / not_ready / not_applicable / unknown),
-        ``demonstration_unit`` (示范单位: ready / not_ready / unknown) and
-        ``efficiency_leader`` (能效领跑者: candidate / not_candidate / unknown).
+        :data:`VERDICT_COLUMNS` plus what each rests on: ``fyp14:<item>`` (节约型机关 items'
+        十四五 status), ``score:<item>`` and score (示范单位 points), rank, peers, judged and
+        above_guide (能效领跑者). Subjects ``conservation_organ`` (节约型机关: ready / not_ready
+        / not_applicable / unknown), ``demonstration_unit`` (示范单位: ready / not_ready /
+        unknown) and ``efficiency_leader`` (能效领跑者: candidate / not_candidate / unknown).
     """
-    ids = figures["institution_id"].tolist()
-    category = dict(zip(figures["institution_id"], figures["category"], strict=True))
-    fyp_status = _status_table(fyp14)
-    peer_keys = list(zip(peers["institution_id"], peers["subject"], strict=True))
-    peer_score = dict(zip(peer_keys, peers["score"].astype(float), strict=True))
-    peer_rank = dict(zip(peer_keys, peers["rank"].astype(float), strict=True))
-    peer_count = dict(zip(peer_keys, peers["peers"], strict=True))
-    judged_quota = quota[quota["status"].ne("unknown")]
-    judged_subjects: dict[str, list[str]] = {}
-    above_guide: dict[str, list[str]] = {}
-    for inst, subject, status in zip(judged_quota["institution_id"], judged_quota["subject"],
-                                     judged_quota["status"], strict=True):
-        judged_subjects.setdefault(inst, []).append(subject)
-        if status != "below_guide":
-            above_guide.setdefault(inst, []).append(subject)
-    rows = []
-    organ_items = ["kgce_per_m2", "kgce_per_person", "water_m3_per_person"]
-    for inst in ids:
-        # 节约型机关: government bodies meeting the energy and water target items.
-        if category.get(inst) != "government":
-            rows.append(_row(inst, "conservation_organ", "not_applicable",
-                             "节约型机关 is created by Party and government bodies "
-                             "(category government)"))
-        else:
-            states = {i: fyp_status.get((inst, i), "unknown") for i in organ_items}
-            bad = [i for i, s in states.items() if s == "off_track"]
-            unknown = [i for i, s in states.items() if s == "unknown"]
-            listing = ", ".join(f"{i} {s}" for i, s in states.items())
-            if bad:
-                rows.append(_row(inst, "conservation_organ", "not_ready",
-                                 f"target item(s) off track: {listing}"))
-            elif unknown:
-                rows.append(_row(inst, "conservation_organ", "unknown",
-                                 f"target item(s) unknown: {listing}",
-                                 missing="; ".join(f"十四五 verdict of {i}" for i in unknown)))
-            else:
-                rows.append(_row(inst, "conservation_organ", "ready",
-                                 f"energy and water target items on track: {listing}"))
-        # 示范单位: no scored item may be 0 (★ items).
-        scores = {i: peer_score.get((inst, i), np.nan) for i in PEER_INDICATORS}
-        listing = ", ".join(
-            f"{i} {'?' if np.isnan(s) else int(s)}" for i, s in scores.items())
-        total = float(np.nansum(list(scores.values())))
-        zero = [i for i, s in scores.items() if s == 0]
-        unknown = [i for i, s in scores.items() if np.isnan(s)]
-        if zero:
-            status, reason = "not_ready", f"an item scores 0 (> 1.2× the average): {listing}"
-        elif unknown:
-            status, reason = "unknown", f"item(s) not scored: {listing}"
-        else:
-            status, reason = "ready", (f"every energy/water item scores: {listing} = "
-                                       f"{int(total)} of {SCORE_MAX * len(scores)}")
-        rows.append(_row(inst, "demonstration_unit", status, reason,
-                         missing="; ".join(f"peer score of {i}" for i in unknown)
-                         if status == "unknown" else "", score=total))
-        # 能效领跑者: first in its peer group and at or below 引导值 on every judged indicator.
-        lead = "kgce_per_m2_excl_vehicles"
-        rank = peer_rank.get((inst, lead), np.nan)
-        n_peers = peer_count.get((inst, lead), 0)
-        judged = judged_subjects.get(inst, [])
-        above = above_guide.get(inst, [])
-        if (not np.isnan(rank) and rank > 1) or above:
-            why = []
-            if not np.isnan(rank) and rank > 1:
-                why.append(f"rank {int(rank)} of {int(n_peers)} in its peer group")
-            if above:
-                why.append("above 引导值: " + ", ".join(above))
-            rows.append(_row(inst, "efficiency_leader", "not_candidate", "; ".join(why)))
-        elif np.isnan(rank) or n_peers < MIN_PEERS or not judged:
-            miss = []
-            if np.isnan(rank) or n_peers < MIN_PEERS:
-                miss.append(f"a peer group of at least {MIN_PEERS} with known {lead}")
-            if not judged:
-                miss.append("a judged quota indicator")
-            rows.append(_row(inst, "efficiency_leader", "unknown",
-                             "cannot rank the institution against quotas and peers",
-                             missing="; ".join(miss)))
-        else:
-            rows.append(_row(inst, "efficiency_leader", "candidate",
-                             f"first of {int(n_peers)} peers on {lead} and at or below 引导值 on "
-                             + ", ".join(judged)))
-    out = pd.DataFrame(rows, columns=[*VERDICT_COLUMNS, "score"])
+    ids = figures["institution_id"].reset_index(drop=True)
+
+    # 节约型机关: Party and government bodies meeting the energy and water target items.
+    items = {f"fyp14:{i}": _column_of(fyp14, i, "status", ids).astype(object).fillna("unknown")
+             for i in ORGAN_ITEMS}
+    states = pd.DataFrame(items)
+    government = figures["category"].reset_index(drop=True).eq("government")
+    off = states.eq("off_track").any(axis=1)
+    unknown = states.eq("unknown").any(axis=1)
+    organ = pd.DataFrame({
+        "institution_id": ids, "subject": "conservation_organ",
+        "status": np.select([~government, off, unknown],
+                            ["not_applicable", "not_ready", "unknown"], "ready"),
+        "missing": np.where(government & ~off & unknown,
+                            "十四五 verdicts of the target items (see fyp14)", ""),
+        **items,
+    })
+
+    # 示范单位: no scored energy/water item may score 0 (★ items).
+    scored = {f"score:{i}": _column_of(peers, i, "score", ids).astype(float)
+              for i in PEER_INDICATORS}
+    scores = pd.DataFrame(scored)
+    zero = scores.eq(0).any(axis=1)
+    unscored = scores.isna().any(axis=1)
+    demo = pd.DataFrame({
+        "institution_id": ids, "subject": "demonstration_unit",
+        "status": np.select([zero, unscored], ["not_ready", "unknown"], "ready"),
+        "missing": np.where(~zero & unscored, "peer scores (see peers)", ""),
+        "score": scores.sum(axis=1, min_count=1).fillna(0.0), **scored,
+    })
+
+    # 能效领跑者: first in its peer group and at or below 引导值 on every judged indicator.
+    rank = _column_of(peers, LEADER_INDICATOR, "rank", ids).astype(float)
+    n_peers = _column_of(peers, LEADER_INDICATOR, "peers", ids).fillna(0).astype(int)
+    judged_rows = quota[quota["status"].ne("unknown")]
+    judged = ids.map(judged_rows.groupby("institution_id").size()).fillna(0).astype(int)
+    above = ids.map(judged_rows[judged_rows["status"].ne("below_guide")].groupby(
+        "institution_id").size()).fillna(0).astype(int)
+    behind = (rank > 1) | (above > 0)
+    no_rank = rank.isna() | (n_peers < MIN_PEERS)
+    leader = pd.DataFrame({
+        "institution_id": ids, "subject": "efficiency_leader",
+        "status": np.select([behind, no_rank | (judged == 0)],
+                            ["not_candidate", "unknown"], "candidate"),
+        "missing": np.select(
+            [behind, no_rank & (judged == 0), no_rank, judged == 0],
+            ["", f"a peer group of at least {MIN_PEERS} with a known {LEADER_INDICATOR}; a "
+             "judged quota indicator",
+             f"a peer group of at least {MIN_PEERS} with a known {LEADER_INDICATOR}",
+             "a judged quota indicator"], ""),
+        "rank": rank, "peers": n_peers, "judged": judged, "above_guide": above,
+    })
+    out = pd.concat([organ, demo, leader], ignore_index=True)
     out["kind"] = "certification"
-    return out
+    out["value"] = np.nan
+    out["unit"] = ""
+    out["coverage"] = np.nan
+    out["reason"] = ""
+    out["source"] = "reference/china-energy-carbon.md §5"
+    extra = ["score", *items, *scored, "rank", "peers", "judged", "above_guide"]
+    return out[[*VERDICT_COLUMNS, *extra]]
 
 
-def _status_table(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
-    return dict(zip(zip(frame["institution_id"], frame["subject"], strict=True),
-                    frame["status"], strict=True))
+def _column_of(frame: pd.DataFrame, subject: str, column: str, ids: pd.Series) -> pd.Series:
+    """``frame[column]`` of one subject, aligned with ``ids`` (NaN where absent)."""
+    rows = frame[frame["subject"].eq(subject)]
+    return ids.map(pd.Series(rows[column].to_numpy(), index=rows["institution_id"].to_numpy()))
 
 
-def _row(inst: str, subject: str, status: str, reason: str, missing: str = "",
-         **figures: float) -> dict[str, Any]:
-    return {"institution_id": inst, "kind": "", "subject": subject, "status": status,
-            "value": np.nan, "unit": "", "coverage": np.nan, "reason": reason,
-            "missing": missing, "source": "reference/china-energy-carbon.md §5", **figures}
+def _certification_reason(r: dict) -> str:
+    subject, status = r["subject"], r["status"]
+    if subject == "conservation_organ":
+        if status == "not_applicable":
+            return "节约型机关 is created by Party and government bodies (category government)"
+        listing = ", ".join(f"{i} {r[f'fyp14:{i}']}" for i in ORGAN_ITEMS)
+        lead = {"not_ready": "target item(s) off track", "unknown": "target item(s) unknown",
+                "ready": "energy and water target items on track"}[status]
+        return f"{lead}: {listing}"
+    if subject == "demonstration_unit":
+        listing = ", ".join(
+            f"{i} {'?' if _nan(r[f'score:{i}']) else int(r[f'score:{i}'])}"
+            for i in PEER_INDICATORS)
+        if status == "not_ready":
+            return f"an item scores 0 (> 1.2× the average): {listing}"
+        if status == "unknown":
+            return f"item(s) not scored: {listing}"
+        return (f"every energy/water item scores: {listing} = {int(r['score'])} of "
+                f"{SCORE_MAX * len(PEER_INDICATORS)}")
+    if status == "not_candidate":
+        rank = "?" if _nan(r["rank"]) else int(r["rank"])
+        return (f"rank {rank} of {r['peers']} on {LEADER_INDICATOR}; {r['above_guide']} judged "
+                "quota indicator(s) above 引导值")
+    if status == "unknown":
+        return "cannot rank the institution against its peers and the quotas"
+    return (f"first of {r['peers']} peers on {LEADER_INDICATOR} and at or below 引导值 on "
+            f"{r['judged']} judged quota indicator(s)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,40 +673,38 @@ def audit_verdicts(
     Returns
     -------
     pandas.DataFrame
-        :data:`VERDICT_COLUMNS` plus previous_value, change, ratio. status ``ok``, ``flag`` or
-        ``unknown``.
+        :data:`VERDICT_COLUMNS` plus previous_value, change, ratio, guide, baseline, constraint,
+        table, year. status ``ok``, ``flag`` or ``unknown``.
     """
     parts = [_change_checks(figures, previous, year)]
     q = quota[quota["status"].ne("unknown")]
     if len(q):
         flagged = q["status"].isin(["above_constraint", "below_guide"])
-        band = pd.DataFrame({
+        parts.append(pd.DataFrame({
             "institution_id": q["institution_id"], "subject": "intensity_band:" + q["subject"],
             "status": np.where(flagged, "flag", "ok"), "value": q["value"], "unit": q["unit"],
-            "coverage": q["coverage"], "source": q["source"], "missing": "",
-        })
-        band["reason"] = np.where(
-            q["status"].eq("above_constraint"), "above 约束值: " + q["reason"],
-            np.where(q["status"].eq("below_guide"),
-                     "below 引导值 — check the data is complete: " + q["reason"],
-                     "within 引导值 … 约束值: " + q["reason"]))
-        parts.append(band)
+            "coverage": q["coverage"], "source": q["source"], "missing": "", "reason": "",
+            "guide": q["guide"], "baseline": q["baseline"], "constraint": q["constraint"],
+            "table": q["table"],
+        }))
     if bills is not None and len(bills):
         parts.append(_price_checks(bills, year))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     out["kind"] = "audit"
-    for column in ("previous_value", "change", "ratio"):
+    out["year"] = year
+    extra = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
+             "year"]
+    for column in extra:
         if column not in out.columns:
             out[column] = np.nan
-    return out[[*VERDICT_COLUMNS, "previous_value", "change", "ratio"]]
+    return out[[*VERDICT_COLUMNS, *extra]]
 
 
 def _change_checks(figures: pd.DataFrame, previous: pd.DataFrame | None,
                    year: int) -> pd.DataFrame:
     parts = []
     prev = previous.set_index("institution_id") if previous is not None and len(previous) else None
-    for column, label in (("floor_area_m2", "建筑面积 floor area"),
-                          ("occupants", "用能人数 occupants")):
+    for column, unit in (("floor_area_m2", "m2"), ("occupants", "persons")):
         value = pd.to_numeric(figures[column], errors="coerce").astype(float)
         if prev is not None:
             before = figures["institution_id"].map(
@@ -694,17 +712,11 @@ def _change_checks(figures: pd.DataFrame, previous: pd.DataFrame | None,
         else:
             before = pd.Series(np.nan, index=figures.index)
         change = value / before.where(before > 0) - 1.0
-        status = np.select([change.isna(), change.abs() > AUDIT_CHANGE_LIMIT],
-                           ["unknown", "flag"], default="ok")
-        reason = [
-            f"{label} {year - 1} or {year} not known" if pd.isna(c)
-            else f"{label} {b:g} → {v:g} ({c:+.1%}; limit ±{AUDIT_CHANGE_LIMIT:.0%})"
-            for v, b, c in zip(value, before, change, strict=True)
-        ]
         parts.append(pd.DataFrame({
             "institution_id": figures["institution_id"], "subject": f"{column}_change",
-            "status": status, "value": value, "unit": "m2" if column == "floor_area_m2" else
-            "persons", "coverage": np.nan, "reason": reason,
+            "status": np.select([change.isna(), change.abs() > AUDIT_CHANGE_LIMIT],
+                                ["unknown", "flag"], default="ok"),
+            "value": value, "unit": unit, "coverage": np.nan, "reason": "",
             "missing": np.where(change.isna(), f"{column} of {year - 1} and {year}", ""),
             "source": "provincial audit checks (Hami 2023), reference §6.2",
             "previous_value": before, "change": change,
@@ -727,15 +739,18 @@ def _price_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     grouped = b.groupby(["carrier", "unit"])["price"]
     b["median"] = grouped.transform("median")
     b["n"] = grouped.transform("size")
-    b["ratio"] = b["price"] / b["median"]
+    b["ratio"] = b["price"] / b["median"].where(b["median"] > 0)
     low, high = PRICE_RATIO_LIMITS
     b["far"] = (b["ratio"] < low) | (b["ratio"] > high)
     rows = []
     for (inst, carrier, unit), g in b.groupby(["institution_id", "carrier", "unit"]):
         n = int(g["n"].iloc[0])
         median = float(g["median"].iloc[0])
-        subject = f"bill_unit_price:{carrier}"
-        if n < MIN_PRICE_PEERS:
+        if n >= MIN_PRICE_PEERS and not median > 0:
+            status, reason = "unknown", (f"the median unit price of {carrier} bills is "
+                                         f"{median:g} CNY/{unit}: nothing to compare with")
+            missing = f"{carrier} bills with a positive cost_cny"
+        elif n < MIN_PRICE_PEERS:
             status, reason = "unknown", (f"{n} {carrier} bill(s) with a cost in {year}; at least "
                                          f"{MIN_PRICE_PEERS} needed to compare unit prices")
             missing = f"at least {MIN_PRICE_PEERS} {carrier} bills with cost_cny"
@@ -743,16 +758,17 @@ def _price_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
             far = g[g["far"]]
             status, missing = "flag", ""
             reason = "; ".join(
-                f"bill {s}…{e}: {p:.3f} CNY/{unit} = {r:.2f}× the median {median:.3f}"
+                f"bill {pd.Timestamp(s):%Y-%m-%d}…{pd.Timestamp(e):%Y-%m-%d}: {p:.3f} "
+                f"CNY/{unit} = {r:.2f}× the median {median:.3f}"
                 for s, e, p, r in zip(far["period_start"], far["period_end"], far["price"],
                                       far["ratio"], strict=True))
         else:
             status, missing = "ok", ""
             reason = (f"{len(g)} bill(s) within {low}…{high}× the median {median:.3f} "
                       f"CNY/{unit} of {n} {carrier} bills")
-        worst = g.loc[(g["ratio"] - 1.0).abs().idxmax()]
+        worst = g.loc[(g["ratio"] - 1.0).abs().fillna(-1.0).idxmax()]
         rows.append({
-            "institution_id": inst, "subject": subject, "status": status,
+            "institution_id": inst, "subject": f"bill_unit_price:{carrier}", "status": status,
             "value": float(worst["price"]), "unit": f"CNY/{unit}", "coverage": np.nan,
             "reason": reason, "missing": missing, "source": "provincial audit checks "
             "(Hami 2023: unit-price check), reference §6.2", "ratio": float(worst["ratio"]),
@@ -760,14 +776,55 @@ def _price_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _audit_reason(r: dict) -> str:
+    subject = r["subject"]
+    if subject.endswith("_change"):
+        label = "建筑面积 floor area" if subject.startswith("floor") else "用能人数 occupants"
+        if _nan(r["change"]):
+            return f"{label} of {int(r['year']) - 1} or {int(r['year'])} not known"
+        return (f"{label} {r['previous_value']:g} → {r['value']:g} ({r['change']:+.1%}; "
+                f"limit ±{AUDIT_CHANGE_LIMIT:.0%})")
+    if subject.startswith("intensity_band:"):
+        indicator = subject.split(":", 1)[1]
+        bands = ", ".join(
+            f"{name} {r[key]:g}" for name, key in
+            (("引导值", "guide"), ("基准值", "baseline"), ("约束值", "constraint"))
+            if not _nan(r[key]))
+        figure = f"{indicator} = {r['value']:.2f} {r['unit']} vs {r['table']}: {bands}"
+        if r["status"] == "flag" and not _nan(r["constraint"]) and r["value"] > r["constraint"]:
+            return "above 约束值: " + figure
+        if r["status"] == "flag":
+            return "below 引导值 — check the data is complete: " + figure
+        return "within 引导值 … 约束值: " + figure
+    return ""
+
+
 # ---------------------------------------------------------------------------------------------
-# Output
+# Explanations and output
 # ---------------------------------------------------------------------------------------------
+
+_REASONS = {
+    "quota": _quota_reason, "fyp14": _fyp14_reason, "peers": _peer_reason,
+    "certification": _certification_reason, "audit": _audit_reason,
+}
+
+
+def explain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of verdict rows with every empty ``reason`` written from the row's figures."""
+    out = frame.copy()
+    if out.empty:
+        return out
+    todo = out["reason"].fillna("").eq("") & out["kind"].isin(list(_REASONS))
+    out.loc[todo, "reason"] = [
+        _REASONS[r["kind"]](r) for r in out.loc[todo].to_dict("records")
+    ]
+    return out
 
 
 def verdict_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Verdict rows as JSON-ready dicts: the core fields, and ``figures`` with the numbers."""
-    extra = [c for c in frame.columns if c not in VERDICT_COLUMNS]
+    frame = explain(frame)
+    extra = [c for c in frame.columns if c not in VERDICT_COLUMNS and c not in _INTERNAL]
     out = []
     for row in frame.to_dict("records"):
         figures = {k: _plain(row[k]) for k in ["value", "coverage", *extra]
@@ -781,9 +838,20 @@ def verdict_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+#: Columns kept for explanations, not shown among a verdict's figures.
+_INTERNAL = {"n_rows", "rebased", "min_coverage", "delta_kgce_per_kwh", "category", "level",
+             "climate_zone", "tce_basis", "average_source"}
+
+
+def _nan(value: Any) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
+
+
 def _plain(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -794,7 +862,7 @@ def _plain(value: Any) -> Any:
 
 
 def _pct(value: float) -> str:
-    return "no data" if value is None or pd.isna(value) else f"{value:.0%}"
+    return "no data" if _nan(value) else f"{value:.0%}"
 
 
 def _empty(extra: list[str]) -> pd.DataFrame:

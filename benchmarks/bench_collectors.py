@@ -24,7 +24,9 @@ Two device behaviours, because "minimal" depends on what the device answers:
 
 Every poller's decoded values are checked against the encoded ones, so a fast but wrong poller
 cannot win. Prints per scenario: median cycle time and requests per cycle for (a), (b), (c), and
-the ratios (a)/(c) for time and requests. Goal: requests (a) == (c), time (a) ≤ 1.2 × (c).
+the ratios (a)/(c) for time and requests, and the client process's CPU time per cycle (the
+servers run in another process; CPU time is steadier than wall time on a busy machine).
+Goal: requests (a) == (c), time (a) ≤ 1.2 × (c).
 """
 
 from __future__ import annotations
@@ -256,18 +258,25 @@ async def run_scenario(mode: str, ports: list[int], cycles: int) -> dict[str, tu
         for label, runner in runners:
             warmup[label], output = await runner.cycle()
             runner.verify(output)
-        samples: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in runners}
+        samples: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in runners}
         for _ in range(cycles):
             for label, runner in runners:
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 n, output = await runner.cycle()
-                samples[label].append((time.perf_counter() - t0, n))
+                samples[label].append(
+                    (time.perf_counter() - t0, time.process_time() - cpu0, n)
+                )
                 runner.verify(output)  # outside the timed part, for all three alike
         for label, rows in samples.items():
-            counts = {n for _, n in rows}
+            counts = {n for _, _, n in rows}
             if len(counts) != 1:
                 raise SystemExit(f"({label}) request counts differ between cycles: {counts}")
-            out[label] = (statistics.median(t for t, _ in rows), warmup[label], counts.pop())
+            out[label] = (
+                statistics.median(t for t, _, _ in rows),
+                statistics.median(c for _, c, _ in rows),
+                warmup[label],
+                counts.pop(),
+            )
     finally:
         collector.close()
         naive.close()
@@ -305,11 +314,13 @@ def main() -> int:
         print(f"\nscenario {mode} (collector max_gap_registers = {MAX_GAP[mode]})")
         names = {"a": "(a) collector", "b": "(b) naive, 1 read/point", "c": "(c) hand-written"}
         for label in ("a", "b", "c"):
-            median_s, warmup, n = out[label]
-            print(f"  {names[label]:26s} median {1000 * median_s:8.1f} ms/cycle  "
+            median_s, cpu_s, warmup, n = out[label]
+            print(f"  {names[label]:26s} median {1000 * median_s:7.1f} ms/cycle "
+                  f"(client CPU {1000 * cpu_s:6.1f} ms)  "
                   f"{n:5d} requests/cycle (warm-up cycle {warmup})")
-        (ta, _, na), (tb, _, nb), (tc, _, nc) = out["a"], out["b"], out["c"]
+        (ta, ca, _, na), (tb, _, _, nb), (tc, cc, _, nc) = out["a"], out["b"], out["c"]
         print(f"  ratio time (a)/(c) = {ta / tc:.2f}   requests (a)/(c) = {na / nc:.2f}   "
+              f"client CPU (a)/(c) = {ca / cc:.2f}   "
               f"time (b)/(c) = {tb / tc:.2f}   requests (b)/(c) = {nb / nc:.2f}")
         goal = na == nc and ta <= 1.2 * tc
         print(f"  goal (requests (a) == (c) and time (a) <= 1.2 × (c)): "

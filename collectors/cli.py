@@ -9,7 +9,8 @@ and prints them — with ``--format json`` as a JSON list of objects::
      "ct_ratio": 40.0, "pt_ratio": 1.0, "ct_pt_applied": true}
 
 ``value`` already includes the CT/PT ratios where the point says they apply (``ct_pt_applied``).
-Exit status of ``--once``: 0 when at least one meter was read, 1 when none could be.
+Exit status of ``--once``: 0 when at least one meter was read, 1 when none could be, 2 when the
+collector cannot start (a point override that does not fit the register map, an unusable spool).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
+from collectors.errors import CollectorError
 from collectors.poller import DevicePoller, PollResult
 from collectors.service import Collector, ReadingSink, run_collector
 from jieneng.settings import Settings
@@ -27,6 +30,7 @@ from jieneng.settings import Settings
 __all__ = ["collect_main", "reading_records", "simulate_main"]
 
 EXIT_NOTHING_READ = 1
+EXIT_COLLECTOR_ERROR = 2
 
 
 def reading_records(
@@ -69,11 +73,15 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def collect_once(settings: Settings, output_format: str = "table") -> int:
     """One poll cycle of every meter, written to the store; prints the readings."""
     collector = Collector(settings)
-    try:
-        results = asyncio.run(collector.poll_once())
-    finally:
-        for client in collector.clients.values():
-            client.close()
+
+    async def poll() -> list[PollResult]:
+        try:
+            return await collector.poll_once()
+        finally:  # inside the loop: pymodbus closes its transports on it
+            for client in collector.clients.values():
+                client.close()
+
+    results = asyncio.run(poll())
     readings = [r for result in results for r in result.readings]
     sink = ReadingSink(settings)
     try:
@@ -103,14 +111,29 @@ def collect_once(settings: Settings, output_format: str = "table") -> int:
     return 0
 
 
+def _quiet_pymodbus() -> None:
+    """Keep pymodbus's own per-request error lines (with hex dumps) out of the collector's log.
+
+    The collector reports each device's failure itself, once, with the gateway, device and
+    request; pymodbus would repeat it every cycle. With ``-vv`` (DEBUG) pymodbus logs as usual.
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
 def collect_main(args: argparse.Namespace, settings: Settings) -> int:
     """``jieneng collect``: run until stopped, or ``--once``."""
+    _quiet_pymodbus()
     if not settings.meters:
         print(f"{settings.source}: no [[meters]] configured; nothing to collect", file=sys.stderr)
         return EXIT_NOTHING_READ
-    if getattr(args, "once", False):
-        return collect_once(settings, getattr(args, "format", "table"))
-    return run_collector(settings)
+    try:
+        if getattr(args, "once", False):
+            return collect_once(settings, getattr(args, "format", "table"))
+        return run_collector(settings)
+    except CollectorError as exc:  # a register map or override that does not fit, no spool, ...
+        print(f"jieneng collect: {exc}", file=sys.stderr)
+        return EXIT_COLLECTOR_ERROR
 
 
 def parse_faults(specs: list[str], settings: Settings) -> dict[str, list[str]]:
@@ -145,4 +168,8 @@ def simulate_main(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    return int(run_simulator(settings, faults, getattr(args, "speed", 1.0)) or 0)
+    try:
+        return int(run_simulator(settings, faults, getattr(args, "speed", 1.0)) or 0)
+    except CollectorError as exc:  # unknown fault kind, port in use, ...
+        print(f"jieneng simulate: {exc}", file=sys.stderr)
+        return 2

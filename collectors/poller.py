@@ -166,17 +166,24 @@ class DevicePoller:
         )
 
     def _decode(
-        self, slices: list[tuple[Point, int, int]], words: list[int], at: datetime
-    ) -> list[tuple[Reading, str]]:
-        out = []
+        self,
+        slices: list[tuple[Point, int, int]],
+        words: list[int],
+        at: datetime,
+        readings: list[Reading],
+        problems: list[PointProblem],
+    ) -> None:
+        """Decode one answer into ``readings`` (and ``problems`` for invalid values)."""
         meter, ct, pt = self.meter.id, self.meter.ct_ratio, self.meter.pt_ratio
         for point, start, stop in slices:
-            decoded = decode_point(point, words[start:stop], ct_ratio=ct, pt_ratio=pt)
-            good = decoded.quality == "good"
-            reading = Reading(meter, point.name, at, decoded.value if good else None,
-                              decoded.quality)
-            out.append((reading, decoded.reason))
-        return out
+            decoded = decode_point(point, words[start:stop], ct, pt)
+            if decoded.quality == "good":
+                readings.append(Reading(meter, point.name, at, decoded.value))
+                continue
+            readings.append(Reading(meter, point.name, at, None, decoded.quality))
+            problems.append(PointProblem(
+                meter, point.name, "invalid_value", decoded.reason or decoded.quality
+            ))
 
     async def poll(self) -> PollResult:
         """Read every point once."""
@@ -225,12 +232,7 @@ class DevicePoller:
                 errors.append(str(exc))
                 break
             answered += 1
-            for reading, reason in self._decode(slices, words, datetime.now(UTC)):
-                readings.append(reading)
-                if reading.quality != "good":
-                    problems.append(PointProblem(
-                        self.meter.id, reading.point, "invalid_value", reason or reading.quality
-                    ))
+            self._decode(slices, words, datetime.now(UTC), readings, problems)
         if replan:
             self._set_plan(self._plan())
         return PollResult(

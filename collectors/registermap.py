@@ -122,7 +122,7 @@ class DataType(StrEnum):
     @property
     def register_count(self) -> int:
         """Number of 16-bit registers the type occupies."""
-        return int(self.value[-2:]) // 16 if self.value[-2:].isdigit() else 1
+        return _REGISTER_COUNT[self.value]
 
     @property
     def bits(self) -> int:
@@ -140,6 +140,8 @@ class DataType(StrEnum):
         return self.value.startswith("float")
 
 
+_REGISTER_COUNT = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "int64": 4, "uint64": 4,
+                   "float32": 2, "float64": 4}
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 KINDS = ("counter", "gauge")
 CONFIDENCES = ("high", "medium", "medium-low", "low")

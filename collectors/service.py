@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -163,7 +164,9 @@ class Collector:
         self.health = HealthTracker()
         self._executor: ThreadPoolExecutor | None = None
         self._sink: ReadingSink | None = None
-        self._pending: set[Future] = set()
+        self._buffer: list[Reading] = []
+        self._buffer_lock = threading.Lock()
+        self._drain_pending = False
 
     def by_gateway(self) -> dict[str, list[DevicePoller]]:
         """The pollers grouped by gateway id, in settings order."""
@@ -196,23 +199,39 @@ class Collector:
 
     def _submit(self, fn, *args) -> None:
         assert self._executor is not None
-        future = self._executor.submit(fn, *args)
-        self._pending.add(future)
-        future.add_done_callback(self._done)
+        self._executor.submit(fn, *args).add_done_callback(self._done)
 
-    def _done(self, future: Future) -> None:
-        self._pending.discard(future)
+    @staticmethod
+    def _done(future: Future) -> None:
         exc = future.exception()
         if exc is not None:
             log.error("writing readings failed: %s", exc, exc_info=exc)
 
     def _on_result(self, result: PollResult) -> None:
         record, changed = self.record_health(result)
-        assert self._sink is not None
         if result.readings:
-            self._submit(self._sink.put, result.readings)
+            with self._buffer_lock:
+                self._buffer.extend(result.readings)
+                start_drain = not self._drain_pending
+                self._drain_pending = True
+            if start_drain:
+                self._submit(self._drain)
         if changed:
+            assert self._sink is not None
             self._submit(self._sink.write_health, [record])
+
+    def _drain(self) -> None:
+        """In the sink thread: spool and forward everything polled since the last drain.
+
+        While the sink is busy (a disk sync, a slow store) new results gather in the buffer and
+        go in the next drain as one transaction, so the sink keeps up with many meters.
+        """
+        assert self._sink is not None
+        with self._buffer_lock:
+            batch, self._buffer = self._buffer, []
+            self._drain_pending = False
+        if batch:
+            self._sink.put(batch)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         """Write every device's health each ``health_interval_s`` and retry the spool."""

@@ -58,12 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="simulated meters → collector → store → accounting → dashboard")
     _config_arg(p, required=False)
-    p.add_argument("--no-browser-hint", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--sample-data", type=Path, default=Path(__file__).resolve().parents[1]
+                   / "sample_data", metavar="DIR", help="ledger CSV files to load (default: sample_data/)")
+    p.add_argument("--history-days", type=int, default=0,
+                   help="backfill this many days of meter history (default: since 1 January last year)")
+    p.add_argument("--duration-s", type=float, default=0.0,
+                   help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--refresh-s", type=float, default=30.0,
+                   help="print the live readings this often [s]")
 
     p = sub.add_parser("simulate", help="serve every configured meter from simulated Modbus devices")
     _config_arg(p)
     p.add_argument("--fault", action="append", default=[], metavar="METER:KIND",
-                   help="switch on a fault: timeout, exception, reset (repeatable)")
+                   help="switch on a fault: timeout, exception, drop, garble, delay, reset "
+                   "(repeatable)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="simulated seconds per real second for the counters' growth")
 

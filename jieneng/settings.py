@@ -334,6 +334,16 @@ class AccountingSettings(_Section):
         "estimated. [s]",
     )
 
+    @field_validator("counter_max_rate_per_h")
+    @classmethod
+    def _rate_per_carrier(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if k not in Carrier.__members__]
+        if unknown:
+            raise ValueError(f"carrier names ({', '.join(Carrier)}); unknown: {', '.join(unknown)}")
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("positive rates [unit/h]")
+        return value
+
 
 class DashboardUser(_Section):
     """``[[dashboard.users]]``: a person who may sign in."""
@@ -604,7 +614,8 @@ def _cross_reference_problems(file: str, raw: dict, base_dir: Path) -> list[Conf
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append(ConfigProblem(
                 file, f"meters[{i}].gateway", gw,
-                f"the id of a [[gateways]] entry{hint}; defined: {', '.join(map(str, gateway_ids)) or 'none'}",
+                f"the id of a [[gateways]] entry{hint}; "
+                f"defined: {', '.join(map(str, gateway_ids)) or 'none'}",
             ))
         model = meter.get("model")
         if model is not None and models is not None and model not in models:

@@ -4,10 +4,17 @@ A small city in Shandong (climate zone 寒冷, peninsula-coastal quota area A of
 five metered institutions that match ``config/demo.toml`` (gov01, gov02, edu01, hos01, ven01) and
 nine more that report by bills only, so that peer groups and ranks mean something.
 
+The metered institutions are sized to the meters the demo simulates (floor areas fit the
+simulated electricity; gov01, the city hall, is the frugal exception), and their 2020 bills are what those meters read in 2025 divided by the
+city's 2025 saving (``TREND[2025]``): the simulator's profile (collectors/simulator/profile.py) is
+the single source of their consumption, so the 十四五 comparison of metered 2025 against billed
+2020 is coherent.
+
 Figures are invented but plausible: 2020 is the 十四五 baseline (bills for everyone, meters were
-not yet installed); 2024–2026 have bills for the unmetered institutions and for what no meter reads
-(district heat, LPG, diesel, PV). One institution grows against the trend and one bill has an odd
-unit price, so that the verdicts and auditor checks have something to find.
+not yet installed); 2024–2026 have bills for the unmetered institutions and for what no meter of
+``config/demo.toml`` reads (gov02's water, district heat, LPG, diesel, PV, some gas). One
+institution grows against the trend and one bill has an odd unit price, so that the verdicts and
+auditor checks have something to find.
 
 Usage: ``python sample_data/generate.py`` (writes beside this file).
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +36,19 @@ LAST_BILLED = dt.date(2026, 10, 31)
 YEARS = (2020, 2024, 2025, 2026)
 
 # id, name, category, level, quota_area, subtype, metered, floor_area_m2, heated_area_m2,
-# building_id, occupants 2020, electricity kWh/m2 2020, water m3/person 2020
+# building_id, occupants 2020 (用能人数; venues count staff and the visitor-equivalent), electricity
+# kWh/m2 2020, water m3/person 2020
 INSTITUTIONS = [
     ("gov01", "市政府办公楼", "government", "municipal", "A", "class_a", True, 18000, 16500,
      "gov01-main", 520, 62.0, 28.0),
-    ("gov02", "市发改委", "government", "municipal", "A", "class_a", True, 6500, 6000,
-     "gov02-main", 180, 55.0, 24.0),
-    ("edu01", "市第一中学", "education", "municipal", "A", "", True, 24000, 21000,
-     "edu01-teaching", 2600, 28.0, 14.0),
-    ("hos01", "市人民医院", "healthcare", "municipal", "A", "secondary_hospital", True, 42000,
-     38000, "hos01-inpatient", 1900, 95.0, 60.0),
-    ("ven01", "市体育中心", "venue", "municipal", "", "gymnasium", True, 30000, 12000,
-     "ven01-stadium", 160, 38.0, 40.0),
+    ("gov02", "市发改委", "government", "municipal", "A", "class_a", True, 9100, 8200,
+     "gov02-main", 300, 55.0, 24.0),
+    ("edu01", "市第一中学", "education", "municipal", "A", "", True, 17500, 15800,
+     "edu01-teaching", 2200, 28.0, 14.0),
+    ("hos01", "市人民医院", "healthcare", "municipal", "A", "secondary_hospital", True, 4800,
+     4300, "hos01-inpatient", 260, 95.0, 60.0),
+    ("ven01", "市体育中心", "venue", "municipal", "", "gymnasium", True, 8300, 3000,
+     "ven01-stadium", 400, 38.0, 12.0),
     ("gov03", "市财政局", "government", "municipal", "A", "class_a", False, 7200, 6800,
      "gov03-main", 210, 58.0, 26.0),
     ("gov04", "市教育局", "government", "municipal", "A", "class_a", False, 5800, 5500,
@@ -55,9 +64,9 @@ INSTITUTIONS = [
     ("hos02", "市中医院", "healthcare", "municipal", "A", "secondary_hospital", False, 26000,
      24000, "hos02-main", 1100, 88.0, 55.0),
     ("ven02", "市图书馆", "venue", "municipal", "", "library", False, 15000, 14000,
-     "ven02-main", 90, 40.0, 30.0),
+     "ven02-main", 450, 40.0, 10.0),
     ("ven03", "市博物馆", "venue", "municipal", "", "museum", False, 12000, 11000,
-     "ven03-main", 85, 48.0, 28.0),
+     "ven03-main", 400, 48.0, 10.0),
 ]
 
 #: Change of consumption against 2020, per year (the city saves; gov04 does not).
@@ -67,6 +76,17 @@ TREND_GOV04 = {2020: 1.00, 2024: 1.05, 2025: 1.08, 2026: 1.10}
 #: Share of a year's electricity per month (air conditioning in summer, heating in winter).
 MONTH_SHAPE = np.array([1.05, 0.90, 0.90, 0.85, 0.95, 1.15, 1.35, 1.35, 1.00, 0.85, 0.90, 1.05])
 MONTH_SHAPE = MONTH_SHAPE / MONTH_SHAPE.sum()
+
+#: What the meters of config/demo.toml read, per institution (no bills for these from 2024 on).
+METERED = {
+    "gov01": {"electricity", "water", "natural_gas"},
+    "gov02": {"electricity"},
+    "edu01": {"electricity", "water", "heat"},
+    "hos01": {"electricity", "water", "natural_gas", "heat"},
+    "ven01": {"electricity", "water"},
+}
+#: Natural gas per month where it is used [m3]: boilers and canteens.
+GAS_M3_PER_MONTH = {"gov01": 1800.0, "hos01": 11000.0, "hos02": 6500.0, "edu01": 2400.0}
 
 HEAT_GJ_PER_M2 = 0.32  # district heat per heated m2 per heating season [GJ/m2]
 PRICE = {"electricity": 0.78, "water": 4.2, "heat": 38.0, "lpg": 7.5, "natural_gas": 3.6,
@@ -175,6 +195,38 @@ def facilities() -> None:
                               "capacity_kw", "it_energy_kwh", "total_energy_kwh"], rows)
 
 
+@functools.cache
+def _demo_settings():  # -> jieneng.settings.Settings (imported lazily)
+    from jieneng.settings import load_settings
+
+    return load_settings(HERE.parent / "config" / "demo.toml")
+
+
+def _shifted(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _simulated(inst: str, carrier: str, start: dt.date, end: dt.date) -> float:
+    """What the demo's top-level meters of an institution and carrier read over the same days
+    of 2025, divided by the 2025 saving: that institution's consumption in the baseline year."""
+    from collectors.simulator.profile import counter_value
+
+    settings = _demo_settings()
+    tz = settings.site.tzinfo
+    shift = 2025 - end.year
+    first, last = _shifted(start, shift), _shifted(end, shift) + dt.timedelta(days=1)
+    a = dt.datetime(first.year, first.month, first.day, tzinfo=tz)
+    b = dt.datetime(last.year, last.month, last.day, tzinfo=tz)
+    total = sum(
+        counter_value(m, b, tz) - counter_value(m, a, tz) for m in settings.meters
+        if m.institution == inst and str(m.carrier) == carrier and m.subitem.endswith("000")
+    )
+    return total / _trend(inst, 2025)
+
+
 def _bill(rows: list, inst: str, carrier: str, start: dt.date, end: dt.date, quantity: float,
           unit: str, account: str, price: float | None = None, green: str = "") -> None:
     if end > LAST_BILLED:
@@ -186,12 +238,15 @@ def _bill(rows: list, inst: str, carrier: str, start: dt.date, end: dt.date, qua
 
 def bills() -> None:
     rows: list[list[object]] = []
-    for (inst, _name, category, _lvl, _a, _s, metered, area, heated, _b, people, kwh_m2,
+    for (inst, _name, category, _lvl, _a, _s, _metered, area, heated, _b, people, kwh_m2,
          water_pp) in INSTITUTIONS:
         for year in YEARS:
             k = _trend(inst, year)
-            billed_electricity = not metered or year == 2020
-            if billed_electricity:
+
+            def billed(carrier: str, year: int = year, inst: str = inst) -> bool:
+                return year <= 2021 or carrier not in METERED.get(inst, set())
+
+            if billed("electricity"):
                 annual = area * kwh_m2 * k
                 for month in range(1, 13):
                     start, end = _month_range(year, month)
@@ -199,6 +254,8 @@ def bills() -> None:
                         start = (dt.date(year, month, 1) - dt.timedelta(days=6))
                         end = dt.date(year, month, 25)
                     quantity = annual * MONTH_SHAPE[month - 1] * _noise()
+                    if "electricity" in METERED.get(inst, set()):
+                        quantity = _simulated(inst, "electricity", start, end)
                     price = 2.1 if (inst == "hos02" and year == 2025 and month == 6) else None
                     if inst == "gov03" and year >= 2024:  # part of it certified green electricity
                         _bill(rows, inst, "electricity", start, end, quantity * 0.2, "kWh",
@@ -206,11 +263,13 @@ def bills() -> None:
                         quantity *= 0.8
                     _bill(rows, inst, "electricity", start, end, quantity, "kWh", f"{inst}-e",
                           price)
-            if not metered or year == 2020:
+            if billed("water"):
                 for quarter in range(4):
                     start = dt.date(year, 3 * quarter + 1, 1)
                     end = _month_range(year, 3 * quarter + 3)[1]
                     quantity = people * (1.0 + 0.01 * (year - 2020)) * water_pp * k / 4 * _noise()
+                    if "water" in METERED.get(inst, set()):
+                        quantity = _simulated(inst, "water", start, end)
                     _bill(rows, inst, "water", start, end, quantity, "m3", f"{inst}-w")
             # District heat: one bill per heating season, 15 November to 15 March; the season
             # that ends in the next year is billed too, so that every year has both parts.
@@ -218,7 +277,11 @@ def bills() -> None:
                 start, end = dt.date(end_year - 1, 11, 15), dt.date(end_year, 3, 15)
                 if end_year == year + 1 and end_year in YEARS:
                     continue  # written with that year
+                if not billed("heat", end_year - 1):
+                    continue
                 gj = heated * HEAT_GJ_PER_M2 * _trend(inst, end_year - 1) * _noise()
+                if "heat" in METERED.get(inst, set()):
+                    gj = _simulated(inst, "heat", start, end)
                 _bill(rows, inst, "heat", start, end, gj, "GJ", f"{inst}-h")
             if category == "government" and inst in ("gov01", "gov03"):
                 for quarter in range(4):
@@ -226,11 +289,14 @@ def bills() -> None:
                     end = _month_range(year, 3 * quarter + 3)[1]
                     _bill(rows, inst, "lpg", start, end, 900.0 * k * _noise(), "kg",
                           f"{inst}-lpg")
-            if inst == "hos02":
+            if inst in GAS_M3_PER_MONTH and billed("natural_gas"):
                 for month in range(1, 13):
                     start, end = _month_range(year, month)
-                    m3 = 6500.0 * k * (1.6 if month in (1, 2, 12) else 0.8) * _noise()
-                    _bill(rows, inst, "natural_gas", start, end, m3, "m3", "hos02-gas")
+                    winter = 1.6 if month in (1, 2, 12) else 0.8
+                    m3 = GAS_M3_PER_MONTH[inst] * k * winter * _noise()
+                    if "natural_gas" in METERED.get(inst, set()):
+                        m3 = _simulated(inst, "natural_gas", start, end)
+                    _bill(rows, inst, "natural_gas", start, end, m3, "m3", f"{inst}-gas")
             if inst == "gov05" and year == 2020:
                 _bill(rows, inst, "coal", dt.date(2020, 1, 1), dt.date(2020, 3, 15), 96.0, "t",
                       "gov05-coal", 1100.0)

@@ -20,10 +20,12 @@ day), so that only differences *within* the day count.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -66,7 +68,9 @@ from storage.periods import (
     us_to_local_dates,
 )
 
-__all__ = ["InfluxV1Store", "reading_line"]
+__all__ = [
+    "InfluxV1Store", "archive_lines", "health_line", "reading_line", "reading_lines",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +86,26 @@ _ARCHIVE_FIELDS = [
 
 def reading_line(r: Reading) -> str:
     """One reading in line protocol (precision µs)."""
-    t_us = (r.time - EPOCH) // _ONE_US
-    fields = f"quality={field_string(r.quality)},t_us={t_us}i"
-    if r.value is not None:
-        fields = f"value={float(r.value)!r}," + fields
-    return f"{READINGS},meter={escape_tag(r.meter)},point={escape_tag(r.point)} {fields} {t_us}"
+    return next(reading_lines([r]))
+
+
+def reading_lines(readings: Iterable[Reading]) -> Iterator[str]:
+    """Readings in line protocol (precision µs); escaped series keys are built once per series."""
+    prefixes: dict[tuple[str, str], str] = {}
+    qualities: dict[str, str] = {}
+    for r in readings:
+        prefix = prefixes.get((r.meter, r.point))
+        if prefix is None:
+            prefix = f"{READINGS},meter={escape_tag(r.meter)},point={escape_tag(r.point)} "
+            prefixes[(r.meter, r.point)] = prefix
+        quality = qualities.get(r.quality)
+        if quality is None:
+            quality = qualities[r.quality] = f"quality={field_string(r.quality)}"
+        t_us = (r.time - EPOCH) // _ONE_US
+        if r.value is None:
+            yield f"{prefix}{quality},t_us={t_us}i {t_us}"
+        else:
+            yield f"{prefix}value={float(r.value)!r},{quality},t_us={t_us}i {t_us}"
 
 
 def health_line(h: DeviceHealth) -> str:
@@ -278,19 +297,25 @@ class InfluxV1Store(StoreBase):
             )
 
     def _write_lines(self, lines: Iterable[str]) -> int:
+        """POST ``lines`` in batches, in order; the next batch is built while one is in flight.
+
+        The first failing batch raises; the batches before it are written.
+        """
         self._ensure_database()
         written = 0
-        batch: list[str] = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) >= self.batch_size:
-                self._post_lines(batch)
-                written += len(batch)
-                batch = []
-        if batch:
-            self._post_lines(batch)
-            written += len(batch)
+        pending: Future[int] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write") as sender:
+            for batch in _batches(lines, self.batch_size):
+                if pending is not None:
+                    written += pending.result()
+                pending = sender.submit(self._post_batch, batch)
+            if pending is not None:
+                written += pending.result()
         return written
+
+    def _post_batch(self, lines: list[str]) -> int:
+        self._post_lines(lines)
+        return len(lines)
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -305,7 +330,7 @@ class InfluxV1Store(StoreBase):
         A batch that fails raises :class:`StoreUnavailable`; batches before it are written, and
         a rewrite of everything is harmless.
         """
-        return self._write_lines(reading_line(r) for r in readings)
+        return self._write_lines(reading_lines(readings))
 
     def _range(self, start_us: int, end_us: int) -> str:
         return f"time >= '{_rfc3339(start_us)}' AND time < '{_rfc3339(end_us)}'"
@@ -512,27 +537,36 @@ class InfluxV1Store(StoreBase):
         counters = self._computed_counters(int(oldest_us), cutoff_us, None, None)
         gauges = self._computed_gauges(int(oldest_us), cutoff_us, None, None)
         days = counters.merge(gauges, on=["meter", "point", "day", "n_readings"], how="outer")
-        self._write_lines(self._archive_lines(days))
+        self._write_lines(archive_lines(days, self.tz))
         self._query_raw(f"DELETE FROM {influxql_ident(READINGS)} WHERE time < "
                         f"'{_rfc3339(cutoff_us)}'", epoch=False)
         log.info("retention: archived %d day(s), dropped %d raw reading(s) before %s",
                  len(days), count, cutoff.isoformat())
         return RetentionResult(cutoff, len(days), int(count))
 
-    def _archive_lines(self, days: pd.DataFrame) -> Iterator[str]:
-        for row in days.itertuples(index=False):
-            t_us = to_us(day_start_utc(row.day, self.tz))
-            fields = [
-                f"first_t_us={to_us(row.first_time.to_pydatetime())}i",
-                f"first_value={float(row.first_value)!r}",
-                f"last_t_us={to_us(row.last_time.to_pydatetime())}i",
-                f"last_value={float(row.last_value)!r}",
-                f"delta_sum={float(row.delta_sum)!r}",
-                f"mean={float(row.mean)!r}", f"min={float(row.min)!r}",
-                f"max={float(row.max)!r}", f"n_readings={int(row.n_readings)}i",
-            ]
-            yield (f"{ARCHIVE},meter={escape_tag(row.meter)},point={escape_tag(row.point)} "
-                   f"{','.join(fields)} {t_us}")
+
+def archive_lines(days: pd.DataFrame, tz: ZoneInfo) -> Iterator[str]:
+    """Daily aggregates (counter and gauge columns of one day) as ``daily_archive`` lines,
+    timestamped at the local day's start (precision µs)."""
+    for row in days.itertuples(index=False):
+        t_us = to_us(day_start_utc(row.day, tz))
+        fields = [
+            f"first_t_us={to_us(row.first_time.to_pydatetime())}i",
+            f"first_value={float(row.first_value)!r}",
+            f"last_t_us={to_us(row.last_time.to_pydatetime())}i",
+            f"last_value={float(row.last_value)!r}",
+            f"delta_sum={float(row.delta_sum)!r}",
+            f"mean={float(row.mean)!r}", f"min={float(row.min)!r}",
+            f"max={float(row.max)!r}", f"n_readings={int(row.n_readings)}i",
+        ]
+        yield (f"{ARCHIVE},meter={escape_tag(row.meter)},point={escape_tag(row.point)} "
+               f"{','.join(fields)} {t_us}")
+
+
+def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(lines)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _nth(results: list[dict], index: int) -> dict:

@@ -11,8 +11,11 @@ meter, point and instant is an UPSERT and a meter's year is one contiguous key r
 ``device_health(meter_id, t, ...)`` keeps collector health.
 
 Daily aggregates are one SQL statement: the local day number is computed in SQL from the zone's
-UTC-offset segments over the queried range (a CASE on the transition instants), consecutive
-readings come from ``LAG``/``LEAD`` windows in key order.
+UTC-offset segments over the queried range (a CASE on the transition instants); the steps between
+consecutive readings come from one ``LAG`` window in key order, summed per day; first and last
+values are primary-key lookups at the day's first and last time. The step from a day's previous
+reading (on an earlier day) to its first is then taken out in pandas, so ``delta_sum`` counts only
+steps within the day.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from storage.aggregate import merge_archive
+from storage.aggregate import counter_step_correction, merge_archive
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
     DAILY_GAUGE_COLUMNS,
@@ -159,7 +162,7 @@ class SqliteStore(StoreBase):
         self.retention_raw_days = retention_raw_days
         self._lock = threading.RLock()
         self._ids: dict[str, dict[str, int]] = {"meters": {}, "points": {}}
-        self._series: set[tuple[int, int]] = set()
+        self._pairs: dict[tuple[str, str], tuple[int, int]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -226,31 +229,31 @@ class SqliteStore(StoreBase):
         int
             Readings written.
         """
-        meter_ids, point_ids, series = self._ids["meters"], self._ids["points"], self._series
+        pairs = self._pairs
         written = 0
         iterator = iter(readings)
         while True:
             with self._write() as cur:
                 batch = []
                 for r in iterator:
-                    mid = meter_ids.get(r.meter)
-                    if mid is None:
-                        mid = self._name_id(cur, "meters", r.meter)
-                    pid = point_ids.get(r.point)
-                    if pid is None:
-                        pid = self._name_id(cur, "points", r.point)
-                    if (mid, pid) not in series:
-                        cur.execute(
-                            "INSERT INTO series VALUES (?, ?) ON CONFLICT DO NOTHING", (mid, pid)
-                        )
-                        series.add((mid, pid))
-                    batch.append((mid, pid, (r.time - EPOCH) // _ONE_US, r.value, r.quality))
+                    ids = pairs.get((r.meter, r.point))
+                    if ids is None:
+                        ids = self._series_ids(cur, r.meter, r.point)
+                    batch.append((*ids, (r.time - EPOCH) // _ONE_US, r.value, r.quality))
                     if len(batch) >= _CHUNK:
                         break
                 cur.executemany(UPSERT_READING, batch)
             written += len(batch)
             if len(batch) < _CHUNK:
                 return written
+
+    def _series_ids(self, cur: sqlite3.Cursor, meter: str, point: str) -> tuple[int, int]:
+        """(meter id, point id) of a series, registering names and the series when new."""
+        mid = self._ids["meters"].get(meter) or self._name_id(cur, "meters", meter)
+        pid = self._ids["points"].get(point) or self._name_id(cur, "points", point)
+        cur.execute("INSERT INTO series VALUES (?, ?) ON CONFLICT DO NOTHING", (mid, pid))
+        self._pairs[(meter, point)] = (mid, pid)
+        return mid, pid
 
     def read_readings(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
@@ -287,21 +290,21 @@ class SqliteStore(StoreBase):
         )
         day = local_day_sql(offset_segments(start_us, end_us, self.tz))
         sql = f"""
-WITH g AS (
-    SELECT meter_id, point_id, t, value, {day} AS day FROM readings
-    WHERE t >= ? AND t < ? AND quality = 'good' AND value IS NOT NULL{filters}
-), w AS (
-    SELECT meter_id, point_id, t, value, day,
-           LAG(day) OVER win AS prev_day, LAG(value) OVER win AS prev_value,
-           LEAD(day) OVER win AS next_day
-    FROM g WINDOW win AS (PARTITION BY meter_id, point_id ORDER BY t)
-)
-SELECT m.name, p.name, w.day, min(w.t), max(CASE WHEN prev_day IS NOT day THEN value END),
-       max(w.t), max(CASE WHEN next_day IS NOT day THEN value END),
-       sum(CASE WHEN prev_day = day AND value > prev_value THEN value - prev_value ELSE 0.0 END),
-       count(*)
-FROM w JOIN meters m ON m.id = w.meter_id JOIN points p ON p.id = w.point_id
-GROUP BY w.meter_id, w.point_id, w.day"""
+SELECT m.name, p.name, a.day, a.first_t, f.value, a.last_t, l.value, a.delta_sum, a.n
+FROM (
+    SELECT meter_id, point_id, day, min(t) AS first_t, max(t) AS last_t, count(*) AS n,
+           sum(CASE WHEN step > 0 THEN step ELSE 0.0 END) AS delta_sum
+    FROM (
+        SELECT meter_id, point_id, t, {day} AS day,
+               value - LAG(value) OVER (PARTITION BY meter_id, point_id ORDER BY t) AS step
+        FROM readings
+        WHERE t >= ? AND t < ? AND quality = 'good' AND value IS NOT NULL{filters}
+    )
+    GROUP BY meter_id, point_id, day
+) a
+JOIN readings f ON f.meter_id = a.meter_id AND f.point_id = a.point_id AND f.t = a.first_t
+JOIN readings l ON l.meter_id = a.meter_id AND l.point_id = a.point_id AND l.t = a.last_t
+JOIN meters m ON m.id = a.meter_id JOIN points p ON p.id = a.point_id"""
         return sql, params
 
     def daily_gauges_sql(
@@ -360,6 +363,11 @@ GROUP BY g.meter_id, g.point_id, g.day"""
         rows = self._query(*self.daily_counters_sql(start_us, end_us, meters, points))
         computed = pd.DataFrame(rows, columns=DAILY_COUNTER_COLUMNS)
         if not computed.empty:
+            computed = computed.sort_values(["meter", "point", "day"]).reset_index(drop=True)
+            # the SQL sums the steps of consecutive readings over the whole range, so each day's
+            # sum includes the step from the previous day's last reading: take it out
+            step = counter_step_correction(computed)
+            computed["delta_sum"] = (computed["delta_sum"] - step).clip(lower=0.0)
             computed["day"] = _day_numbers_to_dates(computed["day"])
             computed["first_time"] = _utc(computed["first_time"])
             computed["last_time"] = _utc(computed["last_time"])

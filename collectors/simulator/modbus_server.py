@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,7 +80,8 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._faults: dict[int, list[Fault]] = {}
         self.requests: Counter[int] = Counter()
-        self.request_log: list[tuple[int, int, int, int]] = []
+        #: The latest requests (device id, function code, address, count), oldest dropped.
+        self.request_log: deque[tuple[int, int, int, int]] = deque(maxlen=10_000)
 
     def set(
         self,
@@ -174,6 +175,8 @@ class _FaultyHandler(ServerRequestHandler):
         )
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay_s)
+            if self.last_pdu is not pdu:  # a newer request arrived meanwhile: it gets the answer
+                return
         elif fault is not None and fault.kind == "exception":
             response = ExceptionResponse(pdu.function_code, fault.code)
             response.transaction_id = pdu.transaction_id

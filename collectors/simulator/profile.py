@@ -111,7 +111,7 @@ def _shape(carrier: str, day: date) -> tuple[float, ...]:
     return base
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)
 def _day_params(meter_id: str, carrier: str, subitem: str, day: date) -> tuple[float, ...]:
     """The 25 knots (00:00 … 24:00) of the day's rate curve [unit/h]."""
     mean = MEAN_RATE_ELECTRICITY_KW.get(subitem, MEAN_RATE["electricity"]) \
@@ -124,12 +124,19 @@ def _day_params(meter_id: str, carrier: str, subitem: str, day: date) -> tuple[f
     return (*knots, knots[0])
 
 
-def _integral_to_hour(knots: Sequence[float], hours: float) -> float:
+@lru_cache(maxsize=65536)
+def _hourly_cumulative(knots: tuple[float, ...]) -> tuple[float, ...]:
+    """∫ rate from 00:00 to each whole hour 0…24 of a piecewise-linear day curve [unit]."""
+    out = [0.0]
+    for h in range(24):
+        out.append(out[-1] + (knots[h] + knots[h + 1]) / 2)
+    return tuple(out)
+
+
+def _integral_to_hour(knots: tuple[float, ...], hours: float) -> float:
     """∫ rate from 00:00 to ``hours`` (0…24) of a piecewise-linear day curve [unit]."""
-    total = 0.0
     whole = min(int(hours), 24)
-    for h in range(whole):
-        total += (knots[h] + knots[h + 1]) / 2
+    total = _hourly_cumulative(knots)[whole]
     frac = hours - whole
     if frac > 0 and whole < 24:
         a, b = knots[whole], knots[whole + 1]
@@ -175,7 +182,12 @@ def _carrier(meter) -> str:
 
 def start_value(meter) -> float:
     """The counter's reading at :data:`EPOCH` [unit] (a stable per-meter number)."""
-    return round(100 + 4900 * _hash_unit("start", meter.id), 1)
+    return _start_value(meter.id)
+
+
+@lru_cache(maxsize=4096)
+def _start_value(meter_id: str) -> float:
+    return round(100 + 4900 * _hash_unit("start", meter_id), 1)
 
 
 def counter_value(meter, t: datetime, tz: tzinfo = SHANGHAI) -> float:
@@ -226,16 +238,26 @@ _TOU_SHARES = {"energy_sharp_kwh": 0.10, "energy_peak_kwh": 0.35, "energy_flat_k
 _PHASE_SHARES = (0.34, 0.33, 0.33)
 
 
-def _electric_values(meter, t: datetime, tz: tzinfo) -> dict[str, float]:
+_BASIC_ELECTRIC = frozenset(
+    {"energy_import_kwh", "energy_export_kwh", "energy_total_kwh", "energy_combined_kwh"}
+)
+
+
+def _electric_values(
+    meter, t: datetime, tz: tzinfo, names: frozenset[str] | None = None
+) -> dict[str, float]:
     carrier = _carrier(meter)
     counter = counter_value(meter, t, tz)
-    power_kw = rate_per_hour(meter, t, tz)
     if carrier == "pv":
         export_kwh, import_kwh = counter, 10.0 + 0.001 * counter
-        power_w = -power_kw * 1000
     else:
         import_kwh, export_kwh = counter, 0.0
-        power_w = power_kw * 1000
+    if names is not None and names <= _BASIC_ELECTRIC:  # counters only: the backfill's case
+        return {"energy_import_kwh": import_kwh, "energy_export_kwh": export_kwh,
+                "energy_total_kwh": import_kwh + export_kwh,
+                "energy_combined_kwh": import_kwh + export_kwh}
+    power_kw = rate_per_hour(meter, t, tz)
+    power_w = -power_kw * 1000 if carrier == "pv" else power_kw * 1000
     wobble = math.sin(t.timestamp() / 600.0)
     pf = 0.95 + 0.02 * wobble
     volts = 230.0 + 2.0 * wobble
@@ -288,21 +310,33 @@ def _flow_values(meter, t: datetime, tz: tzinfo) -> dict[str, float]:
         "volume_m3": counter,
         "flow_rate_m3_per_h": rate,
         "sound_speed_m_per_s": 1482.0,
+        "signal_quality_raw": 85 + (3 << 8),  # quality 85 %, autogain step 3
+        "signal_strength_up": 720.0,
+        "signal_strength_down": 715.0,
         "temperature_c": 15.0,
         "pressure_kpa": 103.3,
     }
 
 
-def point_values(meter, regmap: RegisterMap, t: datetime, tz: tzinfo = SHANGHAI) -> dict[str, float]:
-    """Every point of ``regmap`` for ``meter`` at ``t``, in the points' units (primary side).
+def point_values(
+    meter,
+    regmap: RegisterMap,
+    t: datetime,
+    tz: tzinfo = SHANGHAI,
+    names: frozenset[str] | None = None,
+) -> dict[str, float]:
+    """Every point of ``regmap`` (or only ``names``) for ``meter`` at ``t``, primary side.
 
-    Points the simulator does not know by name read 0.0.
+    Values are in the points' units; points the simulator does not know by name read 0.0.
     """
     if _carrier(meter) in ("electricity", "pv"):
-        known = _electric_values(meter, t, tz)
+        known = _electric_values(meter, t, tz, names)
     else:
         known = _flow_values(meter, t, tz)
-    return {p.name: float(known.get(p.name, 0.0)) for p in regmap.points}
+    return {
+        p.name: float(known.get(p.name, 0.0))
+        for p in regmap.points if names is None or p.name in names
+    }
 
 
 def history_readings(
@@ -336,16 +370,19 @@ def history_readings(
     dirs = [settings.resolve(d) for d in settings.collector.register_map_dirs]
     chosen = [m for m in settings.meters if meters is None or m.id in meters]
     maps = {m.id: meter_register_map(m, dirs) for m in chosen}
+    selected = {
+        m.id: [p for p in maps[m.id].points if points is None or p.name in points] for m in chosen
+    }
+    names = {m.id: frozenset(p.name for p in selected[m.id]) for m in chosen}
     first = math.ceil(start_utc.timestamp() / step_s) * step_s
     t_s = first
     while t_s < end_utc.timestamp():
         t = datetime.fromtimestamp(t_s, UTC)
         for meter in chosen:
-            regmap = maps[meter.id]
-            values = point_values(meter, regmap, t, tz)
-            for p in regmap.points:
-                if points is not None and p.name not in points:
-                    continue
+            if not selected[meter.id]:
+                continue
+            values = point_values(meter, maps[meter.id], t, tz, names[meter.id])
+            for p in selected[meter.id]:
                 words = encode_value(p, values[p.name], meter.ct_ratio, meter.pt_ratio)
                 decoded = decode_point(p, words, meter.ct_ratio, meter.pt_ratio)
                 yield Reading(meter=meter.id, point=p.name, time=t, value=decoded.value,

@@ -141,8 +141,22 @@ def test_institution_without_consumption_has_zero_energy_and_unknown_coverage(re
                             "floor_area_m2": 1000.0, "occupants": 10.0})
     _, _, f = _account(reference, [_row("a", "electricity", "kWh", 1000.0)], profile)
     assert f.loc["b", "energy_tce"] == 0.0
-    assert math.isnan(f.loc["b", "energy_coverage"])
+    assert f.loc["b", "energy_coverage"] == 0.0
+    assert math.isnan(f.loc["b", "electricity_coverage"])
     assert math.isnan(f.loc["a", "water_coverage"])
+    assert math.isnan(f.loc["a", "water_m3_per_person"])   # no water data: unknown, not 0
+
+
+def test_energy_coverage_is_capped_by_electricity(reference):
+    # Gas fully billed but no electricity data at all: the year's energy is not measured.
+    rows = _year("a", "natural_gas", "m3", 1000.0, "stationary")
+    _, _, f = _account(reference, rows)
+    assert f.loc["a", "energy_coverage"] == 0.0
+    assert f.loc["a", "co2_coverage"] == 0.0
+    # Electricity for 6 of 12 months: energy coverage at most 0.5.
+    rows += [_row("a", "electricity", "kWh", 100.0, month=m) for m in range(1, 7)]
+    _, _, f = _account(reference, rows)
+    assert f.loc["a", "energy_coverage"] == pytest.approx(0.5)
 
 
 def test_coverage_is_tce_weighted_across_carriers(reference):
@@ -172,6 +186,18 @@ def test_fuel_card_coverage_is_over_months_with_records(reference):
     _, carriers, _ = _account(reference, rows)
     assert carriers.iloc[0]["coverage"] == pytest.approx(1.0)
     assert carriers.iloc[0]["quantity"] == pytest.approx(100.0)
+
+
+def test_seasonal_heat_bills_are_not_gaps(reference):
+    # District heat billed Jan-Mar and Nov-Dec only (the heating season): coverage 1, while an
+    # electricity account billed for the same five months covers 5 / 12 of the year.
+    months = (1, 2, 3, 11, 12)
+    rows = [_row("a", "heat", "GJ", 10.0, month=m) for m in months]
+    rows += [_row("a", "electricity", "kWh", 10.0, month=m) for m in months]
+    _, carriers, _ = _account(reference, rows)
+    coverage = carriers.set_index("carrier")["coverage"]
+    assert coverage["heat"] == pytest.approx(1.0)
+    assert coverage["electricity"] == pytest.approx(5 / 12)
 
 
 def test_sources_of_one_carrier_are_weighted_by_quantity(reference):

@@ -135,7 +135,9 @@ def test_fuel_records_need_a_known_vehicle(settings, tmp_path):
     assert [(p.row, p.column, p.value) for p in info.value.problems] == [
         (3, "plate", "鲁A99999")
     ]
-    good = _write(tmp_path / "fuel2.csv", "加油日期,车牌号,油品,加油量(升)\n2025-03-02,鲁A12345,汽油,45.5\n")
+    good = _write(
+        tmp_path / "fuel2.csv", "加油日期,车牌号,油品,加油量(升)\n2025-03-02,鲁A12345,汽油,45.5\n"
+    )
     import_ledger("fuel", good, settings)
     import_ledger("fuel", good, settings)  # the same record again replaces, never doubles
     fuel = _store(settings).table("fuel")
@@ -202,3 +204,20 @@ def test_sample_data_imports_cleanly_and_twice_changes_nothing(settings):
     assert (bills["use"] == "green").any()
     with sqlite3.connect(settings.resolve(settings.accounting.ledger_path)) as conn:
         assert conn.execute("SELECT count(*) FROM bills").fetchone()[0] == counts["bills"]
+
+
+def test_a_bill_may_name_only_a_known_building(settings, tmp_path):
+    import_ledger("institutions", _write(tmp_path / "i.csv", INSTITUTIONS_ZH), settings)
+    import_ledger("buildings", _write(
+        tmp_path / "b.csv", "building_id,institution_id,floor_area_m2\ngov01-main,gov01,100\n"
+    ), settings)
+    path = _write(tmp_path / "bills.csv", (
+        "institution_id,carrier,period_start,period_end,quantity,unit,building_id\n"
+        "gov01,water,2025-01-01,2025-03-31,300,m3,gov01-main\n"
+        "gov01,water,2025-04-01,2025-06-30,300,m3,gov01-annex\n"
+    ))
+    with pytest.raises(LedgerImportError) as info:
+        import_ledger("bills", path, settings)
+    assert [(p.row, p.column, p.value) for p in info.value.problems] == [
+        (3, "building_id", "gov01-annex")
+    ]

@@ -8,10 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from accounting import units
 from accounting.errors import ReferenceDataError, UnitError
 from accounting.reference_data import available_factor_sets, load_reference
 from jieneng.settings import AccountingSettings
+
+_REF = load_reference(AccountingSettings())
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +216,25 @@ def test_errors_name_what_is_wrong(tmp_path, ref):
     assert "co2_factors.csv, row 2, column kgco2_per_unit = 'three': expected a number" in message
     assert "row 3, column confidence = 'maybe'" in message
     assert available_factor_sets() == ["default"]
+
+
+_UNIT_PAIRS = [
+    ("coal", "kg", "t"), ("lpg", "kg", "t"), ("heat", "GJ", "MJ"), ("electricity", "kWh", "MWh"),
+    ("natural_gas", "m3", "10^4 m3"), ("pv", "kWh", "MWh"),
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(pair=st.sampled_from(_UNIT_PAIRS),
+       quantity=st.floats(min_value=0, max_value=1e9, allow_nan=False),
+       year=st.integers(min_value=2015, max_value=2030))
+def test_the_unit_a_quantity_is_given_in_does_not_change_its_tce_or_co2(pair, quantity, year):
+    carrier, unit_a, unit_b = pair
+    ref = _REF
+    in_b = units.convert(quantity, carrier, unit_a, unit_b)
+    tce_a = quantity * ref.kgce_per_unit(carrier, unit_a, year).value
+    tce_b = in_b * ref.kgce_per_unit(carrier, unit_b, year).value
+    assert tce_b == pytest.approx(tce_a, rel=1e-9, abs=1e-9)
+    co2_a = quantity * ref.kgco2_per_unit(carrier, unit_a, year, "shandong").value
+    co2_b = in_b * ref.kgco2_per_unit(carrier, unit_b, year, "shandong").value
+    assert co2_b == pytest.approx(co2_a, rel=1e-9, abs=1e-9)

@@ -41,9 +41,12 @@ def figures(*rows: dict) -> pd.DataFrame:
 
 
 def _status(frame, inst, subject):
+    """The one verdict row of an institution and subject, with its reason written."""
     row = frame[(frame["institution_id"] == inst) & (frame["subject"] == subject)]
     assert len(row) == 1, (inst, subject, frame)
-    return row.iloc[0]
+    explained = verdicts.explain(row).iloc[0]
+    assert explained["reason"], explained
+    return explained
 
 
 @pytest.mark.parametrize(("kwh_per_m2", "status"), [

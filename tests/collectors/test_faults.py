@@ -79,11 +79,14 @@ def test_timeout_marks_unavailable_once_and_recovery_once(modbus_tcp_server, tmp
     assert "no valid answer within 0.3 s" in cycles[0]["bad"].error
     assert not cycles[0]["bad"].readings
     errors = messages(caplog, logging.ERROR)
-    assert len(errors) == 1 and "'bad' is unavailable" in errors[0]
+    assert len(errors) == 1
+    assert "'bad' is unavailable" in errors[0]
     recovered = messages(caplog, logging.WARNING)
-    assert len(recovered) == 1 and "after 3 failed poll(s)" in recovered[0]
+    assert len(recovered) == 1
+    assert "after 3 failed poll(s)" in recovered[0]
     health = {h.meter: h for h in collector.health.snapshot()}
-    assert health["bad"].available and health["bad"].consecutive_failures == 0
+    assert health["bad"].available
+    assert health["bad"].consecutive_failures == 0
     assert health["bad"].last_success == cycles[-1]["bad"].finished
 
 
@@ -103,7 +106,8 @@ def test_health_counts_failures_and_keeps_the_last_success(modbus_tcp_server, tm
     assert bad.last_success == cycles[0]["bad"].finished
     assert bad.response_time_s >= 0.3
     assert "no valid answer" in bad.error
-    assert health["ok"].available and health["ok"].error == ""
+    assert health["ok"].available
+    assert health["ok"].error == ""
 
 
 def test_exception_responses_mark_the_device_unavailable(modbus_tcp_server, tmp_path):
@@ -116,7 +120,8 @@ def test_exception_responses_mark_the_device_unavailable(modbus_tcp_server, tmp_
     assert "exception response 4 (server device failure)" in bad.error
     assert {p.what for p in bad.problems} == {"exception_response"}
     assert {p.point for p in bad.problems} == {p.name for p in model(MODEL).points}
-    assert cycle["ok"].ok and len(cycle["ok"].readings) == len(model(MODEL).points)
+    assert cycle["ok"].ok
+    assert len(cycle["ok"].readings) == len(model(MODEL).points)
 
 
 def test_dropped_connection_is_reopened(modbus_tcp_server, tmp_path):
@@ -206,3 +211,23 @@ def test_rtu_dead_device_does_not_stop_the_bus(modbus_rtu_server, tmp_path):
     assert cycles[0]["ok"].readings[0].value == pytest.approx(
         sample_values(model(MODEL), base=100.0)[cycles[0]["ok"].readings[0].point]
     )
+
+
+def test_rtu_exception_response_for_one_device(modbus_rtu_server, tmp_path):
+    server = modbus_rtu_server(served(), baudrate=38400)
+    server.faults.set(2, "exception", code=6)
+    collector = two_meters(tmp_path, rtu_gateway("bus", server.client_port, timeout_s=0.5))
+    (cycle,) = run_cycles(collector, 1)
+    assert not cycle["bad"].ok
+    assert "exception response 6 (server device busy)" in cycle["bad"].error
+    assert cycle["ok"].ok
+
+
+def test_only_read_function_codes_can_be_sent(tmp_path):
+    from collectors.modbus_client import READ_FUNCTIONS, GatewayClient
+    from jieneng.settings import TcpGateway
+
+    assert sorted(code for code, _ in READ_FUNCTIONS.values()) == [1, 2, 3, 4]
+    client = GatewayClient(TcpGateway(id="g", protocol="tcp", host="127.0.0.1", port=1))
+    with pytest.raises(ValueError, match="not a read function"):
+        asyncio.run(client.read("write_register", 0, 1, 1))

@@ -62,7 +62,8 @@ def test_tcp_poll_reads_every_point_with_the_fewest_requests(modbus_tcp_server, 
     # were rejected once, split, and learned: the second poll makes exactly the minimal reads.
     server.faults.reset_counts()
     again = poll(poller)
-    assert again.ok and len(again.readings) == len(regmap.points)
+    assert again.ok
+    assert len(again.readings) == len(regmap.points)
     runs = plan_requests(regmap.points, max_gap=0)
     assert server.faults.requests[3] == len(runs) == again.requests
     assert {(f, a, c) for d, f, a, c in server.faults.request_log} == {
@@ -131,7 +132,9 @@ def test_invalid_values_become_invalid_readings_not_numbers(modbus_tcp_server, t
     result = poll(poller_for(settings))
     assert result.ok
     bad = [r for r in result.readings if r.point == "voltage_l1_v"]
-    assert bad and bad[0].value is None and bad[0].quality == "invalid"
+    assert bad
+    assert bad[0].value is None
+    assert bad[0].quality == "invalid"
     assert [(p.point, p.what) for p in result.problems] == [("voltage_l1_v", "invalid_value")]
     good = {r.point: r.value for r in result.readings if r.quality == "good"}
     assert len(good) == len(regmap.points) - 1

@@ -233,3 +233,49 @@ def test_override_errors():
         apply_overrides(regmap, {"energy_kwh": PointOverride(address=1)})
     with pytest.raises(RegisterMapError, match="overlaps voltage_l1_v at 0x2006"):
         apply_overrides(regmap, {"power_w": PointOverride(address=0x2005)})
+
+
+def test_settings_validation_sees_user_models(tmp_path):
+    from jieneng.settings import validate_file
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    _write(maps, """
+[[points]]
+name = "volume_m3"
+function = "holding"
+address = 0
+data_type = "uint32"
+unit = "m3"
+kind = "counter"
+""", model="my_water_meter")
+    config = tmp_path / "jieneng.toml"
+    body = """
+[site]
+name = "t"
+province = "shandong"
+region_code = "370100"
+[collector]
+register_map_dirs = ["maps"]
+[[gateways]]
+id = "gw"
+protocol = "tcp"
+host = "127.0.0.1"
+[[meters]]
+id = "w1"
+gateway = "gw"
+model = "{model}"
+institution = "i"
+building = "b"
+carrier = "water"
+subitem = "02000"
+"""
+    config.write_text(body.format(model="my_water_meter"), encoding="utf-8")
+    settings, problems = validate_file(config)
+    assert problems == []
+    assert get_register_map("my_water_meter", [settings.resolve(d) for d in
+                                               settings.collector.register_map_dirs])
+    config.write_text(body.format(model="my_water_metre"), encoding="utf-8")
+    _, problems = validate_file(config)
+    assert len(problems) == 1
+    assert "did you mean 'my_water_meter'" in problems[0].expected

@@ -7,6 +7,8 @@ fault the servers can inject.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 
 import pytest
@@ -168,3 +170,16 @@ def test_rtu_over_a_pty_pair(modbus_rtu_server):
     assert code == 2
     assert again == [10, 11, 12]
     assert server.faults.requests == {1: 3, 2: 3}
+
+
+def test_stop_ends_the_thread_and_frees_the_port(modbus_tcp_server):
+    server = modbus_tcp_server({1: {0: [1]}})
+    name = "modbus-server 127.0.0.1:0"  # the thread is named before the port is known
+    assert any(t.name == name for t in threading.enumerate())
+    port = server.port
+    server.stop()
+    server.stop()  # idempotent
+    assert not any(t.name == name and t.is_alive() for t in threading.enumerate())
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))

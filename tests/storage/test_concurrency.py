@@ -103,14 +103,16 @@ def test_sqlite_writer_killed_mid_write_leaves_whole_transactions(tmp_path) -> N
     store = SqliteStore(spec["path"])
     deadline = time.monotonic() + 60
     while len(store.read_readings(T0, FAR, meters=["victim"])) < 2 * size:
-        assert time.monotonic() < deadline and proc.is_alive()
+        assert time.monotonic() < deadline
+        assert proc.is_alive()
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
     with sqlite3.connect(spec["path"]) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     n = len(store.read_readings(T0, FAR))
-    assert n % size == 0 and n >= 2 * size
+    assert n % size == 0
+    assert n >= 2 * size
     # the collector's replay: rewriting everything leaves exactly the expected readings
     replay = [r for k in range(n // size + 1) for r in batch("victim", k, size)]
     store.write_readings(replay)

@@ -70,7 +70,8 @@ def test_round_trip_and_half_open_range(make_store) -> None:  # type: ignore[no-
                                meters=["m1"])
     assert list(part["value"]) == [101.0, 102.0]
     only = store.read_readings(T0, FAR, points=["power_kw"])
-    assert set(only["meter"]) == {"m2"} and len(only) == 3
+    assert set(only["meter"]) == {"m2"}
+    assert len(only) == 3
     assert store.read_readings(T0, FAR, meters=[]).empty
 
 
@@ -80,7 +81,8 @@ def test_times_in_any_zone_are_the_same_instant(make_store) -> None:  # type: ig
     store.write_readings([Reading("m", "p", local, 1.0)])
     store.write_readings([Reading("m", "p", datetime(2024, 6, 1, 0, 0, tzinfo=UTC), 2.0)])
     frame = store.read_readings(T0, FAR)
-    assert len(frame) == 1 and frame["value"].iloc[0] == 2.0
+    assert len(frame) == 1
+    assert frame["value"].iloc[0] == 2.0
     assert frame["time"].iloc[0] == pd.Timestamp("2024-06-01T00:00:00Z")
 
 
@@ -98,7 +100,8 @@ def test_rewrite_is_idempotent(make_store) -> None:  # type: ignore[no-untyped-d
     first = readings[0]
     store.write_readings([Reading(first.meter, first.point, first.time, 123456.0)])
     after = store.read_readings(first.time, first.time + timedelta(microseconds=1))
-    assert list(after["value"]) == [123456.0] and len(store.read_readings(T0, FAR)) == len(before)
+    assert list(after["value"]) == [123456.0]
+    assert len(store.read_readings(T0, FAR)) == len(before)
 
 
 def test_naive_times_are_rejected(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -204,10 +207,13 @@ def test_empty_results_have_the_columns(make_store) -> None:  # type: ignore[no-
 def test_latest_per_meter_and_point(make_store) -> None:  # type: ignore[no-untyped-def]
     store = make_store()
     store.write_readings(
-        counter_series("m1", "energy_import_kwh", T0, 50, timedelta(minutes=15), invalid_share=0)
-        + [Reading("m1", "power_kw", T0 + timedelta(hours=1), 5.0),
-           Reading("m1", "power_kw", T0 + timedelta(hours=2), None, "invalid"),
-           Reading("m2", "power_kw", T0, 7.0)]
+        [
+            *counter_series("m1", "energy_import_kwh", T0, 50, timedelta(minutes=15),
+                            invalid_share=0),
+            Reading("m1", "power_kw", T0 + timedelta(hours=1), 5.0),
+            Reading("m1", "power_kw", T0 + timedelta(hours=2), None, "invalid"),
+            Reading("m2", "power_kw", T0, 7.0),
+        ]
     )
     latest = store.latest()
     assert list(latest.columns) == LATEST_COLUMNS
@@ -216,7 +222,8 @@ def test_latest_per_meter_and_point(make_store) -> None:  # type: ignore[no-unty
     raw = store.read_readings(T0, FAR, meters=["m1"], points=["energy_import_kwh"])
     assert by_key["m1", "energy_import_kwh"].time == raw["time"].max()
     assert by_key["m1", "energy_import_kwh"].value == raw["value"].iloc[-1]
-    assert by_key["m1", "power_kw"].quality == "invalid" and pd.isna(by_key["m1", "power_kw"].value)
+    assert by_key["m1", "power_kw"].quality == "invalid"
+    assert pd.isna(by_key["m1", "power_kw"].value)
     assert list(store.latest(meters=["m2"])["value"]) == [7.0]
 
 
@@ -278,7 +285,8 @@ def test_hostile_names_round_trip_and_cannot_change_a_query(make_store) -> None:
         assert set(frame["point"]) == {f"p {name}", "energy_import_kwh"}
         assert f"q{name}" in set(frame["quality"])
         by_point = store.read_readings(T0, FAR, points=[f"p {name}"])
-        assert list(by_point["meter"]) == [name] and list(by_point["value"]) == [float(k)]
+        assert list(by_point["meter"]) == [name]
+        assert list(by_point["value"]) == [float(k)]
         daily = store.daily_counters(T0, FAR, meters=[name])
         assert set(daily["meter"]) == {name}
         assert list(store.latest(meters=[name], points=[f"p {name}"])["meter"]) == [name]

@@ -1,0 +1,292 @@
+"""Benchmark: one accounting year of 10,000 institutions through the engine vs a per-institution loop.
+
+Run: ``.venv/bin/python benchmarks/bench_accounting.py [--institutions 10000] [--repeats 3]``
+
+Data (built before timing, seeded): N institutions in 4 provinces × 5 categories × 3 levels ×
+2 climate zones, each with 12 months × 8 carriers (electricity, water, natural gas, heat,
+gasoline, diesel, LPG, on-site PV) = N × 96 rows of the monthly consumption table, floor area and
+occupants, and the same institutions' 2020 and previous-year figures for the 十四五 and audit
+verdicts. Factors, quotas (DB37/T 2672) and targets are the shipped reference data.
+
+(a) the engine: ``accounting.engine.account_year`` — factors, carrier totals, figures, quota,
+    十四五, peer, certification and audit verdicts;
+(b) a straightforward per-institution Python loop computing the same figures and the quota,
+    十四五 and peer verdicts (less than (a) does): rows bucketed per institution, a dict of
+    factors, sums and coverage per carrier, intensities, then the verdict rules.
+
+The loop's energy, CO2, intensities and verdict statuses are checked against the engine's, so a
+fast but wrong engine cannot win. Prints the median time of each and the ratio (b)/(a).
+Goal: (a) at least 20× faster than (b), and under 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from accounting import engine, verdicts
+from accounting.reference_data import load_reference
+from jieneng.settings import AccountingSettings
+
+YEAR = 2023
+MIN_COVERAGE = 0.8
+CARRIERS = [  # carrier, unit, use, source, monthly quantity range per 1000 m2
+    ("electricity", "kWh", "purchased", "meter", (2_000, 6_000)),
+    ("water", "m3", "purchased", "meter", (20, 60)),
+    ("natural_gas", "m3", "stationary", "bill", (50, 300)),
+    ("heat", "GJ", "purchased", "bill", (5, 40)),
+    ("gasoline", "L", "mobile", "fuel_card", (20, 120)),
+    ("diesel", "L", "mobile", "fuel_card", (0, 40)),
+    ("lpg", "kg", "stationary", "bill", (0, 30)),
+    ("pv", "kWh", "generation", "meter", (0, 800)),
+]
+PROVINCES = ["shandong", "shaanxi", "beijing", "guangdong"]
+CATEGORIES = ["government", "education", "healthcare", "venue", "other"]
+LEVELS = ["provincial", "municipal", "county"]
+ZONES = ["cold", "hot_summer_cold_winter"]
+
+
+def make_data(n: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"inst{i:05d}" for i in range(n)])
+    profile = pd.DataFrame({
+        "institution_id": ids,
+        "name": ids,
+        "category": rng.choice(CATEGORIES, n),
+        "level": rng.choice(LEVELS, n),
+        "province": rng.choice(PROVINCES, n),
+        "climate_zone": rng.choice(ZONES, n),
+        "quota_area": rng.choice(["A", "B"], n),
+        "subtype": "",
+        "floor_area_m2": rng.uniform(2_000, 40_000, n).round(0),
+        "occupants": rng.integers(50, 2_000, n).astype(float),
+    })
+    parts = []
+    area_k = np.repeat(profile["floor_area_m2"].to_numpy() / 1000.0, 12)
+    months = np.tile(np.arange(1, 13), n)
+    inst = np.repeat(ids, 12)
+    for carrier, unit, use, source, (lo, hi) in CARRIERS:
+        quantity = rng.uniform(lo, hi, n * 12) * area_k
+        coverage = np.where(rng.random(n * 12) < 0.03, rng.uniform(0, 1, n * 12), 1.0)
+        parts.append(pd.DataFrame({
+            "institution_id": inst, "month": months, "carrier": carrier, "unit": unit,
+            "quantity": quantity, "use": use, "source": source, "coverage": coverage,
+            "estimated_share": 1.0 - coverage,
+        }))
+    return pd.concat(parts, ignore_index=True), profile
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) the straightforward loop
+# ---------------------------------------------------------------------------------------------
+
+
+def loop_accounts(consumption, profile, reference, base, previous) -> dict[str, dict]:
+    """Per institution: figures and quota / 十四五 / peer verdict statuses, in plain Python."""
+    factors: dict[tuple, tuple[float, float, int]] = {}
+    rows_by_inst: dict[str, list] = defaultdict(list)
+    for r in consumption.itertuples(index=False):
+        rows_by_inst[r.institution_id].append(r)
+    quotas = reference.quotas().to_dict("records")
+    targets = reference.targets()
+    goal = targets[targets["kind"].eq("target") & targets["change_vs_base"].notna()]
+    goal = dict(zip(goal["indicator"], goal["change_vs_base"], strict=True))
+    delta = 0.31 - reference.kgce_per_unit("electricity", "kWh", YEAR).value
+    base_by = base.set_index("institution_id").to_dict("index")
+    results: dict[str, dict] = {}
+    for p in profile.to_dict("records"):
+        inst = p["institution_id"]
+        per_carrier: dict[tuple, dict] = {}
+        for r in rows_by_inst[inst]:
+            key = (r.carrier, r.unit, p["province"], r.use)
+            if key not in factors:
+                scope = engine.scope_of(r.carrier, r.use)
+                kgce = (reference.kgce_per_unit(r.carrier, r.unit, YEAR).value
+                        if r.carrier != "water" else 0.0)
+                kgco2 = (reference.kgco2_per_unit(r.carrier, r.unit, YEAR, p["province"]).value
+                         if scope else 0.0)
+                factors[key] = (kgce, kgco2, scope)
+            c = per_carrier.setdefault((r.carrier, r.unit, r.use, r.source), {
+                "q": 0.0, "cov": 0.0, "months": set(), "est": 0.0})
+            c["q"] += r.quantity
+            c["cov"] += r.coverage
+            c["est"] += r.quantity * r.estimated_share
+            c["months"].add(r.month)
+        f = {"kgce": 0.0, "kgco2": 0.0, "s1": 0.0, "s2": 0.0, "mobile": 0.0, "heat": 0.0,
+             "kwh": 0.0, "water": 0.0, "kgce_cov": 0.0, "kgco2_cov": 0.0, "elec_cov": [],
+             "water_cov": [], "has_water": False, "has_elec": False}
+        for (carrier, unit, use, source), c in per_carrier.items():
+            kgce_u, kgco2_u, scope = factors[(carrier, unit, p["province"], use)]
+            continuous = source == "meter" or (
+                source == "bill" and carrier in engine.CONTINUOUS_BILL_CARRIERS)
+            coverage = c["cov"] / (12 if continuous else len(c["months"]))
+            kgce, kgco2 = c["q"] * kgce_u, c["q"] * kgco2_u
+            f["kgce"] += kgce
+            f["kgco2"] += kgco2
+            f["kgce_cov"] += kgce * coverage
+            f["kgco2_cov"] += kgco2 * coverage
+            f["s1"] += kgco2 if scope == 1 else 0.0
+            f["s2"] += kgco2 if scope == 2 else 0.0
+            f["mobile"] += kgce if use == "mobile" else 0.0
+            f["heat"] += kgce if carrier == "heat" else 0.0
+            if carrier in ("electricity", "pv"):
+                f["kwh"] += c["q"]
+            if carrier == "electricity":
+                f["elec_cov"].append(coverage)
+            if carrier == "water":
+                f["water"] += c["q"]
+                f["water_cov"].append(coverage)
+        area, people = p["floor_area_m2"], p["occupants"]
+        elec_cov = sum(f["elec_cov"]) / len(f["elec_cov"]) if f["elec_cov"] else 0.0
+        out = {
+            "energy_tce": f["kgce"] / 1000, "co2_t": f["kgco2"] / 1000,
+            "kgce_per_m2": f["kgce"] / area,
+            "kgce_per_m2_excl_vehicles": (f["kgce"] - f["mobile"]) / area,
+            "kgce_per_m2_non_heating": (f["kgce"] - f["mobile"] - f["heat"]) / area,
+            "kgce_per_person": f["kgce"] / people, "water_m3_per_person": f["water"] / people,
+            "kgco2_per_m2": f["kgco2"] / area, "kwh_per_m2": f["kwh"] / area,
+            "energy_coverage": min(f["kgce_cov"] / f["kgce"], elec_cov),
+            "co2_coverage": min(f["kgco2_cov"] / f["kgco2"], elec_cov),
+            "electricity_coverage": elec_cov,
+            "water_coverage": sum(f["water_cov"]) / len(f["water_cov"]),
+            "electricity_kwh": f["kwh"], "statuses": {},
+        }
+        # Quota verdicts: the rows that fit, then the bands.
+        for indicator, (column, cov_col, _d, _u, in_kgce) in verdicts.QUOTA_INDICATORS.items():
+            fit = [q for q in quotas if q["indicator"] == indicator
+                   and q["category"] == p["category"]
+                   and q["province"] in ("", p["province"])
+                   and q["level"] in ("", "any", p["level"])
+                   and q["climate_zone"] in ("", p["climate_zone"])
+                   and q["area"] in ("", p["quota_area"])]
+            if not any(q["indicator"] == indicator for q in quotas):
+                continue
+            value = out[column]
+            if len(fit) == 1 and in_kgce and "equal_value" in fit[0]["tce_basis"]:
+                value += out["electricity_kwh"] * delta / (
+                    area if column != "kgce_per_person" else people)
+            status = "unknown"
+            if len(fit) == 1 and out[cov_col] >= MIN_COVERAGE:
+                q = fit[0]
+                if value > q["constraint"]:
+                    status = "above_constraint"
+                elif value > q["baseline"]:
+                    status = "above_baseline"
+                elif value > q["guide"]:
+                    status = "between_guide_and_baseline"
+                else:
+                    status = "below_guide"
+            out["statuses"][("quota", indicator)] = status
+        # 十四五: straight-line path from 2020 to 2025.
+        b = base_by.get(inst)
+        for indicator, (cov_col, _d, _u) in verdicts.FYP14_INDICATORS.items():
+            target = goal[indicator]
+            path = target * (YEAR - 2020) / 5
+            change = out[indicator] / b[indicator] - 1
+            if out[cov_col] < MIN_COVERAGE or b[cov_col] < MIN_COVERAGE:
+                status = "unknown"
+            elif change <= target:
+                status = "met_target"
+            elif change <= path:
+                status = "on_track"
+            else:
+                status = "off_track"
+            out["statuses"][("fyp14", indicator)] = status
+        results[inst] = {**out, "profile": p}
+    # Peers: a second pass over groups.
+    for indicator, (cov_col, _d, _u, _pub) in verdicts.PEER_INDICATORS.items():
+        groups: dict[tuple, list[float]] = defaultdict(list)
+        for r in results.values():
+            if r[cov_col] >= MIN_COVERAGE:
+                p = r["profile"]
+                groups[(p["category"], p["level"], p["climate_zone"])].append(r[indicator])
+        for r in results.values():
+            p = r["profile"]
+            members = groups[(p["category"], p["level"], p["climate_zone"])]
+            status = "unknown"
+            if r[cov_col] >= MIN_COVERAGE and len(members) >= verdicts.MIN_PEERS:
+                ratio = r[indicator] / (sum(members) / len(members))
+                status = f"score_{verdicts.score_for_ratio(ratio)}"
+            r["statuses"][("peers", indicator)] = status
+    return results
+
+
+def check(account: engine.AnnualAccount, loop: dict[str, dict]) -> None:
+    """The loop and the engine must agree, figure by figure and verdict by verdict."""
+    f = account.figures.set_index("institution_id")
+    for column in ("energy_tce", "co2_t", "kgce_per_m2", "kgce_per_person",
+                   "water_m3_per_person", "kgco2_per_m2", "kwh_per_m2", "energy_coverage"):
+        mine = np.array([loop[i][column] for i in f.index])
+        if not np.allclose(mine, f[column].to_numpy(), rtol=1e-9, atol=1e-12):
+            raise AssertionError(f"loop and engine disagree on {column}")
+    v = account.verdicts
+    v = v[v["kind"].isin(["quota", "fyp14", "peers"])]
+    mismatches = sum(
+        loop[i]["statuses"][(k, s)] != status
+        for i, k, s, status in zip(v["institution_id"], v["kind"], v["subject"], v["status"],
+                                   strict=True)
+    )
+    if mismatches:
+        raise AssertionError(f"{mismatches} verdict statuses differ between loop and engine")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--institutions", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    reference = load_reference(AccountingSettings())
+    consumption, profile = make_data(args.institutions)
+    base_consumption, _ = make_data(args.institutions, seed=2)
+    prev_consumption, _ = make_data(args.institutions, seed=3)
+    base = engine.account_figures(base_consumption, profile, reference, 2020)[2]
+    previous = engine.account_figures(prev_consumption, profile, reference, YEAR - 1)[2]
+    delta = 0.31 - reference.kgce_per_unit("electricity", "kWh", YEAR).value
+    print(f"{args.institutions} institutions × 12 months × {len(CARRIERS)} carriers = "
+          f"{len(consumption):,} consumption rows; {args.repeats} repeats")
+
+    def run_engine() -> engine.AnnualAccount:
+        fresh = load_reference(AccountingSettings())  # no memoised factors carried over
+        return engine.account_year(YEAR, consumption, profile, fresh, MIN_COVERAGE,
+                                   base_figures=base, previous_figures=previous,
+                                   equal_value_delta_kgce_per_kwh=delta)
+
+    def run_loop() -> dict:
+        fresh = load_reference(AccountingSettings())
+        return loop_accounts(consumption, profile, fresh, base, previous)
+
+    engine_times, loop_times = [], []
+    account = loop = None
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        account = run_engine()
+        engine_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        loop = run_loop()
+        loop_times.append(time.perf_counter() - start)
+    check(account, loop)
+    t_engine, t_loop = statistics.median(engine_times), statistics.median(loop_times)
+    print(f"(a) engine (figures + all verdicts)        median {t_engine:8.3f} s   "
+          f"runs {', '.join(f'{t:.3f}' for t in engine_times)}")
+    print(f"(b) per-institution loop (figures + quota, 十四五, peers) median {t_loop:8.3f} s   "
+          f"runs {', '.join(f'{t:.3f}' for t in loop_times)}")
+    ratio = t_loop / t_engine if t_engine > 0 else math.inf
+    print(f"ratio (b)/(a) = {ratio:.1f}×   goal ≥ 20× and (a) < 5 s: "
+          f"{'met' if ratio >= 20 and t_engine < 5 else 'NOT met'}")
+    print("results agree: figures and quota/十四五/peer verdict statuses checked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""End to end through the real CLI: import the sample ledgers, account a year, write the report.
+
+Uses ``sample_data/`` (the demo city's ledgers) with a temporary settings file without meters, so
+all consumption comes from bills and fuel cards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from jieneng.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data"
+LEDGERS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills")
+YEAR = 2025
+
+CONFIG = """
+[site]
+name = "test city"
+timezone = "Asia/Shanghai"
+province = "shandong"
+region_code = "370100"
+
+[storage.sqlite]
+path = "store.sqlite"
+
+[accounting]
+ledger_path = "ledgers.sqlite"
+"""
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("city")
+    path = folder / "jieneng.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    for kind in LEDGERS:
+        assert main(["import", kind, str(SAMPLE / f"{kind}.csv"), "--config", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def account(config) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "jieneng.cli", "account", "--config", str(config),
+         "--year", str(YEAR), "--format", "json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+    )
+    return json.loads(out.stdout)
+
+
+def test_account_json_has_the_contract_fields(account):
+    assert account["year"] == YEAR
+    assert len(account["institutions"]) == 14
+    required = {"institution_id", "energy_tce", "co2_t", "scope1_co2_t", "scope2_co2_t",
+                "floor_area_m2", "occupants", "kgce_per_m2", "kgce_per_person", "kgco2_per_m2",
+                "water_m3_per_person", "carriers", "verdicts", "coverage", "factors"}
+    for inst in account["institutions"]:
+        assert required <= set(inst), required - set(inst)
+        for carrier in inst["carriers"].values():
+            assert {"quantity", "unit", "tce", "co2_t"} <= set(carrier)
+        for factor in inst["factors"]:
+            assert factor["kgce_source"]
+            assert factor["kgco2_source"]
+    assert {"energy_tce", "co2_t", "kgce_per_m2"} <= set(account["totals"])
+
+
+def test_account_figures_add_up(account):
+    insts = account["institutions"]
+    total = sum(i["energy_tce"] for i in insts)
+    assert account["totals"]["energy_tce"] == pytest.approx(total)
+    for inst in insts:
+        assert inst["co2_t"] == pytest.approx(inst["scope1_co2_t"] + inst["scope2_co2_t"])
+        assert inst["energy_tce"] == pytest.approx(
+            sum(c["tce"] for c in inst["carriers"].values()))
+        if inst["floor_area_m2"]:
+            assert inst["kgce_per_m2"] == pytest.approx(
+                inst["energy_tce"] * 1000 / inst["floor_area_m2"])
+
+
+def test_account_electricity_factor_is_shandong_2023_for_2025(account):
+    gov03 = next(i for i in account["institutions"] if i["institution_id"] == "gov03")
+    electricity = next(f for f in gov03["factors"]
+                       if f["carrier"] == "electricity" and f["use"] == "purchased")
+    # 2025 has no published grid factor: Shandong 2023 (0.6191 kgCO2/kWh) is used, and said so.
+    assert electricity["kgco2_per_unit"] == pytest.approx(0.6191)
+    assert "2025" in electricity["kgco2_note"]
+    assert electricity["kgce_per_unit"] == pytest.approx(0.1229)
+    e = gov03["carriers"]["electricity"]
+    assert e["tce"] == pytest.approx(e["quantity"] * 0.1229 / 1000)
+    # Certified green electricity (if any) counts 0 CO2; purchased at the grid factor.
+    green = e["uses"].get("green", 0.0)
+    assert e["co2_t"] == pytest.approx((e["quantity"] - green) * 0.6191 / 1000)
+
+
+def test_institutions_without_electricity_data_are_unknown_not_passed(account):
+    # In this configuration the demo's metered institutions (gov01 ...) have no meters: their
+    # electricity is unknown, so no verdict about their energy may pass.
+    gov01 = next(i for i in account["institutions"] if i["institution_id"] == "gov01")
+    assert gov01["coverage"]["electricity"] is None
+    for verdict in gov01["verdicts"]:
+        if verdict["kind"] in ("quota", "fyp14", "peers"):
+            assert verdict["status"] == "unknown", verdict
+            assert verdict["missing"]
+
+
+def test_account_single_institution_and_table(config, capsys):
+    assert main(["account", "--config", str(config), "--year", str(YEAR),
+                 "--institution", "gov03", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [i["institution_id"] for i in data["institutions"]] == ["gov03"]
+    assert data["totals"]["energy_tce"] == pytest.approx(data["institutions"][0]["energy_tce"])
+    assert main(["account", "--config", str(config), "--year", str(YEAR)]) == 0
+    table = capsys.readouterr().out
+    assert "gov03" in table
+    assert "total" in table
+
+
+def test_account_unknown_institution_exits_2(config, capsys):
+    assert main(["account", "--config", str(config), "--year", str(YEAR),
+                 "--institution", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_report_xlsx_has_the_sheets_and_headers(config, tmp_path, account):
+    out = tmp_path / "report.xlsx"
+    assert main(["report", "--config", str(config), "--year", str(YEAR), "--out", str(out)]) == 0
+    book = openpyxl.load_workbook(out, read_only=True)
+    for sheet in ("基本信息", "能源资源消费状况", "分类汇总", "行政区域汇总"):
+        assert sheet in book.sheetnames
+    headers = {name: [c.value for c in next(book[name].iter_rows(max_row=1))]
+               for name in book.sheetnames}
+    assert {"单位编码", "单位名称", "建筑面积(m²)", "用能人数(人)"} <= set(headers["基本信息"])
+    assert {"电(kWh)", "水(m³)", "综合能耗(tce)", "人均综合能耗(kgce/人)",
+            "单位建筑面积能耗(kgce/m²)"} <= set(headers["能源资源消费状况"])
+    assert "单位类别" in headers["分类汇总"]
+    assert {"行政区划代码", "省份"} <= set(headers["行政区域汇总"])
+    # The consumption sheet agrees with the account, and the category summary adds up.
+    rows = list(book["能源资源消费状况"].iter_rows(min_row=2, values_only=True))
+    col = headers["能源资源消费状况"].index("综合能耗(tce)")
+    assert sum(r[col] for r in rows) == pytest.approx(account["totals"]["energy_tce"])
+    summary = list(book["分类汇总"].iter_rows(min_row=2, values_only=True))
+    tce = headers["分类汇总"].index("综合能耗(tce)")
+    assert summary[-1][0] == "合计"
+    assert sum(r[tce] for r in summary[:-1]) == pytest.approx(summary[-1][tce])
+    book.close()
+
+
+def test_report_csv_and_json(config, tmp_path, account):
+    csv_out = tmp_path / "report.csv"
+    json_out = tmp_path / "report.json"
+    assert main(["report", "--config", str(config), "--year", str(YEAR), "--out",
+                 str(csv_out)]) == 0
+    assert main(["report", "--config", str(config), "--year", str(YEAR), "--out",
+                 str(json_out)]) == 0
+    text = csv_out.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("单位编码,单位名称,统计年度,电(kWh)")
+    assert len(text.splitlines()) == 15
+    data = json.loads(json_out.read_text(encoding="utf-8"))
+    assert data["totals"]["energy_tce"] == pytest.approx(account["totals"]["energy_tce"])
+
+
+def test_report_rejects_an_unknown_suffix(config, tmp_path, capsys):
+    assert main(["report", "--config", str(config), "--year", str(YEAR), "--out",
+                 str(tmp_path / "r.pdf")]) == 2
+    assert ".xlsx" in capsys.readouterr().err
+
+
+def test_import_bad_file_lists_every_bad_row_and_imports_nothing(config, tmp_path, capsys):
+    bad = tmp_path / "buildings.csv"
+    bad.write_text(
+        "building_id,institution_id,floor_area_m2\n"
+        "b-ok,gov01,1000\n"
+        "b-neg,gov01,-5\n"
+        "b-orphan,nobody,100\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "buildings", str(bad), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "row 3" in err
+    assert "floor_area_m2" in err
+    assert "row 4" in err
+    assert "nobody" in err
+    # Nothing was imported: the account still has 14 institutions' floor areas unchanged.
+    assert main(["account", "--config", str(config), "--year", str(YEAR), "--institution",
+                 "gov01", "--format", "json"]) == 0
+    gov01 = json.loads(capsys.readouterr().out)["institutions"][0]
+    assert gov01["floor_area_m2"] == pytest.approx(18000.0)
+
+
+def test_import_missing_file_exits_2(config, tmp_path, capsys):
+    assert main(["import", "bills", str(tmp_path / "none.csv"), "--config", str(config)]) == 2
+    assert "no such file" in capsys.readouterr().err

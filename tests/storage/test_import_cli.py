@@ -1,0 +1,134 @@
+"""``jieneng import readings FILE --config FILE`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from jieneng.cli import main
+from jieneng.settings import load_settings
+from storage import open_store
+
+CONFIG = """\
+[site]
+name = "import test"
+timezone = "Asia/Shanghai"
+province = "shandong"
+region_code = "370100"
+
+[storage]
+backend = "sqlite"
+
+[storage.sqlite]
+path = "store.sqlite"
+
+[[gateways]]
+id = "gw"
+protocol = "tcp"
+host = "127.0.0.1"
+
+[[meters]]
+id = "gov01-main"
+gateway = "gw"
+model = "chint_dtsu666"
+institution = "gov01"
+building = "gov01-main"
+carrier = "electricity"
+
+[[meters]]
+id = "水表, 1号"
+gateway = "gw"
+device_id = 2
+model = "tuf2000m"
+institution = "gov01"
+building = "gov01-main"
+carrier = "water"
+"""
+
+GOOD = """\
+time,meter,point,value
+2024-01-01T00:00:00+08:00,gov01-main,energy_import_kwh,100.5
+2024-01-01T00:15:00+08:00,gov01-main,energy_import_kwh,101.25
+2024-01-01T00:15:00Z,"水表, 1号",volume_m3,7
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "jieneng.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def _all_readings(config: Path):  # type: ignore[no-untyped-def]
+    store = open_store(load_settings(config))
+    try:
+        return store.read_readings(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    finally:
+        store.close()
+
+
+def test_import_good_file(config: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "history.csv"
+    csv.write_text(GOOD, encoding="utf-8")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "imported 3/3 readings (100%)" in err
+    frame = _all_readings(config)
+    assert len(frame) == 3
+    water = frame[frame["meter"] == "水表, 1号"].iloc[0]
+    assert water["value"] == 7.0
+    assert water["time"].isoformat() == "2024-01-01T00:15:00+00:00"
+    first = frame[frame["meter"] == "gov01-main"].iloc[0]
+    assert first["time"].isoformat() == "2023-12-31T16:00:00+00:00"
+    # importing the same file again changes nothing (idempotent)
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 0
+    assert len(_all_readings(config)) == 3
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "bad.csv"
+    csv.write_text(
+        GOOD
+        + "2024-01-01T00:30:00,gov01-main,energy_import_kwh,102\n"  # line 5: no offset
+        + "2024-01-01T00:45:00+08:00,gov01-mian,energy_import_kwh,103\n"  # line 6: typo
+        + "2024-01-01T01:00:00+08:00,gov01-main,energy_imprt_kwh,104\n"  # line 7: bad point
+        + "\n"
+        + "yesterday,gov01-main,energy_import_kwh,abc\n",  # line 9: two problems
+        encoding="utf-8",
+    )
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "5 problem(s); nothing was imported" in err
+    assert f"{csv}:5: column 'time' = '2024-01-01T00:30:00': no UTC offset" in err
+    assert f"{csv}:6: column 'meter' = 'gov01-mian': not a meter of the settings file " \
+           "(did you mean 'gov01-main'?)" in err
+    assert f"{csv}:7: column 'point' = 'energy_imprt_kwh'" in err
+    assert f"{csv}:9: column 'time' = 'yesterday'" in err
+    assert f"{csv}:9: column 'value' = 'abc'" in err
+    assert _all_readings(config).empty
+
+
+def test_bad_header_and_missing_file(config, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "header.csv"
+    csv.write_text("timestamp,meter,point,value\n2024-01-01T00:00:00Z,gov01-main,x,1\n")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "column 'time'" in err
+    assert "missing column" in err
+    assert "column 'timestamp' = 'timestamp': unknown column" in err
+    assert main(["import", "readings", str(tmp_path / "nope.csv"), "--config", str(config)]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_quality_column_and_empty_value(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "q.csv"
+    csv.write_text("time,meter,point,value,quality\n"
+                   "2024-01-01T00:00:00Z,gov01-main,power_w,,invalid\n"
+                   "2024-01-01T00:01:00Z,gov01-main,power_w,5,estimated\n")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 0
+    frame = _all_readings(config)
+    assert list(frame["quality"]) == ["invalid", "estimated"]
+    assert frame["value"].isna().tolist() == [True, False]
