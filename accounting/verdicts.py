@@ -335,8 +335,9 @@ def fyp14_verdicts(
     plan = targets[targets["plan"].eq("14th_fyp")]
     base_year = int(plan.loc[plan["kind"].eq("baseline"), "year"].min())
     goal = plan[plan["kind"].eq("target") & plan["change_vs_base"].notna()]
-    base = base_figures.set_index("institution_id") if len(base_figures) else None
     ids = figures["institution_id"]
+    base = (base_figures.drop_duplicates("institution_id").set_index("institution_id")
+            .reindex(ids.to_numpy()) if len(base_figures) else None)
     parts = []
     for indicator, (cov_col, denom, unit) in FYP14_INDICATORS.items():
         row = goal[goal["indicator"].eq(indicator)]
@@ -349,9 +350,9 @@ def fyp14_verdicts(
             "institution_id": ids, "subject": indicator, "unit": unit,
             "value": figures[indicator].astype(float),
             "coverage": figures[cov_col].astype(float),
-            "base_value": ids.map(base[indicator]).astype(float) if base is not None
+            "base_value": base[indicator].to_numpy(dtype=float) if base is not None
             else np.nan,
-            "base_coverage": ids.map(base[cov_col]).astype(float) if base is not None
+            "base_coverage": base[cov_col].to_numpy(dtype=float) if base is not None
             else np.nan,
             "path_change": target_change * fraction, "target_change": target_change,
             "base_year": base_year, "target_year": target_year,
@@ -618,7 +619,10 @@ def certification_verdicts(
 def _column_of(frame: pd.DataFrame, subject: str, column: str, ids: pd.Series) -> pd.Series:
     """``frame[column]`` of one subject, aligned with ``ids`` (NaN where absent)."""
     rows = frame[frame["subject"].eq(subject)]
-    return ids.map(pd.Series(rows[column].to_numpy(), index=rows["institution_id"].to_numpy()))
+    keys = rows["institution_id"].to_numpy()
+    if len(keys) == len(ids) and (keys == ids.to_numpy()).all():  # built in the same order
+        return pd.Series(rows[column].to_numpy(), index=ids.index)
+    return ids.map(pd.Series(rows[column].to_numpy(), index=keys))
 
 
 def _certification_reason(r: dict) -> str:

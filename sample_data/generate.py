@@ -4,11 +4,11 @@ A small city in Shandong (climate zone 寒冷, peninsula-coastal quota area A of
 five metered institutions that match ``config/demo.toml`` (gov01, gov02, edu01, hos01, ven01) and
 nine more that report by bills only, so that peer groups and ranks mean something.
 
-The metered institutions are sized to the meters the demo simulates (floor areas fit the
-simulated electricity; gov01, the city hall, is the frugal exception), and their 2020 bills are what those meters read in 2025 divided by the
-city's 2025 saving (``TREND[2025]``): the simulator's profile (collectors/simulator/profile.py) is
-the single source of their consumption, so the 十四五 comparison of metered 2025 against billed
-2020 is coherent.
+The metered institutions are sized to the meters the demo simulates (floor areas fit the simulated
+electricity; gov01, the city hall, is the frugal exception), and their 2020 bills are what those
+meters read in 2025 divided by the city's 2025 saving (``TREND[2025]``): the simulator's profile
+(collectors/simulator/profile.py) is the single source of their consumption, so the 十四五 comparison
+of metered 2025 against billed 2020 is coherent.
 
 Figures are invented but plausible: 2020 is the 十四五 baseline (bills for everyone, meters were
 not yet installed); 2024–2026 have bills for the unmetered institutions and for what no meter of

@@ -399,6 +399,11 @@ class InfluxV1Store(StoreBase):
             return empty_frame(DAILY_COUNTER_COLUMNS)
         frame.columns = ["bucket_us", "first_value", "last_value", "first_t", "last_t",
                          "n_readings", "meter", "point"]
+        # A point being written right now may show its value before its t_us field (InfluxDB
+        # writes fields one by one): such a day is not there yet; the next read has it whole.
+        frame = frame.dropna(subset=["first_t", "last_t", "first_value", "last_value"])
+        if frame.empty:
+            return empty_frame(DAILY_COUNTER_COLUMNS)
         frame = frame.sort_values(["meter", "point", "bucket_us"]).reset_index(drop=True)
         sums_frame = _series_frame(sums, ["meter", "point"])
         if sums_frame.empty:
