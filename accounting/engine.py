@@ -162,9 +162,10 @@ def build_factor_table(
             )
             _put_rule(row, "kgco2", reason)
         else:
-            key = (carrier, unit, province)
+            # Only electricity's factor depends on the province (its grid).
+            key = (carrier, unit, province if carrier == "electricity" else None)
             if key not in kgco2_cache:
-                kgco2_cache[key] = reference.kgco2_per_unit(carrier, unit, year, province)
+                kgco2_cache[key] = reference.kgco2_per_unit(carrier, unit, year, key[2])
             _put_factor(row, "kgco2", kgco2_cache[key])
         rows.append(row)
     columns = ["carrier", "unit", "province", "use", "scope"] + [
@@ -258,31 +259,38 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
                                  groups * (MONTHS_PER_YEAR + 1))
     per_line = _sum_by(group, groups, quantity=quantity, coverage=coverage * weight,
                        months=weight, estimated=estimated)
-    per_line["months"] = per_line["months"].round().astype(np.int64)
-    codes = lines.iloc[per_line.index % len(lines)].reset_index(drop=True)
-    per_line = per_line.reset_index(names="group")
-    per_line = pd.concat([per_line, codes], axis=1)
-    per_line["inst"] = per_line["group"] // len(lines)
-    period = per_line["source"].eq("meter") | (
-        per_line["source"].eq("bill") & per_line["carrier"].isin(CONTINUOUS_BILL_CARRIERS))
-    per_line["coverage"] = per_line["coverage"] / np.where(
-        period, MONTHS_PER_YEAR, per_line["months"])
+    line_of = per_line.index.to_numpy() % len(lines)
+    inst_of = per_line.index.to_numpy() // len(lines)
+    months = per_line["months"].to_numpy().round().astype(np.int64)
+    period = (lines["source"].eq("meter") | (
+        lines["source"].eq("bill") & lines["carrier"].isin(CONTINUOUS_BILL_CARRIERS))).to_numpy()
+    line_coverage = per_line["coverage"].to_numpy() / np.where(
+        period[line_of], MONTHS_PER_YEAR, months)
 
-    # Sources of one carrier together (a metered building beside a billed one).
-    keys = ["inst", "carrier", "unit", "use"]
-    per_line["cov_qty"] = per_line["coverage"] * per_line["quantity"]
-    annual = per_line.groupby(keys, sort=False).agg(
-        quantity=("quantity", "sum"), cov_qty=("cov_qty", "sum"), cov_mean=("coverage", "mean"),
-        estimated=("estimated", "sum"), months=("months", "max"),
-    ).reset_index()
-    positive = annual["quantity"] > 0
-    annual["coverage"] = (annual["cov_qty"] / annual["quantity"].where(positive)).fillna(
-        annual["cov_mean"])
-    annual["estimated_share"] = (annual["estimated"] / annual["quantity"].where(positive)
-                                 ).fillna(0.0)
-    annual.insert(0, "institution_id", np.asarray(inst_names, dtype=object)[annual["inst"]])
-    return annual[["institution_id", "carrier", "unit", "use", "quantity", "coverage",
-                   "estimated_share", "months"]]
+    # Sources of one carrier together (a metered building beside a billed one): coverage
+    # weighted by quantity, the plain mean when the quantity is 0.
+    carrier_code, carriers = _line_codes(lines[["carrier", "unit", "use"]])
+    group = inst_of * len(carriers) + carrier_code[line_of]
+    line_quantity = per_line["quantity"].to_numpy()
+    annual = _sum_by(group, len(inst_names) * len(carriers), quantity=line_quantity,
+                     cov_qty=line_coverage * line_quantity, cov_sum=line_coverage,
+                     sources=np.ones(len(group)), estimated=per_line["estimated"].to_numpy())
+    most_months = np.zeros(len(inst_names) * len(carriers), dtype=np.int64)
+    np.maximum.at(most_months, group, months)
+    quantity = annual["quantity"].to_numpy()
+    positive = quantity > 0
+    safe = np.where(positive, quantity, 1.0)
+    index = annual.index.to_numpy()
+    attributes = carriers.iloc[index % len(carriers)].reset_index(drop=True)
+    return pd.DataFrame({
+        "institution_id": inst_names[index // len(carriers)],
+        "carrier": attributes["carrier"], "unit": attributes["unit"], "use": attributes["use"],
+        "quantity": quantity,
+        "coverage": np.where(positive, annual["cov_qty"].to_numpy() / safe,
+                             annual["cov_sum"].to_numpy() / annual["sources"].to_numpy()),
+        "estimated_share": np.where(positive, annual["estimated"].to_numpy() / safe, 0.0),
+        "months": most_months[index],
+    })
 
 
 def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -563,11 +571,14 @@ def _safe_div(num: float, den: float) -> float:
 def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFrame:
     """The carrier × unit × province × use rows :func:`build_factor_table` must cover.
 
-    ``consumption`` is the monthly table or, cheaper, :func:`annual_quantities` of it.
+    ``consumption`` is the monthly table or, cheaper, :func:`annual_quantities` of it. Every
+    carrier line is paired with every province present (a few extra lookups, no row scan).
     """
-    keys = consumption[["institution_id", "carrier", "unit", "use"]].drop_duplicates()
-    keys = keys.assign(province=keys["institution_id"].map(provinces))
-    return keys[["carrier", "unit", "province", "use"]].drop_duplicates().reset_index(drop=True)
+    lines = consumption[["carrier", "unit", "use"]].drop_duplicates()
+    present = consumption["institution_id"].drop_duplicates()
+    province_list = pd.Series(present.map(provinces).unique(), name="province")
+    keys = lines.merge(province_list, how="cross")
+    return keys[["carrier", "unit", "province", "use"]].reset_index(drop=True)
 
 
 def records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:

@@ -185,8 +185,14 @@ def quota_verdicts(
     judged = q[q["indicator"].isin(QUOTA_INDICATORS)]
     if judged.empty or inst.empty:
         return _empty(extra)
-    pairs = inst[["institution_id", "province", "category", "level", "climate_zone",
-                  "quota_area", "subtype"]].merge(
+    # Match quota rows once per distinct profile (province, category, level, ...), not once per
+    # institution: a province has tens of thousands of institutions but few distinct profiles.
+    profile_columns = ["province", "category", "level", "climate_zone", "quota_area", "subtype"]
+    profiles = inst[profile_columns].drop_duplicates().reset_index(drop=True)
+    profiles["profile"] = np.arange(len(profiles))
+    profile_of = inst[profile_columns].merge(profiles, on=profile_columns, how="left")[
+        "profile"].to_numpy()
+    pairs = profiles.merge(
         judged.rename(columns={
             "province": "q_province", "level": "q_level", "climate_zone": "q_climate_zone",
             "area": "q_area", "subtype": "q_subtype",
@@ -201,29 +207,33 @@ def quota_verdicts(
         & (_blank_or_equal(pairs["q_subtype"], pairs["subtype"]) | pairs["subtype"].eq(""))
     )
     pairs = pairs[fits]
-    counts = pairs.groupby(["institution_id", "indicator"]).size().rename("n_rows")
-    single = pairs.drop_duplicates(["institution_id", "indicator"], keep=False)
+    every_profile = pd.RangeIndex(len(profiles))
+    row_columns = ["table", "standard", "guide", "baseline", "constraint", "tce_basis",
+                   "source", "confidence"]
 
     parts = []
     for indicator in sorted(judged["indicator"].unique()):
         column, cov_col, denom, unit, in_kgce = QUOTA_INDICATORS[indicator]
-        parts.append(pd.DataFrame({
-            "institution_id": inst["institution_id"], "subject": indicator,
-            "value": inst[column].astype(float), "coverage": inst[cov_col].astype(float),
-            "denominator": pd.to_numeric(inst[denom], errors="coerce").astype(float),
-            "electricity_kwh": inst["electricity_kwh"].astype(float), "unit": unit,
-            "in_kgce": in_kgce, "figure_missing": _missing_figure(inst, column, denom),
-        }))
+        rows = pairs[pairs["indicator"].eq(indicator)]
+        n_rows = rows.groupby("profile").size().reindex(every_profile, fill_value=0)
+        single = rows.drop_duplicates("profile", keep=False).set_index("profile").reindex(
+            every_profile)
+        part = pd.DataFrame({
+            "institution_id": inst["institution_id"].to_numpy(), "subject": indicator,
+            "value": inst[column].to_numpy(dtype=float),
+            "coverage": inst[cov_col].to_numpy(dtype=float),
+            "denominator": pd.to_numeric(inst[denom], errors="coerce").to_numpy(dtype=float),
+            "electricity_kwh": inst["electricity_kwh"].to_numpy(dtype=float), "unit": unit,
+            "in_kgce": in_kgce,
+            "figure_missing": _missing_figure(inst, column, denom).to_numpy(),
+            "n_rows": n_rows.to_numpy()[profile_of],
+        })
+        for name in row_columns:
+            part[name] = single[name].to_numpy()[profile_of]
+        parts.append(part)
     long = pd.concat(parts, ignore_index=True)
-    long = long.merge(counts.rename_axis(["institution_id", "subject"]).reset_index(),
-                      on=["institution_id", "subject"], how="left")
-    long["n_rows"] = long["n_rows"].fillna(0).astype(int)
-    long = long.merge(
-        single[["institution_id", "indicator", "table", "standard", "guide", "baseline",
-                "constraint", "tce_basis", "source", "confidence"]].rename(
-            columns={"indicator": "subject"}),
-        on=["institution_id", "subject"], how="left",
-    )
+    for name in ("guide", "baseline", "constraint"):
+        long[name] = pd.to_numeric(long[name], errors="coerce")
     # Re-base a kgce indicator on 等价值 electricity when its table prescribes it.
     rebased = long["in_kgce"] & long["tce_basis"].fillna("").str.contains("equal_value")
     shift = long["electricity_kwh"] * equal_value_delta_kgce_per_kwh / long["denominator"]

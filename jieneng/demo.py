@@ -86,17 +86,16 @@ def _history_start(settings: Settings, now: datetime, days: int) -> datetime:
                          microsecond=0)
 
 
-def _backfilled_until(settings: Settings) -> datetime | None:
-    from storage import open_store
+def _backfill_marker(settings: Settings) -> Path:
+    """File recording how far the demo's backfill got (beside the ledger database)."""
+    return settings.resolve(settings.accounting.ledger_path).parent / "demo-backfilled-until.txt"
 
-    store = open_store(settings)
+
+def _backfilled_until(settings: Settings) -> datetime | None:
     try:
-        latest = store.latest()
-    finally:
-        store.close()
-    if latest.empty:
+        return datetime.fromisoformat(_backfill_marker(settings).read_text().strip())
+    except (FileNotFoundError, ValueError):
         return None
-    return latest["time"].min().to_pydatetime()
 
 
 def _wait_for_ports(settings: Settings, timeout_s: float) -> list[str]:
@@ -128,24 +127,27 @@ def _account_table(settings: Settings, year: int) -> str:
 
 
 def _latest_table(settings: Settings) -> str:
+    """Each meter's latest consumption counter, as a building manager reads it off the meter."""
     from storage import open_store
 
+    counter_point = {m.id: CONSUMPTION_POINTS[str(m.carrier)][0] for m in settings.meters
+                     if str(m.carrier) in CONSUMPTION_POINTS}
     store = open_store(settings)
     try:
-        latest = store.latest(points=sorted({p for p, _u in CONSUMPTION_POINTS.values()}))
+        latest = store.latest(meters=sorted(counter_point),
+                              points=sorted(set(counter_point.values())))
     finally:
         store.close()
+    latest = latest[latest["point"] == latest["meter"].map(counter_point)]
     if latest.empty:
         return "  (no readings yet)"
-    meters = {m.id: m for m in settings.meters}
     lines = []
+    now = datetime.now(UTC)
     for row in latest.sort_values("meter").itertuples():
-        meter = meters.get(row.meter)
-        unit = CONSUMPTION_POINTS.get(str(meter.carrier), ("", ""))[1] if meter else ""
         value = "invalid" if row.value is None or row.value != row.value else f"{row.value:,.2f}"
-        age_s = (datetime.now(UTC) - row.time.to_pydatetime()).total_seconds()
-        lines.append(f"  {row.meter:<18} {row.point:<18} {value:>16} {unit:<4} "
-                     f"{row.quality:<8} {age_s:5.0f} s ago")
+        age_s = (now - row.time.to_pydatetime()).total_seconds()
+        lines.append(f"  {row.meter:<16} {row.point:<18} {value:>16}  {row.quality:<8} "
+                     f"{age_s:4.0f} s ago")
     return "\n".join(lines)
 
 
@@ -166,6 +168,7 @@ def demo_main(args: argparse.Namespace, settings: Settings) -> int:
         start = until
     _say(f"== backfilling hourly meter history {start:%Y-%m-%d %H:%M} → {now:%Y-%m-%d %H:%M} UTC")
     written = backfill(settings, start, now)
+    _backfill_marker(settings).write_text(now.isoformat())
     _say(f"   {written:,} readings written")
 
     config = str(settings.source)

@@ -361,7 +361,7 @@ class InfluxV1Store(StoreBase):
             return empty_frame(READING_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
         frame["value"] = frame["value"].astype(float)
-        frame["quality"] = [decode_tag(q) for q in frame["quality"]]
+        frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
         frame = frame.sort_values(["meter", "point", "time"], kind="stable")
         return frame[READING_COLUMNS].reset_index(drop=True)
 
@@ -492,7 +492,7 @@ class InfluxV1Store(StoreBase):
             return empty_frame(LATEST_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
         frame["value"] = frame["value"].astype(float)
-        frame["quality"] = [decode_tag(q) for q in frame["quality"]]
+        frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
         return frame.sort_values(["meter", "point"])[LATEST_COLUMNS].reset_index(drop=True)
 
     # -- health --------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ class InfluxV2Store(StoreBase):
         frame["meter"] = [decode_tag(m) for m in frame["meter"]]
         frame["point"] = [decode_tag(p) for p in frame["point"]]
         frame["value"] = frame.get("value", pd.Series(index=frame.index, dtype=float)).astype(float)
-        frame["quality"] = [decode_tag(q) for q in frame["quality"]]
+        frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
         return frame.sort_values(["meter", "point", "time"])[READING_COLUMNS].reset_index(drop=True)
 
     def _yields(self, flux: str) -> dict[str, pd.DataFrame]:
