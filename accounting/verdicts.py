@@ -207,9 +207,13 @@ def quota_verdicts(
         & (_blank_or_equal(pairs["q_subtype"], pairs["subtype"]) | pairs["subtype"].eq(""))
     )
     pairs = pairs[fits]
+    pairs = pairs.assign(
+        rebase=pairs["tce_basis"].str.contains("equal_value"),
+        source=pairs["standard"].fillna("") + " — " + pairs["source"].fillna("")
+        + " [confidence " + pairs["confidence"].fillna("") + "]",
+    )
     every_profile = pd.RangeIndex(len(profiles))
-    row_columns = ["table", "standard", "guide", "baseline", "constraint", "tce_basis",
-                   "source", "confidence"]
+    row_columns = ["table", "guide", "baseline", "constraint", "tce_basis", "rebase", "source"]
 
     parts = []
     for indicator in sorted(judged["indicator"].unique()):
@@ -235,7 +239,7 @@ def quota_verdicts(
     for name in ("guide", "baseline", "constraint"):
         long[name] = pd.to_numeric(long[name], errors="coerce")
     # Re-base a kgce indicator on 等价值 electricity when its table prescribes it.
-    rebased = long["in_kgce"] & long["tce_basis"].fillna("").str.contains("equal_value")
+    rebased = long["in_kgce"] & long["rebase"].eq(True)
     shift = long["electricity_kwh"] * equal_value_delta_kgce_per_kwh / long["denominator"]
     long["value"] = long["value"].where(~rebased, long["value"] + shift)
     long["rebased"] = rebased & (equal_value_delta_kgce_per_kwh != 0)
@@ -262,10 +266,7 @@ def quota_verdicts(
          long["figure_missing"], _COVERAGE_MISSING],
         default="",
     )
-    long["source"] = np.where(
-        long["source"].notna(),
-        long["standard"].fillna("") + " — " + long["source"].fillna("") + " [confidence "
-        + long["confidence"].fillna("") + "]", "")
+    long["source"] = long["source"].fillna("")
     long["kind"] = "quota"
     long["reason"] = ""
     long["min_coverage"] = min_coverage

@@ -635,6 +635,43 @@ def _cross_reference_problems(file: str, raw: dict, base_dir: Path) -> list[Conf
                 ))
             else:
                 rtu_addresses[key] = i
+    problems.extend(_reference_problems(file, raw, base_dir))
+    return problems
+
+
+def _reference_problems(file: str, raw: dict, base_dir: Path) -> list[ConfigProblem]:
+    """``[accounting]`` names a reference-data set and quota tables that exist."""
+    try:
+        from accounting.reference_data import REFERENCE_ROOT, available_factor_sets
+    except ImportError:  # pragma: no cover - the accounting package ships with jieneng
+        return []
+    section = raw.get("accounting", {})
+    if not isinstance(section, dict):
+        return []
+    problems = []
+    factor_set = section.get("factor_set", "default")
+    sets = available_factor_sets()
+    if isinstance(factor_set, str) and factor_set not in sets:
+        problems.append(ConfigProblem(
+            file, "accounting.factor_set", factor_set, f"a reference-data set; available: {', '.join(sets)}"
+        ))
+        factor_set = "default"
+    dirs = section.get("reference_dirs", [])
+    folders = [REFERENCE_ROOT / str(factor_set) / "quotas"] + [
+        (Path(d) if Path(d).is_absolute() else base_dir / d) / "quotas"
+        for d in (dirs if isinstance(dirs, list) else []) if isinstance(d, str)
+    ]
+    known = sorted({f.stem for folder in folders if folder.is_dir() for f in folder.glob("*.csv")})
+    tables = section.get("quota_tables", [])
+    for i, table in enumerate(tables if isinstance(tables, list) else []):
+        if isinstance(table, str) and table not in known:
+            close = difflib.get_close_matches(table, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(ConfigProblem(
+                file, f"accounting.quota_tables[{i}]", table,
+                f"a quota table{hint}; available: {', '.join(known)} "
+                "(add your own as quotas/<table>.csv in a folder of accounting.reference_dirs)",
+            ))
     return problems
 
 

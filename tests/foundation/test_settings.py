@@ -157,3 +157,18 @@ def test_unbuilt_subcommand_says_so(monkeypatch, capsys):
 def test_parser_knows_the_ledger_kinds():
     args = build_parser().parse_args(["import", "bills", "x.csv", "--config", "c.toml"])
     assert (args.kind, args.file.name) == ("bills", "x.csv")
+
+
+def test_quota_tables_and_factor_set_must_exist(tmp_path):
+    text = MINIMAL + '\n[accounting]\nfactor_set = "defualt"\nquota_tables = ["shandong_db37_t_2672_2090"]\n'
+    _, problems = validate_file(write(tmp_path, text))
+    by_path = {p.key_path: p.expected for p in problems}
+    assert "available: default" in by_path["accounting.factor_set"]
+    assert "did you mean 'shandong_db37_t_2672_2019'" in by_path["accounting.quota_tables[0]"]
+    own = tmp_path / "my_reference" / "quotas"
+    own.mkdir(parents=True)
+    (own / "hebei_db13_office.csv").write_text("table\n", encoding="utf-8")
+    text = MINIMAL + (
+        '\n[accounting]\nreference_dirs = ["my_reference"]\nquota_tables = ["hebei_db13_office"]\n'
+    )
+    assert validate_file(write(tmp_path, text))[1] == []
