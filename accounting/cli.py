@@ -240,6 +240,10 @@ def _compute_or_report(settings: Settings, year: int) -> engine.AnnualAccount | 
     except (AccountingError, StorageError) as exc:
         print(f"jieneng: accounts for {year} could not be computed: {exc}", file=sys.stderr)
         return None
+    except KeyError as exc:  # the engine names a bad carrier, column or missing factor
+        print(f"jieneng: accounts for {year} could not be computed: {exc.args[0]}",
+              file=sys.stderr)
+        return None
 
 
 def account_main(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,6 +23,11 @@ year actually measured or billed; an institution's energy coverage is the tce-we
 energy carriers' coverage, capped at its electricity coverage (every institution uses
 electricity: no electricity data means the year is not measured); its CO2 coverage likewise, CO2-
 weighted; its water coverage the water's.
+
+The steps, in order: :func:`annual_quantities` (months → year per institution × carrier × use,
+with coverage), :func:`distinct_keys` and :func:`build_factor_table` (each factor looked up once),
+:func:`apply_factors` (kgce, kgCO2, scope), :func:`institution_figures` (综合能耗, CO2 by scope,
+intensities); :func:`account_year` runs them and then ``accounting.verdicts``.
 """
 
 from __future__ import annotations
@@ -40,11 +45,17 @@ __all__ = [
     "INSTITUTION_FIGURES",
     "SECONDARY_CARRIERS",
     "ZERO_EMISSION_USES",
+    "AnnualAccount",
+    "account_figures",
+    "account_year",
     "annual_quantities",
     "apply_factors",
     "build_factor_table",
     "carrier_totals",
+    "distinct_keys",
     "institution_figures",
+    "institution_profile",
+    "scope_of",
     "totals",
 ]
 
@@ -144,6 +155,9 @@ def build_factor_table(
     kgco2_cache: dict[tuple[str, str, str | None], Any] = {}
     distinct = keys[["carrier", "unit", "province", "use"]].drop_duplicates()
     for carrier, unit, province, use in distinct.itertuples(index=False, name=None):
+        if carrier not in ENERGY_CARRIERS and carrier != "water":
+            raise KeyError(f"unknown carrier {carrier!r} in the consumption table; expected one "
+                           f"of {', '.join(sorted(ENERGY_CARRIERS | {'water'}))}")
         row: dict[str, Any] = {
             "carrier": carrier, "unit": unit, "province": province, "use": use,
             "scope": scope_of(carrier, use),
@@ -296,9 +310,16 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
 def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a text column and its distinct values (in order of appearance).
 
-    Consumption tables come in runs (one institution's months, one carrier's rows), so only the
-    first value of each run is hashed; comparing neighbours is much cheaper than hashing.
+    A categorical column already has its codes. Otherwise: consumption tables come in runs (one
+    institution's months, one carrier's rows), so only the first value of each run is hashed;
+    comparing neighbours is much cheaper than hashing.
     """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        if (codes < 0).any():
+            raise KeyError(f"{column.name} is empty in some row(s) of the consumption table; "
+                           "every row needs one")
+        return codes, np.asarray(column.cat.categories, dtype=object)
     values = column.to_numpy(dtype=object)
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
@@ -443,35 +464,41 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
         of that kind (no water rows: water_coverage NaN), never silently 1.
     """
     c = carriers
-    energy = c["carrier"].isin(ENERGY_CARRIERS)
-    mobile = c["use"].eq("mobile")
-    kgce = c["kgce"]
-    kgco2 = c["kgco2"]
-    parts = pd.DataFrame({
-        "institution_id": c["institution_id"],
-        "kgce": kgce,
-        "kgco2": kgco2,
-        "scope1_kgco2": kgco2.where(c["scope"].eq(1), 0.0),
-        "scope2_kgco2": kgco2.where(c["scope"].eq(2), 0.0),
-        "mobile_kgce": kgce.where(mobile, 0.0),
-        "heat_kgce": kgce.where(c["carrier"].eq("heat"), 0.0),
-        "electricity_kwh": c["quantity"].where(
-            c["carrier"].isin(ELECTRICITY_CARRIERS) & c["unit"].eq("kWh"), 0.0),
-        "water_m3": c["quantity"].where(c["carrier"].eq("water") & c["unit"].eq("m3"), 0.0),
+    carrier = c["carrier"]
+    kgce = c["kgce"].to_numpy(dtype=float)
+    kgco2 = c["kgco2"].to_numpy(dtype=float)
+    quantity = c["quantity"].to_numpy(dtype=float)
+    coverage = c["coverage"].to_numpy(dtype=float)
+    scope = c["scope"].to_numpy()
+    energy = carrier.isin(ENERGY_CARRIERS).to_numpy()
+    electricity = carrier.eq("electricity").to_numpy()
+    water = (carrier.eq("water") & c["unit"].eq("m3")).to_numpy()
+    emitting = scope != 0
+    inst, ids = _text_codes(c["institution_id"])
+    sums = _sum_by(
+        inst, len(ids),
+        kgce=kgce, kgco2=kgco2,
+        scope1_kgco2=np.where(scope == 1, kgco2, 0.0),
+        scope2_kgco2=np.where(scope == 2, kgco2, 0.0),
+        mobile_kgce=np.where(c["use"].eq("mobile").to_numpy(), kgce, 0.0),
+        heat_kgce=np.where(carrier.eq("heat").to_numpy(), kgce, 0.0),
+        electricity_kwh=np.where(
+            (carrier.isin(ELECTRICITY_CARRIERS) & c["unit"].eq("kWh")).to_numpy(), quantity, 0.0),
+        water_m3=np.where(water, quantity, 0.0),
         # Weighted coverage: sum(weight × coverage) / sum(weight), per kind.
-        "kgce_cov": kgce * c["coverage"],
-        "kgce_est": kgce * c["estimated_share"],
-        "energy_rows": energy.astype(float),
-        "energy_cov_plain": c["coverage"].where(energy, 0.0),
-        "kgco2_cov": kgco2 * c["coverage"],
-        "co2_rows": c["scope"].ne(0).astype(float),
-        "co2_cov_plain": c["coverage"].where(c["scope"].ne(0), 0.0),
-        "water_rows": c["carrier"].eq("water").astype(float),
-        "water_cov": c["coverage"].where(c["carrier"].eq("water"), 0.0),
-        "elec_rows": c["carrier"].eq("electricity").astype(float),
-        "elec_cov": c["coverage"].where(c["carrier"].eq("electricity"), 0.0),
-    })
-    sums = parts.groupby("institution_id", sort=False).sum()
+        kgce_cov=kgce * coverage,
+        kgce_est=kgce * c["estimated_share"].to_numpy(dtype=float),
+        energy_rows=energy.astype(float),
+        energy_cov_plain=np.where(energy, coverage, 0.0),
+        kgco2_cov=kgco2 * coverage,
+        co2_rows=emitting.astype(float),
+        co2_cov_plain=np.where(emitting, coverage, 0.0),
+        water_rows=water.astype(float),
+        water_cov=np.where(water, coverage, 0.0),
+        elec_rows=electricity.astype(float),
+        elec_cov=np.where(electricity, coverage, 0.0),
+    )
+    sums.index = pd.Index(ids[sums.index.to_numpy()], name="institution_id")
     out = profile.set_index("institution_id", drop=False)
     sums = sums.reindex(out.index).fillna(0.0)
 
@@ -579,13 +606,6 @@ def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFra
     province_list = pd.Series(present.map(provinces).unique(), name="province")
     keys = lines.merge(province_list, how="cross")
     return keys[["carrier", "unit", "province", "use"]].reset_index(drop=True)
-
-
-def records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Rows as plain dicts with NaN → None (for JSON)."""
-    sub = frame if columns is None else frame[list(columns)]
-    out = sub.astype(object).where(sub.notna(), None)
-    return out.to_dict("records")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,7 +132,9 @@ def summary_sheet(figures: pd.DataFrame, by: list[str], headers: dict[str, str])
 
 def verdict_sheet(account: engine.AnnualAccount) -> pd.DataFrame:
     """判定: every verdict row with its reason, what is missing and its source."""
-    v = account.verdicts
+    from accounting.verdicts import explain
+
+    v = explain(account.verdicts)
     return pd.DataFrame({
         "单位编码": v["institution_id"], "类别": v["kind"], "指标/事项": v["subject"],
         "结论": v["status"], "数值": v["value"], "单位": v["unit"], "覆盖率": v["coverage"],

@@ -17,8 +17,9 @@ The rules (reference/china-energy-carbon.md):
 
 * quota (能耗定额): ``below_guide`` (≤ 引导值), ``between_guide_and_baseline`` (≤ 基准值),
   ``above_baseline`` (> 基准值, ≤ 约束值), ``above_constraint`` (> 约束值); a table without a
-  基准值 gives ``between_guide_and_constraint``. A kgce indicator whose table prescribes 等价值
-  electricity (DB37/T 2672: 0.31 kgce/kWh) is recomputed on that basis before it is judged.
+  基准值 gives ``between_guide_and_constraint``, one with only a 约束值 ``below_constraint``.
+  A kgce indicator whose table prescribes 等价值 electricity (DB37/T 2672: 0.31 kgce/kWh) is
+  recomputed on that basis before it is judged.
 * 十四五 (§4.1): change against the institution's own 2020 value; the straight-line path from 0 in
   2020 to the 2025 target change (−5 % per area, −6 % per person, −6 % water, −7 % CO2 per area).
 * peers: rank and percentile within category × level × climate zone; the 示范单位 score against the
@@ -255,9 +256,10 @@ def quota_verdicts(
          baseline.notna() & (value > baseline),
          baseline.isna() & guide.notna() & (value > guide),
          guide.notna() & (value > guide),
-         guide.notna()],
+         guide.notna(),
+         constraint.notna()],
         ["unknown", "above_constraint", "above_baseline", "between_guide_and_constraint",
-         "between_guide_and_baseline", "below_guide"],
+         "between_guide_and_baseline", "below_guide", "below_constraint"],
         default="unknown",
     )
     long["missing"] = np.select(
@@ -397,17 +399,17 @@ def fyp14_verdicts(
 
 
 def _fyp14_reason(r: dict) -> str:
-    year = r["year"]
+    year, base_year, target_year = int(r["year"]), int(r["base_year"]), int(r["target_year"])
     if _nan(r["base_value"]):
-        return f"no {r['base_year']} value of {r['subject']} for this institution"
+        return f"no {base_year} value of {r['subject']} for this institution"
     if _nan(r["value"]):
         return f"{r['subject']} cannot be computed: {r['missing']} is missing"
     if r["status"] == "unknown":
-        return (f"coverage {_pct(r['coverage'])} (this year) / {_pct(r['base_coverage'])} "
-                f"({r['base_year']}) below min_coverage {r['min_coverage']:.0%}")
-    return (f"{r['subject']} {r['value']:.2f} {r['unit']} vs {r['base_year']} "
+        return (f"coverage {_pct(r['coverage'])} ({year}) / {_pct(r['base_coverage'])} "
+                f"({base_year}) below min_coverage {r['min_coverage']:.0%}")
+    return (f"{r['subject']} {r['value']:.2f} {r['unit']} vs {base_year} "
             f"{r['base_value']:.2f}: {r['change']:+.1%}; straight-line path for {year} "
-            f"{r['path_change']:+.1%}, {r['target_year']} target {r['target_change']:+.1%}")
+            f"{r['path_change']:+.1%}, {target_year} target {r['target_change']:+.1%}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,6 +458,7 @@ def peer_verdicts(
     base = figures[["institution_id", "province", *group_keys]].copy()
     for key in ["province", *group_keys]:
         base[key] = base[key].fillna("").astype(str)
+    group = base.groupby(group_keys, sort=False).ngroup().to_numpy()  # one code per peer group
     parts = []
     for indicator, (cov_col, denom, unit, published_col) in PEER_INDICATORS.items():
         part = base.copy()
@@ -464,7 +467,7 @@ def peer_verdicts(
         part["value"] = figures[indicator].astype(float).to_numpy()
         part["coverage"] = figures[cov_col].astype(float).to_numpy()
         known = part["value"].notna() & part["coverage"].ge(min_coverage)
-        peers = part[known].groupby(group_keys)["value"]
+        peers = part["value"][known].groupby(group[known.to_numpy()])
         part["peers"] = peers.transform("size").reindex(part.index).fillna(0).astype(int)
         part["rank"] = peers.rank(method="min")
         part["percentile"] = 100.0 * peers.rank(method="max", pct=True)
@@ -477,9 +480,9 @@ def peer_verdicts(
             part.loc[small, "average_source"] = source
         part["ratio"] = part["value"] / part["peer_average"]
         part["score"] = _scores(part["ratio"]).where(known)
-        part["status"] = np.where(
-            part["score"].notna(),
-            "score_" + part["score"].fillna(0).astype(int).astype(str), "unknown")
+        part["status"] = np.select(
+            [part["score"].eq(points) for points in (*(p for _, p in SCORE_BANDS), 0)],
+            [f"score_{points}" for points in (*(p for _, p in SCORE_BANDS), 0)], "unknown")
         part["missing"] = np.select(
             [part["value"].isna(), ~known, part["score"].isna()],
             [_missing_figure(figures, indicator, denom).to_numpy(), _COVERAGE_MISSING,
@@ -528,10 +531,11 @@ def _peer_reason(r: dict) -> str:
     if _nan(r["coverage"]) or r["coverage"] < r["min_coverage"]:
         return f"coverage {_pct(r['coverage'])} below min_coverage {r['min_coverage']:.0%}"
     if _nan(r["score"]):
-        return (f"peer group {group} has {r['peers']} institution(s) with a known "
+        return (f"peer group {group} has {int(r['peers'])} institution(s) with a known "
                 f"{r['subject']}; at least {MIN_PEERS} needed and no published same-type "
                 "average fits")
-    rank = f"rank {int(r['rank'])} of {r['peers']} in {group}" if not _nan(r["rank"]) else ""
+    rank = (f"rank {int(r['rank'])} of {int(r['peers'])} in {group}" if not _nan(r["rank"])
+            else "")
     return (f"{r['subject']} {r['value']:.2f} {r['unit']} = {r['ratio']:.2f}× the average "
             f"{r['peer_average']:.2f} ({r['average_source']}) → {int(r['score'])} of "
             f"{SCORE_MAX} points; {rank}")
@@ -657,12 +661,12 @@ def _certification_reason(r: dict) -> str:
                 f"{SCORE_MAX * len(PEER_INDICATORS)}")
     if status == "not_candidate":
         rank = "?" if _nan(r["rank"]) else int(r["rank"])
-        return (f"rank {rank} of {r['peers']} on {LEADER_INDICATOR}; {r['above_guide']} judged "
-                "quota indicator(s) above 引导值")
+        return (f"rank {rank} of {int(r['peers'])} on {LEADER_INDICATOR}; "
+                f"{int(r['above_guide'])} judged quota indicator(s) above 引导值")
     if status == "unknown":
         return "cannot rank the institution against its peers and the quotas"
-    return (f"first of {r['peers']} peers on {LEADER_INDICATOR} and at or below 引导值 on "
-            f"{r['judged']} judged quota indicator(s)")
+    return (f"first of {int(r['peers'])} peers on {LEADER_INDICATOR} and at or below 引导值 on "
+            f"{int(r['judged'])} judged quota indicator(s)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A :class:`DevicePoller` reads a meter with the fewest requests
 (:func:`collectors.planning.plan_requests`) and decodes each point in one place
-(:func:`collectors.decode.decode_point`). A reading's time is when its answer arrived (UTC).
+(:class:`collectors.decode.RequestDecoder`, one per planned request, made when the plan is made, so
+nothing about a point's format is worked out again on each cycle). A reading's time is when its
+answer arrived (UTC).
 
 Faults:
 
@@ -22,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from collectors.decode import decode_point
+from collectors.decode import RequestDecoder
 from collectors.errors import (
     DeviceExceptionResponse,
     DeviceTimeout,
@@ -107,15 +109,6 @@ def _gap_addresses(request: ReadRequest) -> set[tuple[str, int]]:
     }
 
 
-def _slices(request: ReadRequest) -> list[tuple[Point, int, int]]:
-    """Each point of a request with the [start, stop) slice of the answer that holds it."""
-    out = []
-    for p in request.points:
-        start = p.address - request.address
-        out.append((p, start, start + p.register_count))
-    return out
-
-
 class DevicePoller:
     """Reads one meter through its gateway's client.
 
@@ -147,12 +140,20 @@ class DevicePoller:
         #: registers inside merged reads it rejected: no later request spans them.
         self.rejected: set[tuple[str, int]] = set()
         self.requests: list[ReadRequest] = []
-        self._planned: list[tuple[ReadRequest, list[tuple[Point, int, int]]]] = []
+        #: (request, its function name for the client, its decoder) per planned request
+        self._planned: list[tuple[ReadRequest, str, RequestDecoder]] = []
         self._set_plan(self._plan())
+
+    def _prepare(self, request: ReadRequest) -> tuple[ReadRequest, str, RequestDecoder]:
+        decoder = RequestDecoder(
+            request.address, request.count, request.points,
+            self.meter.ct_ratio, self.meter.pt_ratio,
+        )
+        return request, str(request.function), decoder
 
     def _set_plan(self, requests: list[ReadRequest]) -> None:
         self.requests = requests
-        self._planned = [(r, _slices(r)) for r in requests]
+        self._planned = [self._prepare(r) for r in requests]
 
     def _plan(self) -> list[ReadRequest]:
         points = [
@@ -167,23 +168,20 @@ class DevicePoller:
 
     def _decode(
         self,
-        slices: list[tuple[Point, int, int]],
+        decoder: RequestDecoder,
         words: list[int],
         at: datetime,
         readings: list[Reading],
         problems: list[PointProblem],
     ) -> None:
         """Decode one answer into ``readings`` (and ``problems`` for invalid values)."""
-        meter, ct, pt = self.meter.id, self.meter.ct_ratio, self.meter.pt_ratio
-        for point, start, stop in slices:
-            decoded = decode_point(point, words[start:stop], ct, pt)
-            if decoded.quality == "good":
-                readings.append(Reading(meter, point.name, at, decoded.value))
+        meter = self.meter.id
+        for point, value, reason in decoder.decode(words):
+            if not reason:
+                readings.append(Reading(meter, point.name, at, value))
                 continue
-            readings.append(Reading(meter, point.name, at, None, decoded.quality))
-            problems.append(PointProblem(
-                meter, point.name, "invalid_value", decoded.reason or decoded.quality
-            ))
+            readings.append(Reading(meter, point.name, at, None, "invalid"))
+            problems.append(PointProblem(meter, point.name, "invalid_value", reason))
 
     async def poll(self) -> PollResult:
         """Read every point once."""
@@ -194,14 +192,13 @@ class DevicePoller:
         answered = 0
         sent = 0
         replan = False
+        device_id = self.meter.device_id
         queue = list(self._planned)
         while queue:
-            request, slices = queue.pop(0)
+            request, function, decoder = queue.pop(0)
             sent += 1
             try:
-                words = await self.client.read(
-                    str(request.function), request.address, request.count, self.meter.device_id
-                )
+                words = await self.client.read(function, request.address, request.count, device_id)
             except DeviceExceptionResponse as exc:
                 if exc.exception_code != ILLEGAL_DATA_ADDRESS:
                     errors.append(str(exc))
@@ -215,7 +212,7 @@ class DevicePoller:
                     # Unused registers inside a merged read are the usual culprit: never span
                     # them again. The parts are retried to find rejected points, if any.
                     self.rejected.update(_gap_addresses(request))
-                    queue[0:0] = [(r, _slices(r)) for r in split_request(request)]
+                    queue[0:0] = [self._prepare(r) for r in split_request(request)]
                 else:
                     point = request.points[0]
                     self.rejected.add((str(point.function), point.address))
@@ -232,7 +229,7 @@ class DevicePoller:
                 errors.append(str(exc))
                 break
             answered += 1
-            self._decode(slices, words, datetime.now(UTC), readings, problems)
+            self._decode(decoder, words, datetime.now(UTC), readings, problems)
         if replan:
             self._set_plan(self._plan())
         return PollResult(

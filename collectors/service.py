@@ -19,7 +19,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from collectors.health import HealthTracker
@@ -75,6 +75,13 @@ class ReadingSink:
         self._store_ok = True
         self._retry_at = 0.0
         self._retry_s = STORE_RETRY_S
+
+    @property
+    def retry_in_s(self) -> float:
+        """Wait before :meth:`flush` tries the store again (0 when it is not waiting). [s]"""
+        if self._store_ok:
+            return 0.0
+        return max(0.0, self._retry_at - time.monotonic())
 
     def _get_store(self):
         from storage import open_store
@@ -155,10 +162,24 @@ class ReadingSink:
 
 
 class Collector:
-    """Every configured meter, its gateway client, health and the reading sink."""
+    """Every configured meter, its gateway client, health and the reading sink.
 
-    def __init__(self, settings: Settings):
+    Parameters
+    ----------
+    settings
+        Gateways, meters, spool and store.
+    on_result
+        Called in the event loop with every :class:`PollResult` of :meth:`run`, after the
+        readings were handed to the sink (for monitoring, or a test that waits for polls).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_result: Callable[[PollResult], None] | None = None,
+    ):
         self.settings = settings
+        self.on_result = on_result
         self.clients = {gw.id: GatewayClient(gw) for gw in settings.gateways}
         self.pollers = build_pollers(settings, self.clients)
         self.health = HealthTracker()
@@ -219,6 +240,8 @@ class Collector:
         if changed:
             assert self._sink is not None
             self._submit(self._sink.write_health, [record])
+        if self.on_result is not None:
+            self.on_result(result)
 
     def _drain(self) -> None:
         """In the sink thread: spool and forward everything polled since the last drain.

@@ -269,3 +269,56 @@ def test_totals_are_sum_over_sum(reference):
     assert t["kgce_per_m2"] == pytest.approx(0.6145)
     assert t["energy_tce"] == pytest.approx(2.458)
     assert t["kwh_per_m2"] == pytest.approx(5.0)
+
+
+def test_two_rows_in_one_month_average_their_coverage(reference):
+    # Two meters' rows for January (coverage 1 and 0) and nothing else: (1 + 0) / 2 / 12.
+    rows = [_row("a", "electricity", "kWh", 50.0, coverage=1.0, source="meter"),
+            _row("a", "electricity", "kWh", 0.0, coverage=0.0, source="meter")]
+    _, carriers, _ = _account(reference, rows)
+    assert carriers.iloc[0]["coverage"] == pytest.approx(0.5 / 12)
+    assert carriers.iloc[0]["months"] == 1
+
+
+def test_categorical_key_columns_give_the_same_figures(reference):
+    rows = [*_year("a", "electricity", "kWh", 1000.0), *_year("b", "natural_gas", "m3", 50.0,
+                                                            "stationary"),
+            *_year("b", "electricity", "kWh", 500.0, coverage=0.5)]
+    plain = engine.annual_quantities(pd.DataFrame(rows))
+    frame = pd.DataFrame(rows)
+    for column in ("institution_id", "carrier", "unit", "use", "source"):
+        frame[column] = frame[column].astype("category")
+    categorical = engine.annual_quantities(frame)
+    key = ["institution_id", "carrier", "use"]
+    pd.testing.assert_frame_equal(
+        plain.sort_values(key).reset_index(drop=True),
+        categorical.astype({c: object for c in [*key, "unit"]}).sort_values(key)
+        .reset_index(drop=True), check_dtype=False)
+
+
+def test_a_row_without_institution_is_refused():
+    frame = pd.DataFrame([_row("a", "electricity", "kWh", 1.0), _row(None, "water", "m3", 1.0)])
+    with pytest.raises(KeyError, match="institution_id"):
+        engine.annual_quantities(frame)
+
+
+def test_account_year_gives_every_verdict_kind(reference):
+    rows = [r for i in "abc" for r in _year(i, "electricity", "kWh", 100_000.0)]
+    rows += [r for i in "abc" for r in _year(i, "water", "m3", 1000.0)]
+    profile = pd.DataFrame({"institution_id": list("abc"), "province": "shandong",
+                            "category": "government", "level": "provincial",
+                            "climate_zone": "cold", "quota_area": "B", "subtype": "",
+                            "floor_area_m2": [1000.0, 2000.0, 3000.0], "occupants": 50.0})
+    account = engine.account_year(YEAR, pd.DataFrame(rows), profile, reference, 0.8)
+    kinds = set(account.verdicts["kind"])
+    assert kinds == {"quota", "fyp14", "peers", "certification", "audit"}
+    # Without a 2020 baseline every 十四五 verdict is unknown and says what is missing.
+    fyp = account.verdicts[account.verdicts["kind"] == "fyp14"]
+    assert set(fyp["status"]) == {"unknown"}
+    assert fyp["missing"].str.contains("2020").all()
+    assert account.totals["energy_tce"] == pytest.approx(3 * 100_000 * 0.1229 / 1000)
+
+
+def test_an_unknown_carrier_is_refused(reference):
+    with pytest.raises(KeyError, match="steam"):
+        _account(reference, [_row("a", "steam", "t", 1.0)])

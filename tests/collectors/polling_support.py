@@ -80,14 +80,22 @@ def make_settings(
     return settings
 
 
-def tcp_gateway(gateway_id: str, port: int, timeout_s: float = 0.5, retries: int = 0) -> dict:
+#: Response timeout for devices that are meant to answer. Generous: on a busy machine (the whole
+#: suite on two cores) a loopback answer can take far longer than usual, and a test must not fail
+#: for that. Tests of timeouts pass their own, shorter value. [s]
+ANSWER_TIMEOUT_S = 2.0
+
+
+def tcp_gateway(
+    gateway_id: str, port: int, timeout_s: float = ANSWER_TIMEOUT_S, retries: int = 0
+) -> dict:
     """A ``[[gateways]]`` entry for a loopback TCP server."""
     return {"id": gateway_id, "protocol": "tcp", "host": "127.0.0.1", "port": port,
             "timeout_s": timeout_s, "retries": retries}
 
 
 def rtu_gateway(gateway_id: str, serial_port: str, baudrate: int = 38400,
-                timeout_s: float = 0.5, retries: int = 0) -> dict:
+                timeout_s: float = ANSWER_TIMEOUT_S, retries: int = 0) -> dict:
     """A ``[[gateways]]`` entry for a serial bus."""
     return {"id": gateway_id, "protocol": "rtu", "serial_port": serial_port,
             "baudrate": baudrate, "timeout_s": timeout_s, "retries": retries}

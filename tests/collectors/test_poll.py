@@ -171,7 +171,7 @@ def test_rtu_poll_through_a_pseudo_terminal_pair(modbus_rtu_server, tmp_path):
     values = sample_values(regmap)
     server = modbus_rtu_server({7: register_blocks(regmap, values)}, baudrate=38400)
     settings = make_settings(
-        tmp_path, [rtu_gateway("bus", server.client_port, baudrate=38400, timeout_s=1.0)],
+        tmp_path, [rtu_gateway("bus", server.client_port, baudrate=38400)],
         [{"id": "m-rtu", "gateway": "bus", "device_id": 7, "model": "eastron_sdm120"}],
     )
     poller = poller_for(settings)
