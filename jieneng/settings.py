@@ -199,6 +199,7 @@ class InfluxStorage(_Section):
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout. [s]")
     verify_tls: bool = True
     create_database: bool = Field(True, description="v1: CREATE DATABASE when it is missing.")
+    gzip: bool = Field(True, description="v1: gzip write bodies (off saves CPU on loopback).")
 
     @field_validator("username_env", "password_env", "token_env")
     @classmethod

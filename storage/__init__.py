@@ -70,7 +70,7 @@ def open_store(settings) -> TimeSeriesStore:  # type: ignore[no-untyped-def]
             username=_env(cfg.username_env), password=_env(cfg.password_env),
             token=_env(cfg.token_env), batch_size=cfg.batch_size, timeout_s=cfg.timeout_s,
             verify_tls=cfg.verify_tls, create_database=cfg.create_database,
-            retention_raw_days=st.retention_raw_days,
+            retention_raw_days=st.retention_raw_days, gzip=cfg.gzip,
         )
     from storage.influx_v2 import InfluxV2Store
 

@@ -19,7 +19,7 @@ day), so that only differences *within* the day count.
 
 from __future__ import annotations
 
-import gzip
+import gzip as gzip_module
 import itertools
 import json
 import logging
@@ -164,6 +164,8 @@ class InfluxV1Store(StoreBase):
         Raw readings older than this are dropped by :meth:`apply_retention`. [days]
     retries
         Extra attempts of a request after a connection error or a 5xx answer.
+    gzip
+        Compress write bodies (level 1): less traffic over a network, more CPU on both ends.
     """
 
     def __init__(
@@ -171,7 +173,7 @@ class InfluxV1Store(StoreBase):
         retention_policy: str = "", username: str | None = None, password: str | None = None,
         token: str | None = None, batch_size: int = 5000, timeout_s: float = 10.0,
         verify_tls: bool = True, create_database: bool = True, retention_raw_days: int = 400,
-        retries: int = 2,
+        retries: int = 2, gzip: bool = True,
     ):
         super().__init__(tz)
         if not database:
@@ -184,6 +186,7 @@ class InfluxV1Store(StoreBase):
         self.timeout_s = timeout_s
         self.retention_raw_days = retention_raw_days
         self.retries = retries
+        self.gzip = gzip
         self._session = requests.Session()
         self._session.verify = verify_tls
         if token:
@@ -283,8 +286,11 @@ class InfluxV1Store(StoreBase):
         params = {"db": self.database, "precision": "u"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
-        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
-        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
+        body = "\n".join(lines).encode("utf-8")
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.gzip:
+            body = gzip_module.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         response = self._request("/write", params, body, headers)
         if response.status_code == 404 and self._create_database:
             self._database_checked = False
@@ -324,7 +330,7 @@ class InfluxV1Store(StoreBase):
     # -- readings ------------------------------------------------------------------------------
 
     def write_readings(self, readings: Iterable[Reading]) -> int:
-        """Write readings in gzip-compressed line-protocol batches of ``batch_size``.
+        """Write readings in line-protocol batches of ``batch_size`` (gzip unless turned off).
 
         The same meter, point and time overwrites (InfluxDB keeps one point per series and time).
         A batch that fails raises :class:`StoreUnavailable`; batches before it are written, and
