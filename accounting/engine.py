@@ -53,6 +53,7 @@ __all__ = [
     "build_factor_table",
     "carrier_totals",
     "distinct_keys",
+    "equal_value_delta",
     "institution_figures",
     "institution_profile",
     "scope_of",
@@ -190,6 +191,19 @@ def build_factor_table(
     return pd.DataFrame(rows, columns=columns)
 
 
+def equal_value_delta(reference: Any, year: int) -> float:
+    """等价值 minus the electricity coefficient in use [kgce/kWh]; 0 when 等价值 is in use.
+
+    Quota tables that prescribe 等价值 electricity (DB37/T 2672: 0.31 kgce/kWh) judge a kgce
+    intensity re-based by this much per kWh (``accounting.verdicts.quota_verdicts``).
+    ``reference`` is ``ReferenceData``: both coefficients come from its public
+    ``kgce_per_unit`` (the second with ``variant="equal_value"``).
+    """
+    used = reference.kgce_per_unit("electricity", "kWh", year).value
+    equal = reference.kgce_per_unit("electricity", "kWh", year, variant="equal_value").value
+    return float(equal - used)
+
+
 def scope_of(carrier: str, use: str) -> int:
     """The emission scope of a carrier used this way: 1, 2, or 0 when it emits nothing counted."""
     if carrier in COMBUSTION_CARRIERS:
@@ -252,10 +266,14 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise KeyError(f"the consumption table lacks column(s) {missing}; "
                        f"expected {list(CONSUMPTION_COLUMNS)}")
-    # The aggregation runs on integer codes (one hash per text column, then numpy sums): the
-    # table has institutions × 12 months × carriers rows, a million for a province.
-    inst, inst_names = _text_codes(consumption["institution_id"])
-    line, lines = _line_codes(consumption[["carrier", "unit", "use", "source"]])
+    # The aggregation runs on integer codes, then numpy sums: the table has institutions × 12
+    # months × carriers rows, a million for a province. It comes in runs (one institution's
+    # months of one carrier): only the first row of each run is hashed.
+    keys = consumption[["institution_id", "carrier", "unit", "use", "source"]]
+    starts, lengths = _runs(keys)
+    heads = keys.iloc[starts]
+    inst_of_run, inst_names = _text_codes(heads["institution_id"])
+    line_of_run, lines = _line_codes(heads[["carrier", "unit", "use", "source"]])
     month = consumption["month"].to_numpy(dtype=np.int64)
     if len(month) and (month.min() < 1 or month.max() > MONTHS_PER_YEAR):
         raise KeyError(f"month must be 1-12; found {month.min()} … {month.max()}")
@@ -267,12 +285,19 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
 
     # Per institution × line (carrier, unit, use, source): each row weighs 1 / (rows of its
     # month), so a month's coverage is the mean of its rows and the weights count the months.
+    # Rows are summed per run first (contiguous), then the runs per institution × line.
     groups = len(inst_names) * len(lines)
-    group = inst * len(lines) + line
-    weight = 1.0 / _rows_per_key(group * (MONTHS_PER_YEAR + 1) + month,
-                                 groups * (MONTHS_PER_YEAR + 1))
-    per_line = _sum_by(group, groups, quantity=quantity, coverage=coverage * weight,
-                       months=weight, estimated=estimated)
+    group_of_run = inst_of_run * len(lines) + line_of_run
+    if _one_row_per_month(group_of_run, groups, month, starts):
+        weight = np.ones(len(month))  # the usual table: every weight is 1
+    else:
+        group = np.repeat(group_of_run, lengths)
+        weight = 1.0 / _rows_per_key(group * (MONTHS_PER_YEAR + 1) + month,
+                                     groups * (MONTHS_PER_YEAR + 1))
+    per_line = _sum_by(group_of_run, groups,
+                       **{name: _run_sums(values, starts) for name, values in (
+                           ("quantity", quantity), ("coverage", coverage * weight),
+                           ("months", weight), ("estimated", estimated))})
     line_of = per_line.index.to_numpy() % len(lines)
     inst_of = per_line.index.to_numpy() // len(lines)
     months = per_line["months"].to_numpy().round().astype(np.int64)
@@ -307,6 +332,36 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _runs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """First row and length of each run of consecutive rows equal in every column.
+
+    Comparing a row with the one before is much cheaper than hashing it; a categorical column
+    is compared by its codes.
+    """
+    change = np.zeros(len(frame), dtype=bool)
+    change[:1] = True
+    for column in frame.columns:
+        series = frame[column]
+        values = (series.cat.codes.to_numpy() if isinstance(series.dtype, pd.CategoricalDtype)
+                  else series.to_numpy(dtype=object))
+        change[1:] |= values[1:] != values[:-1]
+    starts = np.flatnonzero(change)
+    return starts, np.diff(np.r_[starts, len(frame)])
+
+
+def _one_row_per_month(group_of_run: np.ndarray, groups: int, month: np.ndarray,
+                       starts: np.ndarray) -> bool:
+    """Whether each group is one run whose months strictly rise (so no month has two rows)."""
+    rising = np.diff(month) > 0
+    rising[starts[1:] - 1] = True  # a new run may start at any month
+    return bool(rising.all()) and np.bincount(group_of_run, minlength=groups).max(initial=0) <= 1
+
+
+def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each run of rows (runs start at ``starts``, cover every row)."""
+    return np.add.reduceat(values, starts) if len(values) else np.zeros(0)
+
+
 def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a text column and its distinct values (in order of appearance).
 
@@ -330,6 +385,12 @@ def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
                        "every row needs one")
     lengths = np.diff(np.r_[starts, len(values)])
     return np.repeat(run_codes, lengths).astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _map_text(column: pd.Series, mapping: pd.Series) -> np.ndarray:
+    """``column.map(mapping)`` for a text column in runs: each distinct value is looked up once."""
+    codes, uniques = _text_codes(column)
+    return mapping.reindex(uniques).to_numpy(dtype=object)[codes]
 
 
 def _line_codes(columns: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -391,17 +452,25 @@ def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
     KeyError
         When a carrier × unit × province × use has no factor row.
     """
-    rows = annual.assign(province=annual["institution_id"].map(provinces))
     fkeys = ["carrier", "unit", "province", "use"]
-    merged = rows.merge(
-        factors[[*fkeys, "scope", "kgce_per_unit", "kgco2_per_unit"]],
+    rows = annual.assign(province=_map_text(annual["institution_id"], provinces))
+    # Merge the factors onto the few distinct carrier × unit × province × use keys, not onto
+    # every row; each row then takes its key's factors by integer code. (An unknown province
+    # is coded as "" on both sides.)
+    key, distinct = _line_codes(rows[fkeys].fillna({"province": ""}))
+    looked_up = distinct.merge(
+        factors[[*fkeys, "scope", "kgce_per_unit", "kgco2_per_unit"]].fillna({"province": ""}),
         on=fkeys, how="left", validate="many_to_one",
     )
-    unmatched = merged["kgce_per_unit"].isna()
+    unmatched = looked_up["kgce_per_unit"].isna()
     if unmatched.any():
-        first = merged.loc[unmatched, fkeys].drop_duplicates().head(5).to_dict("records")
-        raise KeyError(f"no factor for {int(unmatched.sum())} carrier row(s), e.g. {first}; "
+        count = int(np.isin(key, np.flatnonzero(unmatched)).sum())
+        first = looked_up.loc[unmatched, fkeys].head(5).to_dict("records")
+        raise KeyError(f"no factor for {count} carrier row(s), e.g. {first}; "
                        "build the factor table from the same consumption table")
+    merged = rows.reset_index(drop=True)
+    for column in ("scope", "kgce_per_unit", "kgco2_per_unit"):
+        merged[column] = looked_up[column].to_numpy()[key]
     merged["kgce"] = merged["quantity"] * merged["kgce_per_unit"]
     merged["kgco2"] = merged["quantity"] * merged["kgco2_per_unit"]
     merged["scope"] = merged["scope"].astype(int)
@@ -464,15 +533,20 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
         of that kind (no water rows: water_coverage NaN), never silently 1.
     """
     c = carriers
-    carrier = c["carrier"]
     kgce = c["kgce"].to_numpy(dtype=float)
     kgco2 = c["kgco2"].to_numpy(dtype=float)
     quantity = c["quantity"].to_numpy(dtype=float)
     coverage = c["coverage"].to_numpy(dtype=float)
     scope = c["scope"].to_numpy()
-    energy = carrier.isin(ENERGY_CARRIERS).to_numpy()
-    electricity = carrier.eq("electricity").to_numpy()
-    water = (carrier.eq("water") & c["unit"].eq("m3")).to_numpy()
+    # Which kind each row is: decided once per distinct carrier × unit × use line.
+    line, lines = _line_codes(c[["carrier", "unit", "use"]])
+    energy = lines["carrier"].isin(ENERGY_CARRIERS).to_numpy()[line]
+    electricity = lines["carrier"].eq("electricity").to_numpy()[line]
+    water = (lines["carrier"].eq("water") & lines["unit"].eq("m3")).to_numpy()[line]
+    mobile = lines["use"].eq("mobile").to_numpy()[line]
+    heat = lines["carrier"].eq("heat").to_numpy()[line]
+    electricity_kwh = (lines["carrier"].isin(ELECTRICITY_CARRIERS)
+                       & lines["unit"].eq("kWh")).to_numpy()[line]
     emitting = scope != 0
     inst, ids = _text_codes(c["institution_id"])
     sums = _sum_by(
@@ -480,10 +554,9 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
         kgce=kgce, kgco2=kgco2,
         scope1_kgco2=np.where(scope == 1, kgco2, 0.0),
         scope2_kgco2=np.where(scope == 2, kgco2, 0.0),
-        mobile_kgce=np.where(c["use"].eq("mobile").to_numpy(), kgce, 0.0),
-        heat_kgce=np.where(carrier.eq("heat").to_numpy(), kgce, 0.0),
-        electricity_kwh=np.where(
-            (carrier.isin(ELECTRICITY_CARRIERS) & c["unit"].eq("kWh")).to_numpy(), quantity, 0.0),
+        mobile_kgce=np.where(mobile, kgce, 0.0),
+        heat_kgce=np.where(heat, kgce, 0.0),
+        electricity_kwh=np.where(electricity_kwh, quantity, 0.0),
         water_m3=np.where(water, quantity, 0.0),
         # Weighted coverage: sum(weight × coverage) / sum(weight), per kind.
         kgce_cov=kgce * coverage,
@@ -498,46 +571,47 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
         elec_rows=electricity.astype(float),
         elec_cov=np.where(electricity, coverage, 0.0),
     )
-    sums.index = pd.Index(ids[sums.index.to_numpy()], name="institution_id")
-    out = profile.set_index("institution_id", drop=False)
-    sums = sums.reindex(out.index).fillna(0.0)
+    # Each profile row takes its institution's sums by position (0 when it has no rows);
+    # plain arrays from here on, so no index is aligned or compared.
+    result = profile.reset_index(drop=True).copy()
+    position = pd.Index(ids).get_indexer(result["institution_id"])
+    found = position >= 0
+    s = {name: np.where(found, sums[name].to_numpy()[position], 0.0) for name in sums.columns}
 
-    result = out.copy()
-    result["energy_tce"] = sums["kgce"] / 1000.0
-    result["co2_t"] = sums["kgco2"] / 1000.0
-    result["scope1_co2_t"] = sums["scope1_kgco2"] / 1000.0
-    result["scope2_co2_t"] = sums["scope2_kgco2"] / 1000.0
-    result["mobile_tce"] = sums["mobile_kgce"] / 1000.0
-    result["heat_tce"] = sums["heat_kgce"] / 1000.0
-    result["electricity_kwh"] = sums["electricity_kwh"]
-    result["water_m3"] = sums["water_m3"]
+    result["energy_tce"] = s["kgce"] / 1000.0
+    result["co2_t"] = s["kgco2"] / 1000.0
+    result["scope1_co2_t"] = s["scope1_kgco2"] / 1000.0
+    result["scope2_co2_t"] = s["scope2_kgco2"] / 1000.0
+    result["mobile_tce"] = s["mobile_kgce"] / 1000.0
+    result["heat_tce"] = s["heat_kgce"] / 1000.0
+    result["electricity_kwh"] = s["electricity_kwh"]
+    result["water_m3"] = s["water_m3"]
 
-    area = _positive(result["floor_area_m2"])
-    people = _positive(result["occupants"])
-    kgce_total = sums["kgce"]
+    area = _positive(result["floor_area_m2"]).to_numpy()  # NaN when unknown or not positive
+    people = _positive(result["occupants"]).to_numpy()
+    kgce_total = s["kgce"]
     result["kgce_per_m2"] = kgce_total / area
-    result["kgce_per_m2_excl_vehicles"] = (kgce_total - sums["mobile_kgce"]) / area
-    result["kgce_per_m2_non_heating"] = (
-        kgce_total - sums["mobile_kgce"] - sums["heat_kgce"]) / area
+    result["kgce_per_m2_excl_vehicles"] = (kgce_total - s["mobile_kgce"]) / area
+    result["kgce_per_m2_non_heating"] = (kgce_total - s["mobile_kgce"] - s["heat_kgce"]) / area
     result["kgce_per_person"] = kgce_total / people
     # No water (electricity) row at all: the quantity is unknown, not 0.
-    result["water_m3_per_person"] = (sums["water_m3"] / people).where(sums["water_rows"] > 0)
-    result["kgco2_per_m2"] = sums["kgco2"] / area
-    result["kwh_per_m2"] = (sums["electricity_kwh"] / area).where(sums["elec_rows"] > 0)
+    result["water_m3_per_person"] = np.where(s["water_rows"] > 0, s["water_m3"] / people, np.nan)
+    result["kgco2_per_m2"] = s["kgco2"] / area
+    result["kwh_per_m2"] = np.where(s["elec_rows"] > 0, s["electricity_kwh"] / area, np.nan)
 
     # Every public institution uses electricity: a year without (enough) electricity data is
     # not a measured year, however complete its other carriers are. Energy and CO2 coverage are
     # therefore capped at the electricity coverage (0 when there is no electricity row).
-    electricity_coverage = _ratio(sums["elec_cov"], sums["elec_rows"])
-    cap = electricity_coverage.fillna(0.0)
+    electricity_coverage = _ratio(s["elec_cov"], s["elec_rows"])
+    cap = np.nan_to_num(electricity_coverage)
     result["energy_coverage"] = np.fmin(_weighted(
-        sums["kgce_cov"], sums["kgce"], sums["energy_cov_plain"], sums["energy_rows"]), cap)
+        s["kgce_cov"], s["kgce"], s["energy_cov_plain"], s["energy_rows"]), cap)
     result["co2_coverage"] = np.fmin(_weighted(
-        sums["kgco2_cov"], sums["kgco2"], sums["co2_cov_plain"], sums["co2_rows"]), cap)
-    result["water_coverage"] = _ratio(sums["water_cov"], sums["water_rows"])
+        s["kgco2_cov"], s["kgco2"], s["co2_cov_plain"], s["co2_rows"]), cap)
+    result["water_coverage"] = _ratio(s["water_cov"], s["water_rows"])
     result["electricity_coverage"] = electricity_coverage
-    result["estimated_share"] = _ratio(sums["kgce_est"], sums["kgce"]).fillna(0.0)
-    return result.reset_index(drop=True)
+    result["estimated_share"] = np.nan_to_num(_ratio(s["kgce_est"], s["kgce"]))
+    return result
 
 
 def totals(figures: pd.DataFrame) -> dict[str, float]:
@@ -581,14 +655,15 @@ def _positive(values: pd.Series) -> pd.Series:
     return numeric.where(numeric > 0)
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    return (num / den.where(den > 0)).astype(float)
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num ÷ den, NaN where den is not positive."""
+    return num / np.where(den > 0, den, np.nan)
 
 
-def _weighted(num: pd.Series, weight: pd.Series, plain: pd.Series, rows: pd.Series) -> pd.Series:
+def _weighted(num: np.ndarray, weight: np.ndarray, plain: np.ndarray,
+              rows: np.ndarray) -> np.ndarray:
     """Weighted mean where the weight is positive, the plain mean of the rows otherwise."""
-    weighted = _ratio(num, weight)
-    return weighted.where(weight > 0, _ratio(plain, rows))
+    return np.where(weight > 0, _ratio(num, weight), _ratio(plain, rows))
 
 
 def _safe_div(num: float, den: float) -> float:
@@ -601,9 +676,9 @@ def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFra
     ``consumption`` is the monthly table or, cheaper, :func:`annual_quantities` of it. Every
     carrier line is paired with every province present (a few extra lookups, no row scan).
     """
-    lines = consumption[["carrier", "unit", "use"]].drop_duplicates()
-    present = consumption["institution_id"].drop_duplicates()
-    province_list = pd.Series(present.map(provinces).unique(), name="province")
+    _, lines = _line_codes(consumption[["carrier", "unit", "use"]])
+    present = _map_text(consumption["institution_id"], provinces)
+    province_list = pd.Series(pd.unique(present), name="province")
     keys = lines.merge(province_list, how="cross")
     return keys[["carrier", "unit", "province", "use"]].reset_index(drop=True)
 
@@ -691,7 +766,10 @@ def account_figures(
     """factors, carriers and figures of a year from its consumption table and profile."""
     provinces = profile.set_index("institution_id")["province"]
     annual = annual_quantities(consumption)
-    annual = annual[annual["institution_id"].isin(provinces.index)]
+    inst, ids = _text_codes(annual["institution_id"])
+    in_profile = pd.Index(ids).isin(provinces.index)
+    if not in_profile.all():
+        annual = annual[in_profile[inst]]
     factors = build_factor_table(reference, year, distinct_keys(annual, provinces))
     carriers = apply_factors(annual, provinces, factors)
     return factors, carriers, institution_figures(carriers, profile)

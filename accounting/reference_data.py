@@ -241,23 +241,39 @@ class ReferenceData:
             return self.settings.natural_gas_kgce_per_m3
         return "default"
 
-    def kgce_per_unit(self, carrier: str, unit: str, year: int) -> Factor:
+    def kgce_per_unit(
+        self, carrier: str, unit: str, year: int, variant: str | None = None
+    ) -> Factor:
         """Standard-coal coefficient of a carrier for a year, per ``unit``. [kgce/unit]
+
+        Parameters
+        ----------
+        carrier, unit, year
+            What is converted, in which unit, for which accounting year.
+        variant
+            The coefficient variant (``variant`` column of ``tce_factors.csv``), e.g.
+            ``"equal_value"`` for electricity's 等价值 whatever the settings choose; None → the
+            variant the settings select (:meth:`tce_variant`).
 
         Raises
         ------
         UnitError
             When the unit does not fit the carrier.
         ReferenceDataError
-            When the reference data has no coefficient for the carrier.
+            When the reference data has no coefficient for the carrier (and variant).
         """
-        key = ("tce", carrier, unit, year)
+        if variant is None:
+            variant = self.tce_variant(carrier)
+        key = ("tce", carrier, unit, year, variant)
         if key not in self._cache:
-            self._cache[key] = self._kgce(carrier, unit, year)
+            self._cache[key] = self._kgce(carrier, unit, year, variant)
         return self._cache[key]
 
-    def _kgce(self, carrier: str, unit: str, year: int) -> Factor:
-        variant = self.tce_variant(carrier)
+    def clear_cache(self) -> None:
+        """Forget the memoised factor lookups (they are redone on the next call)."""
+        self._cache.clear()
+
+    def _kgce(self, carrier: str, unit: str, year: int, variant: str) -> Factor:
         rows = self._rows(self.tce, carrier=carrier, variant=variant)
         if not rows:
             raise ReferenceDataError(

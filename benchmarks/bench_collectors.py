@@ -279,8 +279,9 @@ async def run_scenario(mode: str, ports: list[int], cycles: int) -> dict[str, tu
             runner.verify(output)
         samples: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in runners}
         collector_output: list = []
-        for _ in range(cycles):
-            for label, runner in runners:
+        for k in range(cycles):
+            # rotate the order (abc, bca, cab, ...) so none always follows the long naive run
+            for label, runner in runners[k % 3:] + runners[:k % 3]:
                 t0, cpu0 = time.perf_counter(), time.process_time()
                 n, output = await runner.cycle()
                 samples[label].append(

@@ -163,8 +163,13 @@ class PointDecoder:
     ----------
     point
         The point.
+    is_bit
+        True for coils and discrete inputs.
     little_endian_words
         True when the point's words must be packed little-endian (word orders BADC and CDAB).
+    unpack_from
+        ``unpack_from(data, byte_offset)`` → ``(raw,)``: the raw number from words packed in the
+        byte order above.
     """
 
     __slots__ = (
@@ -179,7 +184,6 @@ class PointDecoder:
         words_order, value_order = _BYTE_ORDERS.get(point.word_order, (">", ">"))
         self.little_endian_words = words_order == "<"
         self._pack_words = struct.Struct(f"{words_order}{data_type.register_count}H").pack
-        #: ``unpack_from(data, byte_offset)`` of the raw number, for words packed as above
         self.unpack_from = struct.Struct(value_order + _STRUCT[data_type]).unpack_from
         self._is_float = data_type.is_float
         #: the raw value meaning "not available" (None: no such value is checked)
@@ -264,8 +268,8 @@ class RequestDecoder:
         self.count = count
         self.points = tuple(points)
         self.is_bit = any(p.function.is_bit for p in self.points)
-        #: (decoder, first word, last word + 1) per point, for the general path
-        self._each: list[tuple[PointDecoder, int, int]] = []
+        #: (point, decoder, first word, last word + 1) per point, for the general path
+        self._each: list[tuple[Point, PointDecoder, int, int]] = []
         for p in self.points:
             start = p.address - address
             if start < 0 or start + p.register_count > count:
@@ -273,18 +277,18 @@ class RequestDecoder:
                     f"point {p.name} at 0x{p.address:04X} ({p.register_count} register(s)) is "
                     f"outside the read 0x{address:04X} count {count}"
                 )
-            self._each.append((point_decoder(p, ct_ratio, pt_ratio), start,
+            self._each.append((p, point_decoder(p, ct_ratio, pt_ratio), start,
                                start + p.register_count))
         #: (point, unpack_from, value, little-endian words?, byte offset) per point, for the
         #: fast path: everything the loop in :meth:`decode` needs, looked up once
         self._fast = [
-            (d.point, d.unpack_from, d.value, d.little_endian_words, 2 * start)
-            for d, start, _ in self._each
+            (p, d.unpack_from, d.value, d.little_endian_words, 2 * start)
+            for p, d, start, _ in self._each
         ]
         self._pack_big = struct.Struct(f">{count}H").pack
         self._pack_little = (
             struct.Struct(f"<{count}H").pack
-            if any(d.little_endian_words for d, _, _ in self._each) else None
+            if any(d.little_endian_words for _, d, _, _ in self._each) else None
         )
 
     def decode(self, words: Sequence[int]) -> list[tuple[Point, float | None, str]]:
@@ -306,10 +310,10 @@ class RequestDecoder:
 
     def _decode_each(self, words: Sequence[int]) -> list[tuple[Point, float | None, str]]:
         out = []
-        for decoder, start, stop in self._each:
+        for point, decoder, start, stop in self._each:
             decoded = decoder.decode(words[start:stop])
             reason = "" if decoded.quality == "good" else decoded.reason or decoded.quality
-            out.append((decoder.point, decoded.value, reason))
+            out.append((point, decoded.value, reason))
         return out
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
 from storage.errors import (
@@ -18,6 +19,9 @@ from storage.errors import (
     StoreUnavailable,
     WriteRejected,
 )
+
+if TYPE_CHECKING:
+    from jieneng.settings import Settings
 
 __all__ = [
     "DeviceHealth",
@@ -38,7 +42,7 @@ def _env(name: str) -> str | None:
     return os.environ.get(name) or None if name else None
 
 
-def open_store(settings) -> TimeSeriesStore:  # type: ignore[no-untyped-def]
+def open_store(settings: Settings) -> TimeSeriesStore:
     """The store configured in ``[storage]`` of ``settings`` (a :class:`jieneng.settings.Settings`).
 
     Days and months are cut in ``settings.site.timezone``. Credentials come from the environment

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable
 from functools import cache
 
 from jieneng.settings import Settings
@@ -19,7 +20,7 @@ EXIT_STORE = 4
 BATCH = 20_000
 
 
-def _points_lookup(settings: Settings):  # type: ignore[no-untyped-def]
+def _points_lookup(settings: Settings) -> Callable[[str], frozenset[str] | None]:
     """meter id -> point names of its register map, or None when the map cannot be loaded."""
     models = {m.id: m.model for m in settings.meters}
     dirs = [settings.resolve(p) for p in settings.collector.register_map_dirs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Self
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -40,10 +41,18 @@ class StoreBase:
         require_aware(end, "end")
         return to_us(start), to_us(end)
 
-    def daily_counters(self, start, end, meters=None, points=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def daily_counters(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Implemented by each backend."""
         raise NotImplementedError
 
-    def daily_gauges(self, start, end, meters=None, points=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def daily_gauges(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Implemented by each backend."""
         raise NotImplementedError
 
     def monthly_counters(
@@ -63,7 +72,7 @@ class StoreBase:
     def close(self) -> None:
         """Release connections."""
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

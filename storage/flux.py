@@ -64,7 +64,10 @@ def read_flux(
     )
 
 
-def _good_by_day(bucket: str, start_us: int, end_us: int, zone: str, meters, points) -> str:  # type: ignore[no-untyped-def]
+def _good_by_day(
+    bucket: str, start_us: int, end_us: int, zone: str, meters: Sequence[str] | None,
+    points: Sequence[str] | None,
+) -> str:
     return (
         'import "timezone"\n'
         f"option location = timezone.location(name: {flux_string(zone)})\n"

@@ -69,16 +69,17 @@ def _header_problems(path: Path) -> list[ImportProblem]:
 
 
 def _parse_row(
-    file: str, line: int, row: dict[str, str], meters: set[str],
-    points_of: Callable[[str], set[str] | None],
+    file: str, line: int, row: dict, meters: set[str],
+    points_of: Callable[[str], frozenset[str] | None],
 ) -> tuple[Reading | None, list[ImportProblem]]:
     problems = []
 
     def bad(column: str, reason: str) -> None:
         problems.append(ImportProblem(file, line, column, (row.get(column) or ""), reason))
 
-    if row.get(None) is not None:  # type: ignore[call-overload]
-        problems.append(ImportProblem(file, line, "(extra)", ",".join(row[None]),  # type: ignore[index]
+    extra = row.get(None)  # csv.DictReader puts fields beyond the header under the key None
+    if extra is not None:
+        problems.append(ImportProblem(file, line, "(extra)", ",".join(extra),
                                       "more fields than the header has columns"))
     text = (row.get("time") or "").strip()
     t: datetime | None = None
@@ -120,7 +121,8 @@ def _parse_row(
 
 
 def validate_readings_file(
-    path: Path, meters: set[str], points_of: Callable[[str], set[str] | None] = lambda m: None,
+    path: Path, meters: set[str],
+    points_of: Callable[[str], frozenset[str] | None] = lambda meter: None,
 ) -> tuple[int, list[ImportProblem]]:
     """Check every row; returns (number of good rows, every problem found)."""
     if not path.is_file():
@@ -143,7 +145,8 @@ def validate_readings_file(
 
 
 def iter_readings(
-    path: Path, meters: set[str], points_of: Callable[[str], set[str] | None] = lambda m: None,
+    path: Path, meters: set[str],
+    points_of: Callable[[str], frozenset[str] | None] = lambda meter: None,
 ) -> Iterator[Reading]:
     """The readings of a file that :func:`validate_readings_file` found clean."""
     for line, row in _open_rows(path):

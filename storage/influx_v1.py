@@ -341,7 +341,10 @@ class InfluxV1Store(StoreBase):
     def _range(self, start_us: int, end_us: int) -> str:
         return f"time >= '{_rfc3339(start_us)}' AND time < '{_rfc3339(end_us)}'"
 
-    def _where(self, start_us: int, end_us: int, meters, points, good_only: bool) -> str:  # type: ignore[no-untyped-def]
+    def _where(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None,
+        good_only: bool,
+    ) -> str:
         where = self._range(start_us, end_us)
         if good_only:
             where += " AND \"quality\" = 'good'"
@@ -397,7 +400,9 @@ class InfluxV1Store(StoreBase):
             f"fill(none) tz({influxql_string(self.tz.key)})"
         )
 
-    def _computed_counters(self, start_us, end_us, meters, points) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def _computed_counters(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
+    ) -> pd.DataFrame:
         results = self._query_raw(self.daily_counters_query(start_us, end_us, meters, points))
         firsts, sums = _nth(results, 0), _nth(results, 1)
         frame = _series_frame(firsts, ["meter", "point"])
@@ -428,7 +433,9 @@ class InfluxV1Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[DAILY_COUNTER_COLUMNS]
 
-    def _computed_gauges(self, start_us, end_us, meters, points) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def _computed_gauges(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
+    ) -> pd.DataFrame:
         result = _nth(self._query_raw(self.daily_gauges_query(start_us, end_us, meters, points)), 0)
         frame = _series_frame(result, ["meter", "point"])
         if frame.empty:
@@ -440,8 +447,10 @@ class InfluxV1Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame.sort_values(["meter", "point", "day"])[DAILY_GAUGE_COLUMNS]
 
-    def _archived(self, start: datetime, end: datetime, meters, points,  # type: ignore[no-untyped-def]
-                  columns: list[str]) -> pd.DataFrame:
+    def _archived(
+        self, start: datetime, end: datetime, meters: list[str] | None, points: list[str] | None,
+        columns: list[str],
+    ) -> pd.DataFrame:
         first_day = day_start_utc(local_date(start, self.tz), self.tz)
         where = (self._range(to_us(first_day), to_us(end)) + _tag_filter("meter", meters)
                  + _tag_filter("point", points))

@@ -13,8 +13,9 @@ development machines: this module is tested against a real 2.x server only when
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -102,7 +103,7 @@ class InfluxV2Store(StoreBase):
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a client call; map its errors onto the storage exceptions."""
         from influxdb_client.rest import ApiException
         from urllib3.exceptions import HTTPError
@@ -186,7 +187,9 @@ class InfluxV2Store(StoreBase):
             ]
         return {name: part for name, part in frame.groupby("result")}
 
-    def _computed_counters(self, start_us, end_us, meters, points) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def _computed_counters(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
+    ) -> pd.DataFrame:
         parts = self._yields(daily_counters_flux(self.bucket, start_us, end_us, self.tz.key,
                                                  meters, points))
         if "first" not in parts:
@@ -210,7 +213,9 @@ class InfluxV2Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[DAILY_COUNTER_COLUMNS]
 
-    def _computed_gauges(self, start_us, end_us, meters, points) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def _computed_gauges(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
+    ) -> pd.DataFrame:
         parts = self._yields(daily_gauges_flux(self.bucket, start_us, end_us, self.tz.key,
                                                meters, points))
         if "count" not in parts:
@@ -224,7 +229,10 @@ class InfluxV2Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[DAILY_GAUGE_COLUMNS]
 
-    def _archived(self, start, end, meters, points, columns) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    def _archived(
+        self, start: datetime, end: datetime, meters: list[str] | None, points: list[str] | None,
+        columns: list[str],
+    ) -> pd.DataFrame:
         first_day = day_start_utc(local_date(start, self.tz), self.tz)
         rows = self._records(pivot_flux(self.bucket, to_us(first_day), to_us(end), ARCHIVE,
                                         meters, points))

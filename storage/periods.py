@@ -7,6 +7,7 @@ long. Everything here is a pure function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -130,7 +131,7 @@ def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int 
     return segments
 
 
-def _first_change_us(lo: int, hi: int, current: int, offset_at) -> int:  # type: ignore[no-untyped-def]
+def _first_change_us(lo: int, hi: int, current: int, offset_at: Callable[[int], int]) -> int:
     """Refine a transition bracketed within one second to the microsecond."""
     while hi - lo > 1:
         mid = (lo + hi) // 2

@@ -229,17 +229,18 @@ class SqliteStore(StoreBase):
         int
             Readings written.
         """
-        pairs = self._pairs
+        series_ids = self._pairs.get  # (meter, point) -> (meter_id, point_id)
         written = 0
         iterator = iter(readings)
         while True:
             with self._write() as cur:
-                batch = []
+                batch: list[tuple] = []
+                append = batch.append  # local names: this loop is the Python cost of a write
                 for r in iterator:
-                    ids = pairs.get((r.meter, r.point))
+                    ids = series_ids((r.meter, r.point))
                     if ids is None:
                         ids = self._series_ids(cur, r.meter, r.point)
-                    batch.append((*ids, (r.time - EPOCH) // _ONE_US, r.value, r.quality))
+                    append((ids[0], ids[1], (r.time - EPOCH) // _ONE_US, r.value, r.quality))
                     if len(batch) >= _CHUNK:
                         break
                 cur.executemany(UPSERT_READING, batch)

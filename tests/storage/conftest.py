@@ -50,7 +50,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_spec(request: pytest.FixtureRequest, backend: str, tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def store_spec(request: pytest.FixtureRequest, backend: str, tmp_path) -> dict[str, Any]:
     """Picklable description of the test's store (for worker processes)."""
     if backend == "sqlite":
         return {"backend": "sqlite", "path": str(tmp_path / "store.sqlite")}
@@ -63,7 +63,7 @@ def store_spec(request: pytest.FixtureRequest, backend: str, tmp_path) -> dict[s
     return {"backend": "influx_v1", "url": server.url, "database": database}
 
 
-def open_spec(spec: dict[str, Any], tz: str = "Asia/Shanghai", **kwargs: Any):  # type: ignore[no-untyped-def]
+def open_spec(spec: dict[str, Any], tz: str = "Asia/Shanghai", **kwargs: Any):
     """A store from a :func:`store_spec` description."""
     if spec["backend"] == "sqlite":
         return SqliteStore(spec["path"], tz, **kwargs)
@@ -80,7 +80,7 @@ def make_store(store_spec: dict[str, Any]) -> Iterator[Callable[..., Any]]:
     """Factory of stores on the test's data; every store is closed after the test."""
     stores = []
 
-    def make(tz: str = "Asia/Shanghai", **kwargs: Any):  # type: ignore[no-untyped-def]
+    def make(tz: str = "Asia/Shanghai", **kwargs: Any):
         store = open_spec(store_spec, tz, **kwargs)
         stores.append(store)
         return store

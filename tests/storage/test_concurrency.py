@@ -22,7 +22,7 @@ from tests.support.services import free_port
 CTX = multiprocessing.get_context("spawn")
 
 
-def test_concurrent_writers_and_readers(store_spec) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_writers_and_readers(store_spec) -> None:
     batches, size = 40, 250
     queue = CTX.Queue()
     procs = [CTX.Process(target=writer, args=(store_spec, f"w{i}", batches, size, queue))
@@ -56,17 +56,17 @@ def test_concurrent_writers_and_readers(store_spec) -> None:  # type: ignore[no-
 
 
 @pytest.mark.influxdb
-def test_influx_stopped_mid_write_then_rewrite(influxd, influx_database) -> None:  # type: ignore[no-untyped-def]
+def test_influx_stopped_mid_write_then_rewrite(influxd, influx_database) -> None:
     store = InfluxV1Store(influxd.url, influx_database, batch_size=500, retries=1, timeout_s=5)
     readings = [r for k in range(400) for r in batch("m", k, 100)]  # 40 000 readings, 80 posts
     posted = threading.Event()
     original = store._post_lines
 
-    def post_and_signal(lines):  # type: ignore[no-untyped-def]
+    def post_and_signal(lines):
         original(lines)
         posted.set()
 
-    store._post_lines = post_and_signal  # type: ignore[method-assign]
+    store._post_lines = post_and_signal
     stopper = threading.Thread(target=lambda: (posted.wait(10), influxd.stop()))
     stopper.start()
     try:
@@ -95,7 +95,7 @@ def test_influx_unreachable_raises_store_unavailable() -> None:
     store.close()
 
 
-def test_sqlite_writer_killed_mid_write_leaves_whole_transactions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_writer_killed_mid_write_leaves_whole_transactions(tmp_path) -> None:
     spec = {"backend": "sqlite", "path": str(tmp_path / "store.sqlite")}
     size = 20_000
     proc = CTX.Process(target=endless_writer, args=(spec, size))
@@ -122,7 +122,7 @@ def test_sqlite_writer_killed_mid_write_leaves_whole_transactions(tmp_path) -> N
     store.close()
 
 
-def test_sqlite_locked_beyond_timeout_raises_store_unavailable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_locked_beyond_timeout_raises_store_unavailable(tmp_path) -> None:
     path = tmp_path / "store.sqlite"
     store = SqliteStore(path, busy_timeout_s=0.2)
     blocker = sqlite3.connect(path, isolation_level=None)

@@ -48,7 +48,7 @@ def assert_frames_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list
             assert list(a[col]) == list(e[col]), col
 
 
-def test_round_trip_and_half_open_range(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_and_half_open_range(make_store) -> None:
     store = make_store()
     readings = [
         Reading("m1", "energy_import_kwh", T0 + timedelta(minutes=15 * i), 100.0 + i)
@@ -75,7 +75,7 @@ def test_round_trip_and_half_open_range(make_store) -> None:  # type: ignore[no-
     assert store.read_readings(T0, FAR, meters=[]).empty
 
 
-def test_times_in_any_zone_are_the_same_instant(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_times_in_any_zone_are_the_same_instant(make_store) -> None:
     store = make_store()
     local = datetime(2024, 6, 1, 8, 0, tzinfo=SH)
     store.write_readings([Reading("m", "p", local, 1.0)])
@@ -86,7 +86,7 @@ def test_times_in_any_zone_are_the_same_instant(make_store) -> None:  # type: ig
     assert frame["time"].iloc[0] == pd.Timestamp("2024-06-01T00:00:00Z")
 
 
-def test_rewrite_is_idempotent(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_rewrite_is_idempotent(make_store) -> None:
     store = make_store()
     readings = counter_series("m1", "energy_import_kwh", T0, 200, timedelta(minutes=15), seed=1)
     store.write_readings(readings)
@@ -104,7 +104,7 @@ def test_rewrite_is_idempotent(make_store) -> None:  # type: ignore[no-untyped-d
     assert len(store.read_readings(T0, FAR)) == len(before)
 
 
-def test_naive_times_are_rejected(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_naive_times_are_rejected(make_store) -> None:
     store = make_store()
     with pytest.raises(ValueError, match="no time zone"):
         Reading("m", "p", datetime(2024, 1, 1), 1.0)
@@ -116,7 +116,7 @@ def test_naive_times_are_rejected(make_store) -> None:  # type: ignore[no-untype
         store.read_readings(T0, FAR, meters="m1")
 
 
-def test_day_cut_at_local_midnight_shanghai(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_day_cut_at_local_midnight_shanghai(make_store) -> None:
     store = make_store("Asia/Shanghai")
     before = datetime(2024, 3, 1, 23, 59, tzinfo=SH)  # 15:59 UTC
     after = datetime(2024, 3, 2, 0, 1, tzinfo=SH)  # 16:01 UTC, same UTC day
@@ -134,7 +134,7 @@ def test_day_cut_at_local_midnight_shanghai(make_store) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize(("day", "hours"), [(date(2024, 3, 31), 23), (date(2024, 10, 27), 25)])
-def test_dst_days_are_23_and_25_hours(make_store, day: date, hours: int) -> None:  # type: ignore[no-untyped-def]
+def test_dst_days_are_23_and_25_hours(make_store, day: date, hours: int) -> None:
     store = make_store("Europe/Berlin")
     start = datetime(day.year, day.month, day.day, tzinfo=BERLIN) - timedelta(days=1)
     first_utc = start.astimezone(UTC)
@@ -151,7 +151,7 @@ def test_dst_days_are_23_and_25_hours(make_store, day: date, hours: int) -> None
 
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin"])
-def test_aggregates_match_the_definition(make_store, zone: str) -> None:  # type: ignore[no-untyped-def]
+def test_aggregates_match_the_definition(make_store, zone: str) -> None:
     store = make_store(zone)
     tz = ZoneInfo(zone)
     start = datetime(2024, 3, 20, tzinfo=UTC)
@@ -194,7 +194,7 @@ def test_aggregates_match_the_definition(make_store, zone: str) -> None:  # type
         pytest.approx(ref_mean.sort_index().to_numpy(), rel=1e-9)
 
 
-def test_empty_results_have_the_columns(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_empty_results_have_the_columns(make_store) -> None:
     store = make_store()
     assert list(store.read_readings(T0, FAR).columns) == READING_COLUMNS
     assert list(store.daily_counters(T0, FAR).columns) == DAILY_COUNTER_COLUMNS
@@ -204,7 +204,7 @@ def test_empty_results_have_the_columns(make_store) -> None:  # type: ignore[no-
     assert store.read_health().empty
 
 
-def test_latest_per_meter_and_point(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_latest_per_meter_and_point(make_store) -> None:
     store = make_store()
     store.write_readings(
         [
@@ -227,7 +227,7 @@ def test_latest_per_meter_and_point(make_store) -> None:  # type: ignore[no-unty
     assert list(store.latest(meters=["m2"])["value"]) == [7.0]
 
 
-def test_health_round_trip(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_health_round_trip(make_store) -> None:
     store = make_store()
     records = [
         DeviceHealth("m1", T0, True, 0, T0, 0.042),
@@ -269,7 +269,7 @@ HOSTILE = [
 ]
 
 
-def test_hostile_names_round_trip_and_cannot_change_a_query(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_names_round_trip_and_cannot_change_a_query(make_store) -> None:
     store = make_store()
     victim = [Reading("victim", "energy_import_kwh", T0 + timedelta(hours=i), float(i))
               for i in range(5)]
@@ -300,7 +300,7 @@ def test_hostile_names_round_trip_and_cannot_change_a_query(make_store) -> None:
     assert all(health["meter"] == health["error"])
 
 
-def test_retention_drops_raw_and_keeps_daily(make_store) -> None:  # type: ignore[no-untyped-def]
+def test_retention_drops_raw_and_keeps_daily(make_store) -> None:
     store = make_store("Europe/Berlin", retention_raw_days=10)
     start = datetime(2024, 10, 1, tzinfo=UTC)
     store.write_readings(

@@ -62,15 +62,16 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def _all_readings(config: Path):  # type: ignore[no-untyped-def]
+def _all_readings(config: Path):
     store = open_store(load_settings(config))
     try:
-        return store.read_readings(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        return store.read_readings(datetime(2000, 1, 1, tzinfo=UTC),
+                                   datetime(2100, 1, 1, tzinfo=UTC))
     finally:
         store.close()
 
 
-def test_import_good_file(config: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_import_good_file(config: Path, tmp_path: Path, capsys) -> None:
     csv = tmp_path / "history.csv"
     csv.write_text(GOOD, encoding="utf-8")
     assert main(["import", "readings", str(csv), "--config", str(config)]) == 0
@@ -88,7 +89,7 @@ def test_import_good_file(config: Path, tmp_path: Path, capsys) -> None:  # type
     assert len(_all_readings(config)) == 3
 
 
-def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, capsys) -> None:
     csv = tmp_path / "bad.csv"
     csv.write_text(
         GOOD
@@ -111,7 +112,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, caps
     assert _all_readings(config).empty
 
 
-def test_bad_header_and_missing_file(config, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bad_header_and_missing_file(config, tmp_path, capsys) -> None:
     csv = tmp_path / "header.csv"
     csv.write_text("timestamp,meter,point,value\n2024-01-01T00:00:00Z,gov01-main,x,1\n")
     assert main(["import", "readings", str(csv), "--config", str(config)]) == 1
@@ -123,7 +124,7 @@ def test_bad_header_and_missing_file(config, tmp_path, capsys) -> None:  # type:
     assert "no such file" in capsys.readouterr().err
 
 
-def test_quality_column_and_empty_value(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_quality_column_and_empty_value(config, tmp_path) -> None:
     csv = tmp_path / "q.csv"
     csv.write_text("time,meter,point,value,quality\n"
                    "2024-01-01T00:00:00Z,gov01-main,power_w,,invalid\n"

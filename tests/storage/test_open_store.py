@@ -41,7 +41,7 @@ def test_influx_without_section_is_a_clear_error(tmp_path: Path) -> None:
         open_store(_settings(tmp_path, v2))
 
 
-def test_v2_settings_build_a_v2_store(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_v2_settings_build_a_v2_store(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("JN_TEST_TOKEN", "secret-token")
     cfg = {"url": "http://127.0.0.1:1", "api": "v2", "org": "o", "bucket": "b",
            "token_env": "JN_TEST_TOKEN"}
@@ -52,7 +52,7 @@ def test_v2_settings_build_a_v2_store(tmp_path: Path, monkeypatch) -> None:  # t
 
 
 @pytest.mark.influxdb
-def test_credentials_come_from_the_environment(tmp_path: Path, influxd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_come_from_the_environment(tmp_path: Path, influxd, monkeypatch) -> None:
     """A second, auth-enabled influxd: no credentials, a user without admin rights, and admin."""
     root = tmp_path / "authd"
     root.mkdir()
