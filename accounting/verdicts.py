@@ -132,7 +132,7 @@ def _missing_figure(figures: pd.DataFrame, column: str, denominator: str) -> pd.
     """What is missing when ``column`` is NaN: its denominator, else the carrier's data."""
     known_denominator = pd.to_numeric(figures[denominator], errors="coerce") > 0
     data_hint = _DATA_HINT.get(column, f"consumption data for {column}")
-    return pd.Series(np.where(known_denominator, data_hint, _MISSING_HINT[denominator]),
+    return pd.Series(_where_text(known_denominator, data_hint, _MISSING_HINT[denominator]),
                      index=figures.index)
 
 
@@ -189,10 +189,10 @@ def quota_verdicts(
     # Match quota rows once per distinct profile (province, category, level, ...), not once per
     # institution: a province has tens of thousands of institutions but few distinct profiles.
     profile_columns = ["province", "category", "level", "climate_zone", "quota_area", "subtype"]
-    profiles = inst[profile_columns].drop_duplicates().reset_index(drop=True)
+    profile_of = inst.groupby(profile_columns, sort=False).ngroup().to_numpy()
+    first_row = np.unique(profile_of, return_index=True)[1]  # of each profile, in code order
+    profiles = inst[profile_columns].iloc[first_row].reset_index(drop=True)
     profiles["profile"] = np.arange(len(profiles))
-    profile_of = inst[profile_columns].merge(profiles, on=profile_columns, how="left")[
-        "profile"].to_numpy()
     pairs = profiles.merge(
         judged.rename(columns={
             "province": "q_province", "level": "q_level", "climate_zone": "q_climate_zone",
@@ -224,7 +224,7 @@ def quota_verdicts(
         single = rows.drop_duplicates("profile", keep=False).set_index("profile").reindex(
             every_profile)
         part = pd.DataFrame({
-            "institution_id": inst["institution_id"].to_numpy(), "subject": indicator,
+            "institution_id": inst["institution_id"].array, "subject": indicator,
             "value": inst[column].to_numpy(dtype=float),
             "coverage": inst[cov_col].to_numpy(dtype=float),
             "denominator": pd.to_numeric(inst[denom], errors="coerce").to_numpy(dtype=float),
@@ -250,7 +250,7 @@ def quota_verdicts(
     no_row, several = long["n_rows"].eq(0), long["n_rows"].gt(1)
     no_value = value.isna()
     low = long["coverage"].isna() | (long["coverage"] < min_coverage)
-    long["status"] = np.select(
+    long["status"] = _select_text(
         [no_row | several | no_value | low,
          constraint.notna() & (value > constraint),
          baseline.notna() & (value > baseline),
@@ -262,7 +262,7 @@ def quota_verdicts(
          "between_guide_and_baseline", "below_guide", "below_constraint"],
         default="unknown",
     )
-    long["missing"] = np.select(
+    long["missing"] = _select_text(
         [no_row, several, no_value, low],
         ["a quota table row for this institution", "quota_area or subtype (institutions ledger)",
          long["figure_missing"], _COVERAGE_MISSING],
@@ -274,6 +274,21 @@ def quota_verdicts(
     long["min_coverage"] = min_coverage
     long["delta_kgce_per_kwh"] = equal_value_delta_kgce_per_kwh
     return long[[*VERDICT_COLUMNS, *extra]]
+
+
+def _select_text(conditions: list, choices: list, default: Any = "") -> np.ndarray:
+    """``np.select`` for text, as an array of Python strings.
+
+    (numpy's own result would be fixed-width unicode: as wide as the longest choice, and slow
+    to turn back into strings for a table of tens of thousands of verdicts.)
+    """
+    return np.select(conditions, [np.asarray(c, dtype=object) for c in choices],
+                     default=np.asarray(default, dtype=object))
+
+
+def _where_text(condition: Any, yes: Any, no: Any) -> np.ndarray:
+    """``np.where`` for text, as an array of Python strings (see :func:`_select_text`)."""
+    return _select_text([condition], [yes], no)
 
 
 def _blank_or_equal(rule: pd.Series, value: pd.Series) -> pd.Series:
@@ -376,12 +391,12 @@ def fyp14_verdicts(
         no_value = part["value"].isna()
         low = (part["coverage"].isna() | (part["coverage"] < min_coverage)
                | part["base_coverage"].isna() | (part["base_coverage"] < min_coverage))
-        part["status"] = np.select(
+        part["status"] = _select_text(
             [no_base | no_value | low | part["change"].isna(),
              part["change"] <= target_change, part["change"] <= part["path_change"]],
             ["unknown", "met_target", "on_track"], default="off_track",
         )
-        part["missing"] = np.select(
+        part["missing"] = _select_text(
             [no_base, no_value, low],
             [f"{base_year} value of {indicator} (its {base_year} consumption and ledgers)",
              _missing_figure(figures, indicator, denom), _COVERAGE_MISSING],
@@ -472,7 +487,7 @@ def peer_verdicts(
         part["rank"] = peers.rank(method="min")
         part["percentile"] = 100.0 * peers.rank(method="max", pct=True)
         part["peer_average"] = peers.transform("mean").where(part["peers"] >= MIN_PEERS)
-        part["average_source"] = np.where(part["peers"] >= MIN_PEERS, "peer group mean", "")
+        part["average_source"] = _where_text(part["peers"] >= MIN_PEERS, "peer group mean", "")
         small = known & (part["peers"] < MIN_PEERS)
         if published is not None and small.any():
             average, source = _published_average(part[small], published, published_col, year)
@@ -480,10 +495,10 @@ def peer_verdicts(
             part.loc[small, "average_source"] = source
         part["ratio"] = part["value"] / part["peer_average"]
         part["score"] = _scores(part["ratio"]).where(known)
-        part["status"] = np.select(
+        part["status"] = _select_text(
             [part["score"].eq(points) for points in (*(p for _, p in SCORE_BANDS), 0)],
             [f"score_{points}" for points in (*(p for _, p in SCORE_BANDS), 0)], "unknown")
-        part["missing"] = np.select(
+        part["missing"] = _select_text(
             [part["value"].isna(), ~known, part["score"].isna()],
             [_missing_figure(figures, indicator, denom).to_numpy(), _COVERAGE_MISSING,
              f"at least {MIN_PEERS} peers or a published same-type average"],
@@ -494,7 +509,7 @@ def peer_verdicts(
     out["kind"] = "peers"
     out["reason"] = ""
     out["min_coverage"] = min_coverage
-    out["source"] = np.where(
+    out["source"] = _where_text(
         out["score"].notna(), "score bands: 节约型公共机构示范单位 evaluation standard "
         "(renrendoc.com/paper/176479043.html) [confidence S]", "")
     extra = ["rank", "peers", "percentile", "peer_average", "ratio", "score", "average_source",
@@ -579,9 +594,9 @@ def certification_verdicts(
     unknown = states.eq("unknown").any(axis=1)
     organ = pd.DataFrame({
         "institution_id": ids, "subject": "conservation_organ",
-        "status": np.select([~government, off, unknown],
+        "status": _select_text([~government, off, unknown],
                             ["not_applicable", "not_ready", "unknown"], "ready"),
-        "missing": np.where(government & ~off & unknown,
+        "missing": _where_text(government & ~off & unknown,
                             "十四五 verdicts of the target items (see fyp14)", ""),
         **items,
     })
@@ -594,25 +609,25 @@ def certification_verdicts(
     unscored = scores.isna().any(axis=1)
     demo = pd.DataFrame({
         "institution_id": ids, "subject": "demonstration_unit",
-        "status": np.select([zero, unscored], ["not_ready", "unknown"], "ready"),
-        "missing": np.where(~zero & unscored, "peer scores (see peers)", ""),
+        "status": _select_text([zero, unscored], ["not_ready", "unknown"], "ready"),
+        "missing": _where_text(~zero & unscored, "peer scores (see peers)", ""),
         "score": scores.sum(axis=1, min_count=1).fillna(0.0), **scored,
     })
 
     # 能效领跑者: first in its peer group and at or below 引导值 on every judged indicator.
     rank = _column_of(peers, LEADER_INDICATOR, "rank", ids).astype(float)
     n_peers = _column_of(peers, LEADER_INDICATOR, "peers", ids).fillna(0).astype(int)
-    judged_rows = quota[quota["status"].ne("unknown")]
-    judged = ids.map(judged_rows.groupby("institution_id").size()).fillna(0).astype(int)
-    above = ids.map(judged_rows[judged_rows["status"].ne("below_guide")].groupby(
-        "institution_id").size()).fillna(0).astype(int)
+    status = quota["status"].to_numpy(dtype=object)
+    position = pd.Index(ids).get_indexer(quota["institution_id"])  # -1: not in figures
+    judged = _count(position, status != "unknown", len(ids))
+    above = _count(position, (status != "unknown") & (status != "below_guide"), len(ids))
     behind = (rank > 1) | (above > 0)
     no_rank = rank.isna() | (n_peers < MIN_PEERS)
     leader = pd.DataFrame({
         "institution_id": ids, "subject": "efficiency_leader",
-        "status": np.select([behind, no_rank | (judged == 0)],
+        "status": _select_text([behind, no_rank | (judged == 0)],
                             ["not_candidate", "unknown"], "candidate"),
-        "missing": np.select(
+        "missing": _select_text(
             [behind, no_rank & (judged == 0), no_rank, judged == 0],
             ["", f"a peer group of at least {MIN_PEERS} with a known {LEADER_INDICATOR}; a "
              "judged quota indicator",
@@ -631,13 +646,20 @@ def certification_verdicts(
     return out[[*VERDICT_COLUMNS, *extra]]
 
 
+def _count(position: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """How many ``rows`` (a mask) each position 0 … size − 1 has; position −1 is nobody's."""
+    return np.bincount(position[rows & (position >= 0)], minlength=size)
+
+
 def _column_of(frame: pd.DataFrame, subject: str, column: str, ids: pd.Series) -> pd.Series:
     """``frame[column]`` of one subject, aligned with ``ids`` (NaN where absent)."""
-    rows = frame[frame["subject"].eq(subject)]
-    keys = rows["institution_id"].to_numpy()
+    # Plain arrays: only the two columns are filtered, and text compares fastest in numpy.
+    of_subject = frame["subject"].to_numpy(dtype=object) == subject
+    keys = frame["institution_id"].to_numpy()[of_subject]
+    values = frame[column].to_numpy()[of_subject]
     if len(keys) == len(ids) and (keys == ids.to_numpy()).all():  # built in the same order
-        return pd.Series(rows[column].to_numpy(), index=ids.index)
-    return ids.map(pd.Series(rows[column].to_numpy(), index=keys))
+        return pd.Series(values, index=ids.index)
+    return ids.map(pd.Series(values, index=keys))
 
 
 def _certification_reason(r: dict) -> str:
@@ -696,12 +718,15 @@ def audit_verdicts(
         table, year. status ``ok``, ``flag`` or ``unknown``.
     """
     parts = [_change_checks(figures, previous, year)]
-    q = quota[quota["status"].ne("unknown")]
+    judged = quota["status"].to_numpy(dtype=object) != "unknown"
+    q = quota.loc[judged, ["institution_id", "subject", "status", "value", "unit", "coverage",
+                           "source", "guide", "baseline", "constraint", "table"]]
     if len(q):
         flagged = q["status"].isin(["above_constraint", "below_guide"])
+        subjects = {s: f"intensity_band:{s}" for s in q["subject"].unique()}
         parts.append(pd.DataFrame({
-            "institution_id": q["institution_id"], "subject": "intensity_band:" + q["subject"],
-            "status": np.where(flagged, "flag", "ok"), "value": q["value"], "unit": q["unit"],
+            "institution_id": q["institution_id"], "subject": q["subject"].map(subjects),
+            "status": _where_text(flagged, "flag", "ok"), "value": q["value"], "unit": q["unit"],
             "coverage": q["coverage"], "source": q["source"], "missing": "", "reason": "",
             "guide": q["guide"], "baseline": q["baseline"], "constraint": q["constraint"],
             "table": q["table"],
@@ -733,10 +758,10 @@ def _change_checks(figures: pd.DataFrame, previous: pd.DataFrame | None,
         change = value / before.where(before > 0) - 1.0
         parts.append(pd.DataFrame({
             "institution_id": figures["institution_id"], "subject": f"{column}_change",
-            "status": np.select([change.isna(), change.abs() > AUDIT_CHANGE_LIMIT],
+            "status": _select_text([change.isna(), change.abs() > AUDIT_CHANGE_LIMIT],
                                 ["unknown", "flag"], default="ok"),
             "value": value, "unit": unit, "coverage": np.nan, "reason": "",
-            "missing": np.where(change.isna(), f"{column} of {year - 1} and {year}", ""),
+            "missing": _where_text(change.isna(), f"{column} of {year - 1} and {year}", ""),
             "source": "provincial audit checks (Hami 2023), reference §6.2",
             "previous_value": before, "change": change,
         }))

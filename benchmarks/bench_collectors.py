@@ -22,10 +22,12 @@ Two device behaviours, because "minimal" depends on what the device answers:
   that spans an unused register). The minimum is 6 requests per meter; the collector runs with the
   default ``max_gap_registers = 8`` and learns the rejected gaps in its first (warm-up) cycle.
 
-Every poller's decoded values are checked against the encoded ones, so a fast but wrong poller
-cannot win. Prints per scenario: median cycle time and requests per cycle for (a), (b), (c), and
-the ratios (a)/(c) for time and requests, and the client process's CPU time per cycle (the
-servers run in another process; CPU time is steadier than wall time on a busy machine).
+The three run interleaved, one cycle each in turn, in a rotating order, so drift in the machine's
+load hits them alike. Every poller's decoded values are checked against the encoded ones, so a fast
+but wrong poller cannot win. Prints per scenario: median cycle time and requests per cycle for
+(a), (b), (c), and the ratios (a)/(c) for time and requests, and the client process's CPU time
+per cycle (the servers run in another process; CPU time is steadier than wall time on a busy
+machine).
 Goal: requests (a) == (c), time (a) ≤ 1.2 × (c).
 
 It also times, on its own, the construction of one cycle's ``storage.base.Reading`` objects (their

@@ -20,6 +20,7 @@ steps within the day.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -236,13 +237,11 @@ class SqliteStore(StoreBase):
             with self._write() as cur:
                 batch: list[tuple] = []
                 append = batch.append  # local names: this loop is the Python cost of a write
-                for r in iterator:
+                for r in itertools.islice(iterator, _CHUNK):
                     ids = series_ids((r.meter, r.point))
                     if ids is None:
                         ids = self._series_ids(cur, r.meter, r.point)
                     append((ids[0], ids[1], (r.time - EPOCH) // _ONE_US, r.value, r.quality))
-                    if len(batch) >= _CHUNK:
-                        break
                 cur.executemany(UPSERT_READING, batch)
             written += len(batch)
             if len(batch) < _CHUNK:

@@ -227,3 +227,27 @@ def test_a_reading_the_store_rejects_is_set_aside_and_the_rest_flows(
     finally:
         spool.close()
         store.close()
+
+
+def test_the_sink_says_how_long_it_waits_before_trying_the_store_again(tmp_path, monkeypatch):
+    import collectors.service
+
+    # a long first wait, so the checks below certainly fall inside it on a busy machine
+    monkeypatch.setattr(collectors.service, "STORE_RETRY_S", 60.0)
+    settings = make_settings(
+        tmp_path, [], [],
+        storage={"backend": "influxdb",
+                 "influxdb": {"url": f"http://127.0.0.1:{free_port()}", "timeout_s": 0.5}},
+    )
+    sink = ReadingSink(settings)
+    try:
+        assert sink.retry_in_s == 0.0
+        reading = Reading("m", "energy_import_kwh", datetime(2026, 1, 5, tzinfo=UTC), 1.0)
+        first = sink.put([reading])
+        assert not first.store_available
+        assert 0.0 < sink.retry_in_s <= 60.0
+        waiting = sink.flush()
+        assert waiting.error == "waiting before retrying the store"
+        assert waiting.pending == 1
+    finally:
+        sink.close()

@@ -136,3 +136,15 @@ def test_sqlite_locked_beyond_timeout_raises_store_unavailable(tmp_path) -> None
         blocker.close()
     assert store.write_readings([Reading("m", "p", T0, 1.0)]) == 1
     store.close()
+
+
+def test_influx_v2_unreachable_raises_store_unavailable() -> None:
+    from storage.influx_v2 import InfluxV2Store
+
+    store = InfluxV2Store(f"http://127.0.0.1:{free_port()}", "org", "bucket", token="t",
+                          timeout_s=2)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        store.write_readings([Reading("m", "p", T0, 1.0)])
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        store.read_readings(T0, FAR)
+    store.close()
