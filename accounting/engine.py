@@ -249,7 +249,8 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         institution_id, carrier, unit, use, quantity [unit], coverage [0-1], estimated_share
-        [0-1], months (most months with a row of one source).
+        [0-1], months (most months with a row of one source). One row per institution ×
+        carrier × unit × use, carrier by carrier (each in order of first appearance).
 
         Coverage: per source, a meter's or a monthly utility bill's
         (:data:`CONTINUOUS_BILL_CARRIERS`) is the sum of its monthly coverage ÷ 12 (a month
@@ -309,7 +310,8 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     # Sources of one carrier together (a metered building beside a billed one): coverage
     # weighted by quantity, the plain mean when the quantity is 0.
     carrier_code, carriers = _line_codes(lines[["carrier", "unit", "use"]])
-    group = inst_of * len(carriers) + carrier_code[line_of]
+    # Rows carrier by carrier (then institution): later steps find a carrier's rows as runs.
+    group = carrier_code[line_of] * len(inst_names) + inst_of
     line_quantity = per_line["quantity"].to_numpy()
     annual = _sum_by(group, len(inst_names) * len(carriers), quantity=line_quantity,
                      cov_qty=line_coverage * line_quantity, cov_sum=line_coverage,
@@ -320,9 +322,9 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     positive = quantity > 0
     safe = np.where(positive, quantity, 1.0)
     index = annual.index.to_numpy()
-    attributes = carriers.iloc[index % len(carriers)].reset_index(drop=True)
+    attributes = carriers.iloc[index // len(inst_names)].reset_index(drop=True)
     return pd.DataFrame({
-        "institution_id": inst_names[index // len(carriers)],
+        "institution_id": inst_names[index % len(inst_names)],
         "carrier": attributes["carrier"], "unit": attributes["unit"], "use": attributes["use"],
         "quantity": quantity,
         "coverage": np.where(positive, annual["cov_qty"].to_numpy() / safe,

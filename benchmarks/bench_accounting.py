@@ -24,6 +24,7 @@ each and the ratio (b)/(a). Goal: (a) at least 20× faster than (b), and under 5
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import sys
@@ -216,18 +217,19 @@ def loop_accounts(consumption, profile, reference, base, previous) -> dict[str, 
             if r[cov_col] >= MIN_COVERAGE:
                 p = r["profile"]
                 groups[(p["category"], p["level"], p["climate_zone"])].append(r[indicator])
+        # Each group's size, mean and lowest value, once.
+        summary = {key: (len(v), sum(v) / len(v), min(v)) for key, v in groups.items()}
         for r in results.values():
             p = r["profile"]
-            members = groups[(p["category"], p["level"], p["climate_zone"])]
-            status = "unknown"
-            if r[cov_col] >= MIN_COVERAGE and len(members) >= verdicts.MIN_PEERS:
-                ratio = r[indicator] / (sum(members) / len(members))
-                status = f"score_{verdicts.score_for_ratio(ratio)}"
-            r["statuses"][("peers", indicator)] = status
-            r.setdefault("scores", {})[indicator] = (
-                verdicts.score_for_ratio(ratio) if status != "unknown" else None)
+            size, mean, lowest = summary.get((p["category"], p["level"], p["climate_zone"]),
+                                             (0, math.nan, math.nan))
+            score = None
+            if r[cov_col] >= MIN_COVERAGE and size >= verdicts.MIN_PEERS:
+                score = verdicts.score_for_ratio(r[indicator] / mean)
+            r["statuses"][("peers", indicator)] = "unknown" if score is None else f"score_{score}"
+            r.setdefault("scores", {})[indicator] = score
             if indicator == verdicts.LEADER_INDICATOR:
-                r["leader_group"] = members if r[cov_col] >= MIN_COVERAGE else None
+                r["leader"] = (size, lowest) if r[cov_col] >= MIN_COVERAGE else None
     for inst, r in results.items():
         p, statuses = r["profile"], r["statuses"]
         # Certification: 节约型机关, 示范单位, 能效领跑者.
@@ -246,12 +248,11 @@ def loop_accounts(consumption, profile, reference, base, previous) -> dict[str, 
             "not_ready" if 0 in scores else "unknown" if None in scores else "ready")
         quota = [v for (kind, _s), v in statuses.items() if kind == "quota" and v != "unknown"]
         above = sum(v != "below_guide" for v in quota)
-        group = r["leader_group"]
-        value = r[verdicts.LEADER_INDICATOR]
-        behind = (group is not None and value > min(group)) or above > 0
+        peers = r["leader"]  # (group size, lowest value) when the institution is ranked
+        behind = (peers is not None and r[verdicts.LEADER_INDICATOR] > peers[1]) or above > 0
         if behind:
             leader = "not_candidate"
-        elif group is None or len(group) < verdicts.MIN_PEERS or not quota:
+        elif peers is None or peers[0] < verdicts.MIN_PEERS or not quota:
             leader = "unknown"
         else:
             leader = "candidate"
@@ -338,7 +339,12 @@ def main() -> int:
     cpu: dict[str, list[float]] = {"engine": [], "loop": []}
     results = {}
     for _ in range(args.repeats):
+        # Each run starts from a collected heap: the last repeat's results (the loop's are
+        # 10,000 nested dicts) would otherwise be walked by the garbage collector in the next
+        # timed run, whichever side it is.
+        results.clear()
         for name, run in (("engine", run_engine), ("loop", run_loop)):
+            gc.collect()
             start, start_cpu = time.perf_counter(), time.process_time()
             results[name] = run()
             wall[name].append(time.perf_counter() - start)

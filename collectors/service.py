@@ -29,7 +29,7 @@ from collectors.registermap import meter_register_map
 from collectors.scheduler import GatewayScheduler
 from collectors.spool import ForwardResult, Spool
 from jieneng.settings import Settings
-from storage.base import DeviceHealth, Reading
+from storage.base import DeviceHealth, Reading, RetentionResult
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
 
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 #: Wait before the store is tried again after it was unavailable (doubles up to the max). [s]
 STORE_RETRY_S = 1.0
 STORE_RETRY_MAX_S = 30.0
+#: How often the collector applies the store's retention (drops raw readings past
+#: ``[storage] retention_raw_days`` after archiving their daily aggregates). [s]
+RETENTION_INTERVAL_S = 24 * 3600.0
 
 
 def build_pollers(
@@ -145,6 +148,24 @@ class ReadingSink:
             log.debug("health records not written: %s", exc)
             return False
         return True
+
+    def apply_retention(self) -> RetentionResult | None:
+        """Apply the store's retention; None when the store is unavailable."""
+        from storage.errors import StoreUnavailable
+
+        store = self._get_store() if self._store_ok else None
+        if store is None:
+            return None
+        try:
+            result = store.apply_retention()
+        except StoreUnavailable as exc:
+            log.warning("retention not applied, the store is unavailable: %s", exc)
+            return None
+        log.info(
+            "retention: raw readings before %s dropped (%s), %d daily aggregates archived",
+            result.cutoff.isoformat(), result.readings_dropped, result.days_archived,
+        )
+        return result
 
     def close(self) -> ForwardResult:
         """Last forward attempt, then close the store and the spool."""
@@ -257,10 +278,13 @@ class Collector:
             self._sink.put(batch)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
-        """Write every device's health each ``health_interval_s`` and retry the spool."""
+        """Write every device's health each ``health_interval_s``, retry the spool, and apply
+        the store's retention at start and then daily."""
         assert self._sink is not None
         interval = self.settings.collector.health_interval_s
         next_health = time.monotonic() + interval
+        self._submit(self._sink.apply_retention)
+        next_retention = time.monotonic() + RETENTION_INTERVAL_S
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=min(5.0, interval))
@@ -271,6 +295,9 @@ class Collector:
             if time.monotonic() >= next_health:
                 self._submit(self._sink.write_health, self.health.snapshot())
                 next_health = time.monotonic() + interval
+            if time.monotonic() >= next_retention:
+                self._submit(self._sink.apply_retention)
+                next_retention = time.monotonic() + RETENTION_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> ForwardResult:
         """Poll until ``stop`` is set, then flush; returns the last forward's result."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -98,6 +98,18 @@ class Reading:
     quality: str = "good"
 
     def __post_init__(self) -> None:
+        # Fast path for the common case (a collector's UTC reading with a finite float): the same
+        # rules as below, checked inline because a collector builds thousands per poll cycle.
+        meter, point, quality, value = self.meter, self.point, self.quality, self.value
+        if (
+            type(meter) is str and 0 < len(meter) <= MAX_NAME_LENGTH
+            and type(point) is str and 0 < len(point) <= MAX_NAME_LENGTH
+            and type(quality) is str and quality
+            and type(self.time) is datetime and self.time.tzinfo is UTC
+            and ((type(value) is float and math.isfinite(value))
+                 or (value is None and quality != "good"))
+        ):
+            return
         _check_name(self.meter, "Reading.meter")
         _check_name(self.point, "Reading.point")
         _check_aware(self.time, f"Reading.time of {self.meter!r}/{self.point!r}")

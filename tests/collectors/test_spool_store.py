@@ -251,3 +251,35 @@ def test_the_sink_says_how_long_it_waits_before_trying_the_store_again(tmp_path,
         assert waiting.pending == 1
     finally:
         sink.close()
+
+
+def test_the_collector_applies_the_store_retention_when_it_starts(tmp_path):
+    settings = make_settings(tmp_path, [], [])
+    settings.storage.retention_raw_days = 30
+    now = datetime.now(UTC)
+    old = Reading("m", "energy_import_kwh", now - timedelta(days=60), 100.0)
+    recent = Reading("m", "energy_import_kwh", now - timedelta(days=1), 200.0)
+    store = open_store(settings)
+    store.write_readings([old, recent])
+
+    async def run_until_old_raw_is_gone() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(Collector(settings).run(stop))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            raw = store.read_readings(now - timedelta(days=90), now)
+            if len(raw) == 1:
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(run_until_old_raw_is_gone())
+        raw = store.read_readings(now - timedelta(days=90), now)
+        assert list(raw["value"]) == [200.0]  # the 60-day-old raw reading was dropped ...
+        daily = store.daily_counters(now - timedelta(days=90), now)
+        # ... and its day's aggregate is kept for good
+        assert 100.0 in set(daily["last_value"])
+    finally:
+        store.close()
