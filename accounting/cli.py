@@ -8,7 +8,6 @@ is the one place that gathers a year's inputs; the dashboard may call it too.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -97,15 +96,7 @@ def compute_account(settings: Settings, year: int, store: Any = None,
 
 def equal_value_delta(reference: Any, year: int) -> float:
     """等价值 minus the electricity coefficient in use [kgce/kWh]; 0 when 等价值 is in use."""
-    if reference.settings.electricity_tce_basis == "equal_value":
-        return 0.0
-    other = dataclasses.replace(
-        reference,
-        settings=reference.settings.model_copy(update={"electricity_tce_basis": "equal_value"}),
-        _cache={},
-    )
-    used = reference.kgce_per_unit("electricity", "kWh", year).value
-    return float(other.kgce_per_unit("electricity", "kWh", year).value - used)
+    return engine.equal_value_delta(reference, year)
 
 
 # ---------------------------------------------------------------------------------------------

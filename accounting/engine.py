@@ -281,8 +281,10 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     quantity = consumption["quantity"].to_numpy(dtype=float)
     known = ~np.isnan(quantity)
     quantity = np.where(known, quantity, 0.0)
-    coverage = np.where(known, np.nan_to_num(consumption["coverage"].to_numpy(dtype=float)), 0.0)
-    estimated = np.nan_to_num(consumption["estimated_share"].to_numpy(dtype=float)) * quantity
+    coverage = consumption["coverage"].to_numpy(dtype=float)
+    coverage = np.where(known & ~np.isnan(coverage), coverage, 0.0)
+    estimated = consumption["estimated_share"].to_numpy(dtype=float)
+    estimated = np.where(np.isnan(estimated), 0.0, estimated) * quantity
 
     # Per institution × line (carrier, unit, use, source): each row weighs 1 / (rows of its
     # month), so a month's coverage is the mean of its rows and the weights count the months.

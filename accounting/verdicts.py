@@ -385,27 +385,30 @@ def fyp14_verdicts(
             "path_change": target_change * fraction, "target_change": target_change,
             "base_year": base_year, "target_year": target_year,
             "source": f"{row['source'].iloc[0]} [confidence {row['confidence'].iloc[0]}]",
+            "base_missing": f"{base_year} value of {indicator} (its {base_year} consumption "
+                            "and ledgers)",
+            "figure_missing": _missing_figure(figures, indicator, denom).to_numpy(),
         })
-        part["change"] = part["value"] / part["base_value"].where(part["base_value"] > 0) - 1.0
-        no_base = part["base_value"].isna()
-        no_value = part["value"].isna()
-        low = (part["coverage"].isna() | (part["coverage"] < min_coverage)
-               | part["base_coverage"].isna() | (part["base_coverage"] < min_coverage))
-        part["status"] = _select_text(
-            [no_base | no_value | low | part["change"].isna(),
-             part["change"] <= target_change, part["change"] <= part["path_change"]],
-            ["unknown", "met_target", "on_track"], default="off_track",
-        )
-        part["missing"] = _select_text(
-            [no_base, no_value, low],
-            [f"{base_year} value of {indicator} (its {base_year} consumption and ledgers)",
-             _missing_figure(figures, indicator, denom), _COVERAGE_MISSING],
-            default="",
-        )
         parts.append(part)
     if not parts:
         return _empty(extra)
+    # Every indicator judged at once.
     out = pd.concat(parts, ignore_index=True)
+    out["change"] = out["value"] / out["base_value"].where(out["base_value"] > 0) - 1.0
+    no_base = out["base_value"].isna()
+    no_value = out["value"].isna()
+    low = (out["coverage"].isna() | (out["coverage"] < min_coverage)
+           | out["base_coverage"].isna() | (out["base_coverage"] < min_coverage))
+    out["status"] = _select_text(
+        [no_base | no_value | low | out["change"].isna(),
+         out["change"] <= out["target_change"], out["change"] <= out["path_change"]],
+        ["unknown", "met_target", "on_track"], default="off_track",
+    )
+    out["missing"] = _select_text(
+        [no_base, no_value, low],
+        [out["base_missing"], out["figure_missing"], _COVERAGE_MISSING],
+        default="",
+    )
     out["kind"] = "fyp14"
     out["year"] = year
     out["reason"] = ""
@@ -474,38 +477,48 @@ def peer_verdicts(
     for key in ["province", *group_keys]:
         base[key] = base[key].fillna("").astype(str)
     group = base.groupby(group_keys, sort=False).ngroup().to_numpy()  # one code per peer group
-    parts = []
-    for indicator, (cov_col, denom, unit, published_col) in PEER_INDICATORS.items():
-        part = base.copy()
-        part["subject"] = indicator
-        part["unit"] = unit
-        part["value"] = figures[indicator].astype(float).to_numpy()
-        part["coverage"] = figures[cov_col].astype(float).to_numpy()
-        known = part["value"].notna() & part["coverage"].ge(min_coverage)
-        peers = part["value"][known].groupby(group[known.to_numpy()])
-        part["peers"] = peers.transform("size").reindex(part.index).fillna(0).astype(int)
-        part["rank"] = peers.rank(method="min")
-        part["percentile"] = 100.0 * peers.rank(method="max", pct=True)
-        part["peer_average"] = peers.transform("mean").where(part["peers"] >= MIN_PEERS)
-        part["average_source"] = _where_text(part["peers"] >= MIN_PEERS, "peer group mean", "")
-        small = known & (part["peers"] < MIN_PEERS)
-        if published is not None and small.any():
-            average, source = _published_average(part[small], published, published_col, year)
-            part.loc[small, "peer_average"] = average
-            part.loc[small, "average_source"] = source
-        part["ratio"] = part["value"] / part["peer_average"]
-        part["score"] = _scores(part["ratio"]).where(known)
-        part["status"] = _select_text(
-            [part["score"].eq(points) for points in (*(p for _, p in SCORE_BANDS), 0)],
-            [f"score_{points}" for points in (*(p for _, p in SCORE_BANDS), 0)], "unknown")
-        part["missing"] = _select_text(
-            [part["value"].isna(), ~known, part["score"].isna()],
-            [_missing_figure(figures, indicator, denom).to_numpy(), _COVERAGE_MISSING,
-             f"at least {MIN_PEERS} peers or a published same-type average"],
-            default="",
-        )
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
+
+    # One long table, indicator by indicator: a peer group is indicator × category × level ×
+    # climate zone, so every group statistic is one groupby.
+    indicators = list(PEER_INDICATORS)
+    which = np.repeat(np.arange(len(indicators)), len(base))  # the indicator of each row
+    out = base.iloc[np.tile(np.arange(len(base)), len(indicators))].reset_index(drop=True)
+    out["subject"] = np.asarray(indicators, dtype=object)[which]
+    out["unit"] = np.asarray([PEER_INDICATORS[i][2] for i in indicators], dtype=object)[which]
+    out["value"] = np.concatenate([figures[i].to_numpy(dtype=float) for i in indicators])
+    out["coverage"] = np.concatenate(
+        [figures[PEER_INDICATORS[i][0]].to_numpy(dtype=float) for i in indicators])
+    known = out["value"].notna() & out["coverage"].ge(min_coverage)
+    n_groups = group.max(initial=-1) + 1
+    peer_group = which * n_groups + np.tile(group, len(indicators))
+    peers = out["value"][known].groupby(peer_group[known.to_numpy()])
+    out["peers"] = peers.transform("size").reindex(out.index).fillna(0).astype(int)
+    out["rank"] = peers.rank(method="min")
+    out["percentile"] = 100.0 * peers.rank(method="max", pct=True)
+    out["peer_average"] = peers.transform("mean").where(out["peers"] >= MIN_PEERS)
+    out["average_source"] = _where_text(out["peers"] >= MIN_PEERS, "peer group mean", "")
+    small = known & (out["peers"] < MIN_PEERS)
+    if published is not None and small.any():
+        for k, indicator in enumerate(indicators):  # each has its own published column
+            rows = small & (which == k)
+            if rows.any():
+                average, source = _published_average(
+                    out[rows], published, PEER_INDICATORS[indicator][3], year)
+                out.loc[rows, "peer_average"] = average
+                out.loc[rows, "average_source"] = source
+    out["ratio"] = out["value"] / out["peer_average"]
+    out["score"] = _scores(out["ratio"]).where(known)
+    out["status"] = _select_text(
+        [out["score"].eq(points) for points in (*(p for _, p in SCORE_BANDS), 0)],
+        [f"score_{points}" for points in (*(p for _, p in SCORE_BANDS), 0)], "unknown")
+    figure_missing = np.concatenate([
+        _missing_figure(figures, i, PEER_INDICATORS[i][1]).to_numpy() for i in indicators])
+    out["missing"] = _select_text(
+        [out["value"].isna(), ~known, out["score"].isna()],
+        [figure_missing, _COVERAGE_MISSING,
+         f"at least {MIN_PEERS} peers or a published same-type average"],
+        default="",
+    )
     out["kind"] = "peers"
     out["reason"] = ""
     out["min_coverage"] = min_coverage
