@@ -8,10 +8,9 @@ integers computed here. Days are cut by ``window(every: 1d)`` under
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from storage.lineprotocol import flux_string
-from storage.periods import EPOCH
+from storage.periods import rfc3339
 
 __all__ = [
     "daily_counters_flux",
@@ -22,11 +21,6 @@ __all__ = [
 ]
 
 READINGS = "readings"
-
-
-def rfc3339(t_us: int) -> str:
-    """A Flux/RFC 3339 time literal of microseconds since the epoch."""
-    return (EPOCH + timedelta(microseconds=t_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _any_of(column: str, names: Sequence[str] | None) -> str:

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import requests
 
-from storage.aggregate import counter_step_correction, merge_archive
+from storage.aggregate import counter_step_correction
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
     DAILY_GAUGE_COLUMNS,
@@ -64,6 +64,7 @@ from storage.periods import (
     day_start_utc,
     local_date,
     retention_cutoff,
+    rfc3339,
     to_us,
     us_to_local_dates,
 )
@@ -120,10 +121,6 @@ def health_line(h: DeviceHealth) -> str:
     if h.response_time_s is not None:
         fields.append(f"response_time_s={float(h.response_time_s)!r}")
     return f"{HEALTH},meter={escape_tag(h.meter)} {','.join(fields)} {to_us(h.time)}"
-
-
-def _rfc3339(t_us: int) -> str:
-    return (EPOCH + timedelta(microseconds=t_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _tag_filter(tag: str, names: list[str] | None) -> str:
@@ -339,7 +336,7 @@ class InfluxV1Store(StoreBase):
         return self._write_lines(reading_lines(readings))
 
     def _range(self, start_us: int, end_us: int) -> str:
-        return f"time >= '{_rfc3339(start_us)}' AND time < '{_rfc3339(end_us)}'"
+        return f"time >= '{rfc3339(start_us)}' AND time < '{rfc3339(end_us)}'"
 
     def _where(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None,
@@ -368,9 +365,7 @@ class InfluxV1Store(StoreBase):
         frame = _series_frame(_nth(self._query_raw(q), 0), ["meter", "point"])
         if frame.empty:
             return empty_frame(READING_COLUMNS)
-        frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
-        frame["value"] = frame["value"].astype(float)
-        frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
+        frame = _decode_readings(frame)
         frame = frame.sort_values(["meter", "point", "time"], kind="stable")
         return frame[READING_COLUMNS].reset_index(drop=True)
 
@@ -469,30 +464,6 @@ class InfluxV1Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[columns]
 
-    def daily_counters(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Counter aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_COUNTER_COLUMNS`."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_counters(start_us, end_us, meters, points)
-        archived = self._archived(start, end, meters, points, DAILY_COUNTER_COLUMNS)
-        return merge_archive(computed, archived, DAILY_COUNTER_COLUMNS)
-
-    def daily_gauges(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Gauge aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_GAUGE_COLUMNS`."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_gauges(start_us, end_us, meters, points)
-        archived = self._archived(start, end, meters, points, DAILY_GAUGE_COLUMNS)
-        return merge_archive(computed, archived, DAILY_GAUGE_COLUMNS)
-
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
@@ -505,9 +476,7 @@ class InfluxV1Store(StoreBase):
         frame = _series_frame(_nth(self._query_raw(q), 0), ["meter", "point"])
         if frame.empty:
             return empty_frame(LATEST_COLUMNS)
-        frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
-        frame["value"] = frame["value"].astype(float)
-        frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
+        frame = _decode_readings(frame)
         return frame.sort_values(["meter", "point"])[LATEST_COLUMNS].reset_index(drop=True)
 
     # -- health --------------------------------------------------------------------------------
@@ -521,8 +490,7 @@ class InfluxV1Store(StoreBase):
         meters: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Device-health records in ``[start, end)`` (open ends when None)."""
-        start_us = self._range_us(start, start)[0] if start else 0
-        end_us = self._range_us(end, end)[0] if end else to_us(datetime(2262, 1, 1, tzinfo=UTC))
+        start_us, end_us = self._open_range_us(start, end)
         where = self._range(start_us, end_us) + _tag_filter("meter", check_names(meters, "meters"))
         q = ('SELECT "available", "consecutive_failures", "last_success_us", "response_time_s", '
              f'"error" FROM {self._from(HEALTH)} WHERE {where} GROUP BY "meter"')
@@ -549,7 +517,7 @@ class InfluxV1Store(StoreBase):
         cutoff = retention_cutoff(now or datetime.now(UTC), self.retention_raw_days, self.tz)
         cutoff_us = to_us(cutoff)
         q = (f'SELECT first("quality"), count("quality") FROM {self._from(READINGS)} '
-             f"WHERE time < '{_rfc3339(cutoff_us)}'")
+             f"WHERE time < '{rfc3339(cutoff_us)}'")
         series = _nth(self._query_raw(q), 0)["series"]
         if not series or not series[0]["values"]:
             return RetentionResult(cutoff, 0, 0)
@@ -559,7 +527,7 @@ class InfluxV1Store(StoreBase):
         days = counters.merge(gauges, on=["meter", "point", "day", "n_readings"], how="outer")
         self._write_lines(archive_lines(days, self.tz))
         self._query_raw(f"DELETE FROM {influxql_ident(READINGS)} WHERE time < "
-                        f"'{_rfc3339(cutoff_us)}'", epoch=False)
+                        f"'{rfc3339(cutoff_us)}'", epoch=False)
         log.info("retention: archived %d day(s), dropped %d raw reading(s) before %s",
                  len(days), count, cutoff.isoformat())
         return RetentionResult(cutoff, len(days), int(count))
@@ -607,6 +575,14 @@ def _series_frame(result: dict, tag_names: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def _decode_readings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``time`` (µs) as UTC, ``value`` as float and ``quality`` decoded, of a ``readings`` frame."""
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
+    frame["value"] = frame["value"].astype(float)
+    frame["quality"] = [decode_tag(q) if isinstance(q, str) else q for q in frame["quality"]]
+    return frame
 
 
 def _server_message(response: requests.Response) -> str:

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from storage.aggregate import merge_archive
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
     DAILY_GAUGE_COLUMNS,
@@ -250,28 +249,6 @@ class InfluxV2Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[columns]
 
-    def daily_counters(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Counter aggregates per meter × point × local day (see :mod:`storage.base`)."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_counters(start_us, end_us, meters, points)
-        archived = self._archived(start, end, meters, points, DAILY_COUNTER_COLUMNS)
-        return merge_archive(computed, archived, DAILY_COUNTER_COLUMNS)
-
-    def daily_gauges(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Gauge aggregates per meter × point × local day (see :mod:`storage.base`)."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_gauges(start_us, end_us, meters, points)
-        archived = self._archived(start, end, meters, points, DAILY_GAUGE_COLUMNS)
-        return merge_archive(computed, archived, DAILY_GAUGE_COLUMNS)
-
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
@@ -304,8 +281,7 @@ class InfluxV2Store(StoreBase):
         meters: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Device-health records in ``[start, end)`` (open ends when None)."""
-        start_us = self._range_us(start, start)[0] if start else 0
-        end_us = self._range_us(end, end)[0] if end else to_us(datetime(2262, 1, 1, tzinfo=UTC))
+        start_us, end_us = self._open_range_us(start, end)
         rows = self._records(pivot_flux(self.bucket, start_us, end_us, HEALTH,
                                         check_names(meters, "meters")))
         if not rows:

@@ -24,6 +24,7 @@ __all__ = [
     "offset_segments",
     "require_aware",
     "retention_cutoff",
+    "rfc3339",
     "to_us",
     "us_to_local_dates",
     "us_to_utc_index",
@@ -54,6 +55,11 @@ def to_us(value: datetime) -> int:
 def from_us(value_us: int) -> datetime:
     """The aware UTC datetime of microseconds since the epoch."""
     return EPOCH + timedelta(microseconds=int(value_us))
+
+
+def rfc3339(t_us: int) -> str:
+    """An RFC 3339 UTC time literal (InfluxQL, Flux) of microseconds since the epoch."""
+    return (EPOCH + timedelta(microseconds=t_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def us_to_utc_index(values_us: np.ndarray | pd.Series | list) -> pd.DatetimeIndex:
@@ -99,7 +105,7 @@ def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int 
 
     Each segment holds up to (not including) ``until_us``; the last one has ``until_us = None``.
     A reading at ``t`` has local wall time ``t + offset`` of the segment that holds ``t``.
-    Transitions are found by stepping one day at a time and bisecting to the second.
+    Transitions are found by stepping half a day at a time and bisecting to the microsecond.
     """
     def offset_at(t_us: int) -> int:
         offset = from_us(t_us).astimezone(tz).utcoffset()
@@ -114,14 +120,7 @@ def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int 
     while t < end_us:
         nxt = min(t + step, end_us)
         if offset_at(nxt) != current:
-            lo, hi = t, nxt  # offset_at(lo) == current != offset_at(hi)
-            while hi - lo > 1_000_000:
-                mid = (lo + hi) // 2
-                if offset_at(mid) == current:
-                    lo = mid
-                else:
-                    hi = mid
-            hi = _first_change_us(lo, hi, current, offset_at)
+            hi = _first_change_us(t, nxt, current, offset_at)
             segments.append((hi, current))
             current = offset_at(hi)
             t = hi
@@ -132,7 +131,8 @@ def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int 
 
 
 def _first_change_us(lo: int, hi: int, current: int, offset_at: Callable[[int], int]) -> int:
-    """Refine a transition bracketed within one second to the microsecond."""
+    """The first instant after ``lo`` whose offset is not ``current``, by bisection to the
+    microsecond (``offset_at(lo) == current != offset_at(hi)``)."""
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if offset_at(mid) == current:

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from storage.aggregate import counter_step_correction, merge_archive
+from storage.aggregate import counter_step_correction
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
     DAILY_GAUGE_COLUMNS,
@@ -129,6 +129,23 @@ def _names_filter(column: str, table: str, names: list[str] | None, params: list
         return ""
     params.append(json.dumps(names, ensure_ascii=False))
     return f" AND {column} IN (SELECT x.id FROM {table} x, json_each(?) j WHERE x.name = j.value)"
+
+
+def _series_filter(
+    prefix: str, meters: list[str] | None, points: list[str] | None, params: list
+) -> str:
+    """SQL keeping only these meters and points (None = all) of the columns ``<prefix>meter_id``
+    and ``<prefix>point_id``; appends the parameters to ``params``."""
+    return (_names_filter(f"{prefix}meter_id", "meters", meters, params)
+            + _names_filter(f"{prefix}point_id", "points", points, params))
+
+
+def _reading_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """Rows ``(meter, point, t, value, quality)`` as a frame of ``columns`` (time in UTC)."""
+    frame = pd.DataFrame(rows, columns=["meter", "point", "time", "value", "quality"])
+    frame["time"] = _utc(frame["time"])
+    frame["value"] = frame["value"].astype(float)
+    return frame[columns]
 
 
 def _day_numbers_to_dates(days: Iterable[int]) -> list[date]:
@@ -263,20 +280,17 @@ class SqliteStore(StoreBase):
         start_us, end_us = self._range_us(start, end)
         params: list = [start_us, end_us]
         sql = (
-            "SELECT r.t, m.name, p.name, r.value, r.quality FROM readings r "
+            "SELECT m.name, p.name, r.t, r.value, r.quality FROM readings r "
             "JOIN meters m ON m.id = r.meter_id JOIN points p ON p.id = r.point_id "
             "WHERE r.t >= ? AND r.t < ?"
-            + _names_filter("r.meter_id", "meters", check_names(meters, "meters"), params)
-            + _names_filter("r.point_id", "points", check_names(points, "points"), params)
+            + _series_filter("r.", check_names(meters, "meters"), check_names(points, "points"),
+                             params)
             + " ORDER BY m.name, p.name, r.t"
         )
         rows = self._query(sql, params)
         if not rows:
             return empty_frame(READING_COLUMNS)
-        frame = pd.DataFrame(rows, columns=["t", "meter", "point", "value", "quality"])
-        frame.insert(0, "time", _utc(frame.pop("t")))
-        frame["value"] = frame["value"].astype(float)
-        return frame[READING_COLUMNS]
+        return _reading_frame(rows, READING_COLUMNS)
 
     # -- aggregates ----------------------------------------------------------------------------
 
@@ -285,9 +299,7 @@ class SqliteStore(StoreBase):
     ) -> tuple[str, list]:
         """The SQL (and parameters) of :meth:`daily_counters` over raw readings."""
         params: list = [start_us, end_us]
-        filters = _names_filter("meter_id", "meters", meters, params) + _names_filter(
-            "point_id", "points", points, params
-        )
+        filters = _series_filter("", meters, points, params)
         day = local_day_sql(offset_segments(start_us, end_us, self.tz))
         sql = f"""
 SELECT m.name, p.name, a.day, a.first_t, f.value, a.last_t, l.value, a.delta_sum, a.n
@@ -312,9 +324,7 @@ JOIN meters m ON m.id = a.meter_id JOIN points p ON p.id = a.point_id"""
     ) -> tuple[str, list]:
         """The SQL (and parameters) of :meth:`daily_gauges` over raw readings."""
         params: list = [start_us, end_us]
-        filters = _names_filter("meter_id", "meters", meters, params) + _names_filter(
-            "point_id", "points", points, params
-        )
+        filters = _series_filter("", meters, points, params)
         day = local_day_sql(offset_segments(start_us, end_us, self.tz))
         sql = f"""
 SELECT m.name, p.name, g.day, avg(value), min(value), max(value), count(*)
@@ -337,8 +347,7 @@ GROUP BY g.meter_id, g.point_id, g.day"""
             "a.delta_sum, a.mean, a.min_value, a.max_value, a.n_readings FROM daily_archive a "
             "JOIN meters m ON m.id = a.meter_id JOIN points p ON p.id = a.point_id "
             "WHERE a.day >= ? AND a.day <= ?"
-            + _names_filter("a.meter_id", "meters", meters, params)
-            + _names_filter("a.point_id", "points", points, params)
+            + _series_filter("a.", meters, points, params)
         )
         rows = self._query(sql, params)
         frame = pd.DataFrame(rows, columns=[
@@ -352,14 +361,9 @@ GROUP BY g.meter_id, g.point_id, g.day"""
         frame["last_time"] = _utc(frame["last_time"])
         return frame[columns]
 
-    def daily_counters(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
+    def _computed_counters(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> pd.DataFrame:
-        """Counter aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_COUNTER_COLUMNS`."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
         rows = self._query(*self.daily_counters_sql(start_us, end_us, meters, points))
         computed = pd.DataFrame(rows, columns=DAILY_COUNTER_COLUMNS)
         if not computed.empty:
@@ -371,23 +375,16 @@ GROUP BY g.meter_id, g.point_id, g.day"""
             computed["day"] = _day_numbers_to_dates(computed["day"])
             computed["first_time"] = _utc(computed["first_time"])
             computed["last_time"] = _utc(computed["last_time"])
-        archived = self._archived(start, end, meters, points, DAILY_COUNTER_COLUMNS)
-        return merge_archive(computed, archived, DAILY_COUNTER_COLUMNS)
+        return computed
 
-    def daily_gauges(
-        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
-        points: Sequence[str] | None = None,
+    def _computed_gauges(
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> pd.DataFrame:
-        """Gauge aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_GAUGE_COLUMNS`."""
-        start_us, end_us = self._range_us(start, end)
-        meters, points = check_names(meters, "meters"), check_names(points, "points")
         rows = self._query(*self.daily_gauges_sql(start_us, end_us, meters, points))
         computed = pd.DataFrame(rows, columns=DAILY_GAUGE_COLUMNS)
         if not computed.empty:
             computed["day"] = _day_numbers_to_dates(computed["day"])
-        archived = self._archived(start, end, meters, points, DAILY_GAUGE_COLUMNS)
-        return merge_archive(computed, archived, DAILY_GAUGE_COLUMNS)
+        return computed
 
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
@@ -400,17 +397,14 @@ GROUP BY g.meter_id, g.point_id, g.day"""
             "AND r.t = (SELECT max(t) FROM readings x "
             "           WHERE x.meter_id = s.meter_id AND x.point_id = s.point_id) "
             "JOIN meters m ON m.id = s.meter_id JOIN points p ON p.id = s.point_id WHERE 1"
-            + _names_filter("s.meter_id", "meters", check_names(meters, "meters"), params)
-            + _names_filter("s.point_id", "points", check_names(points, "points"), params)
+            + _series_filter("s.", check_names(meters, "meters"), check_names(points, "points"),
+                             params)
             + " ORDER BY m.name, p.name"
         )
         rows = self._query(sql, params)
         if not rows:
             return empty_frame(LATEST_COLUMNS)
-        frame = pd.DataFrame(rows, columns=["meter", "point", "t", "value", "quality"])
-        frame.insert(2, "time", _utc(frame.pop("t")))
-        frame["value"] = frame["value"].astype(float)
-        return frame[LATEST_COLUMNS]
+        return _reading_frame(rows, LATEST_COLUMNS)
 
     # -- health --------------------------------------------------------------------------------
 
