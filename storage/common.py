@@ -55,8 +55,12 @@ class StoreBase:
 
     def _open_range_us(self, start: datetime | None, end: datetime | None) -> tuple[int, int]:
         """``[start, end)`` in microseconds, an open end (None) being 1970-01-01 or 2262-01-01."""
-        start_us = self._range_us(start, start)[0] if start else 0
-        end_us = self._range_us(end, end)[0] if end else to_us(datetime(2262, 1, 1, tzinfo=UTC))
+        if start is not None:
+            require_aware(start, "start")
+        if end is not None:
+            require_aware(end, "end")
+        start_us = to_us(start) if start is not None else 0
+        end_us = to_us(end) if end is not None else to_us(datetime(2262, 1, 1, tzinfo=UTC))
         return start_us, end_us
 
     # -- what each backend fills in ------------------------------------------------------------

@@ -436,18 +436,13 @@ GROUP BY g.meter_id, g.point_id, g.day"""
         meters: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Device-health records in ``[start, end)`` (open ends when None)."""
-        params: list = []
+        start_us, end_us = self._open_range_us(start, end)
+        params: list = [start_us, end_us]
         sql = (
             "SELECT m.name, h.t, h.available, h.consecutive_failures, h.last_success, "
             "h.response_time_s, h.error FROM device_health h JOIN meters m ON m.id = h.meter_id "
-            "WHERE 1"
+            "WHERE h.t >= ? AND h.t < ?"
         )
-        if start is not None:
-            sql += " AND h.t >= ?"
-            params.append(self._range_us(start, start)[0])
-        if end is not None:
-            sql += " AND h.t < ?"
-            params.append(self._range_us(end, end)[0])
         sql += _names_filter("h.meter_id", "meters", check_names(meters, "meters"), params)
         rows = self._query(sql + " ORDER BY m.name, h.t", params)
         if not rows:

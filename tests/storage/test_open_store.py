@@ -99,3 +99,19 @@ def test_credentials_come_from_the_environment(tmp_path: Path, influxd, monkeypa
         assert list(store.read_readings(T0, datetime(2030, 1, 1, tzinfo=UTC))["value"]) == [1.0]
     finally:
         server.stop()
+
+
+def test_read_health_names_the_naive_bound(tmp_path):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from storage.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "h.sqlite", ZoneInfo("Asia/Shanghai"), 400)
+    try:
+        with pytest.raises(ValueError, match=r"^end "):
+            store.read_health(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1))
+        with pytest.raises(ValueError, match=r"^start "):
+            store.read_health(datetime(2026, 1, 1), None)
+    finally:
+        store.close()
