@@ -195,7 +195,6 @@ def test_collect_runs_until_sigterm_then_flushes_and_exits_0(modbus_tcp_server, 
 
 
 def test_simulate_serves_what_collect_reads_and_stops_on_sigterm(tmp_path):
-    pytest.importorskip("collectors.simulator.server")
     port = free_port()
     config = write_config(tmp_path, port, second_model="eastron_sdm120")
     sim = subprocess.Popen(
