@@ -39,6 +39,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accounting.verdict_table import (
+    blocks,
+    concat_frames,
+    constant,
+    is_value,
+    select_text,
+    text,
+    union,
+    where_text,
+)
+
 __all__ = [
     "AUDIT_CHANGE_LIMIT",
     "MIN_PEERS",
@@ -49,13 +60,18 @@ __all__ = [
     "VERDICT_COLUMNS",
     "audit_verdicts",
     "certification_verdicts",
+    "combine_verdicts",
     "explain",
     "fyp14_verdicts",
+    "judge_year",
     "peer_verdicts",
     "quota_verdicts",
     "score_for_ratio",
     "verdict_records",
 ]
+
+#: A verdict kind's columns before they become a frame: name → array or categorical.
+Columns = dict[str, Any]
 
 #: Core columns of every verdict frame.
 VERDICT_COLUMNS = [
@@ -114,6 +130,16 @@ PRICE_RATIO_LIMITS = (0.5, 2.0)
 #: Bills of a carrier and unit needed before unit prices are compared.
 MIN_PRICE_PEERS = 3
 
+#: Each kind's columns after :data:`VERDICT_COLUMNS`: the figures its verdicts rest on.
+QUOTA_EXTRA = ["guide", "baseline", "constraint", "table", "n_rows", "rebased", "tce_basis",
+               "min_coverage", "delta_kgce_per_kwh"]
+FYP14_EXTRA = ["year", "base_year", "base_value", "base_coverage", "change", "path_change",
+               "target_change", "target_year", "min_coverage"]
+PEER_EXTRA = ["rank", "peers", "percentile", "peer_average", "ratio", "score", "average_source",
+              "category", "level", "climate_zone", "min_coverage"]
+AUDIT_EXTRA = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
+               "year"]
+
 _MISSING_HINT = {
     "floor_area_m2": "floor_area_m2 (buildings ledger)",
     "occupants": "occupants (headcount ledger for the year)",
@@ -128,12 +154,99 @@ _DATA_HINT = {
 _COVERAGE_MISSING = "measured data (coverage below min_coverage)"
 
 
-def _missing_figure(figures: pd.DataFrame, column: str, denominator: str) -> pd.Series:
-    """What is missing when ``column`` is NaN: its denominator, else the carrier's data."""
-    known_denominator = pd.to_numeric(figures[denominator], errors="coerce") > 0
-    data_hint = _DATA_HINT.get(column, f"consumption data for {column}")
-    return pd.Series(_where_text(known_denominator, data_hint, _MISSING_HINT[denominator]),
-                     index=figures.index)
+class _Figures:
+    """The year's figures, with what several verdict kinds need of them worked out once.
+
+    Every kind's rows are blocks of the figures' rows (one block per indicator); the
+    institution_id column of every kind shares one categorical dtype, so that joining the kinds
+    is joining integer codes.
+    """
+
+    def __init__(self, figures: pd.DataFrame):
+        self.frame = figures
+        self.n = len(figures)
+        self.ids = figures["institution_id"].to_numpy(dtype=object)
+        codes, uniques = pd.factorize(self.ids)
+        self._codes = codes
+        self._dtype = pd.CategoricalDtype(text(uniques).categories)
+        self._unique = len(uniques) == self.n
+        self._texts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._missing: dict[tuple[str, str], pd.Categorical] = {}
+
+    def institutions(self, repeats: int = 1) -> pd.Categorical:
+        """The institution_id column of ``repeats`` blocks of the figures' rows."""
+        return pd.Categorical.from_codes(np.tile(self._codes, repeats), dtype=self._dtype)
+
+    def positions(self, institutions: Any) -> np.ndarray:
+        """Row in the figures of each verdict's institution (−1 when it is not there)."""
+        values = _array(institutions)
+        if isinstance(values, pd.Categorical):
+            codes = np.asarray(values.codes)
+            if values.dtype is self._dtype and self._unique:  # built from these figures
+                return codes.astype(np.int64)
+            found = pd.Index(self.ids).get_indexer(values.categories)  # each category once
+            return np.where(codes >= 0, found[codes], -1)
+        return pd.Index(self.ids).get_indexer(np.asarray(values, dtype=object))
+
+    def text_codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of a text column of the figures ("" when blank or absent) and its values."""
+        if column not in self._texts:
+            data = (self.frame[column].fillna("").astype(str).to_numpy(dtype=object)
+                    if column in self.frame.columns else np.full(self.n, "", dtype=object))
+            codes, uniques = pd.factorize(data)
+            self._texts[column] = codes, np.asarray(uniques, dtype=object)
+        return self._texts[column]
+
+    def tiled_text(self, column: str, repeats: int) -> pd.Categorical:
+        """A text column of the figures, once per block of rows."""
+        codes, labels = self.text_codes(column)
+        return pd.Categorical.from_codes(np.tile(codes, repeats), categories=text(labels).categories)
+
+    def distinct_rows(self, columns: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Code of each row's combination of a few text columns, and the distinct combinations
+        (column → values), in order of appearance."""
+        combined = np.zeros(self.n, dtype=np.int64)
+        for column in columns:
+            codes, labels = self.text_codes(column)
+            combined = pd.factorize(combined * max(len(labels), 1) + codes)[0]  # kept dense
+        first = np.unique(combined, return_index=True)[1]  # codes are in order of appearance
+        return combined, {c: self.text_codes(c)[1][self.text_codes(c)[0][first]] for c in columns}
+
+    def numbers(self, columns: list[str], frame: pd.DataFrame | None = None,
+                rows: np.ndarray | None = None) -> np.ndarray:
+        """``columns`` of the figures (or of ``frame`` at ``rows``, −1: NaN) one block after
+        another, as floats."""
+        source = self.frame if frame is None else frame
+        blocks_ = []
+        for column in columns:
+            values = pd.to_numeric(source[column], errors="coerce").to_numpy(dtype=float)
+            if rows is not None:
+                values = np.where(rows >= 0, values[np.maximum(rows, 0)], np.nan) if len(
+                    values) else np.full(len(rows), np.nan)
+            blocks_.append(values)
+        return np.concatenate(blocks_) if blocks_ else np.zeros(0)
+
+    def rows_in(self, other: pd.DataFrame | None) -> np.ndarray:
+        """Row of each institution in another year's figures (the first; −1: none)."""
+        if other is None or not len(other):
+            return np.full(self.n, -1)
+        other_ids = other["institution_id"]
+        first = np.flatnonzero(~other_ids.duplicated().to_numpy())
+        found = pd.Index(other_ids.to_numpy(dtype=object)[first]).get_indexer(self.ids)
+        return np.where(found >= 0, first[np.maximum(found, 0)], -1)
+
+    def missing_figure(self, column: str, denominator: str) -> pd.Categorical:
+        """What is missing when ``column`` is NaN: its denominator, else the carrier's data."""
+        key = (column, denominator)
+        if key not in self._missing:
+            known = pd.to_numeric(self.frame[denominator], errors="coerce").to_numpy() > 0
+            data_hint = _DATA_HINT.get(column, f"consumption data for {column}")
+            self._missing[key] = where_text(known, data_hint, _MISSING_HINT[denominator])
+        return self._missing[key]
+
+    def missing_figures(self, pairs: list[tuple[str, str]]) -> pd.Categorical:
+        """:meth:`missing_figure` of (column, denominator) pairs, one block each."""
+        return union([self.missing_figure(c, d) for c, d in pairs])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,129 +284,127 @@ def quota_verdicts(
     -------
     pandas.DataFrame
         :data:`VERDICT_COLUMNS` plus guide, baseline, constraint, table, n_rows, rebased,
-        tce_basis, min_coverage, delta_kgce_per_kwh.
+        tce_basis, min_coverage, delta_kgce_per_kwh. One block of rows per indicator that the
+        quota tables have (in alphabetical order), institutions in the figures' order.
     """
-    extra = ["guide", "baseline", "constraint", "table", "n_rows", "rebased", "tce_basis",
-             "min_coverage", "delta_kgce_per_kwh"]
-    inst = figures.copy()
-    for column in ("province", "category", "level", "climate_zone", "quota_area", "subtype"):
-        if column not in inst.columns:
-            inst[column] = ""
-        inst[column] = inst[column].fillna("").astype(str)
-    q = quotas.copy()
-    for column in ("province", "level", "area", "climate_zone", "subtype", "tce_basis"):
-        q[column] = q[column].fillna("").astype(str)
-    judged = q[q["indicator"].isin(QUOTA_INDICATORS)]
-    if judged.empty or inst.empty:
-        return _empty(extra)
+    return _table(_quota(_Figures(figures), quotas, min_coverage,
+                         equal_value_delta_kgce_per_kwh), QUOTA_EXTRA)
+
+
+def _quota(f: _Figures, quotas: pd.DataFrame, min_coverage: float,
+           equal_value_delta_kgce_per_kwh: float) -> list[Columns]:
+    profile_columns = ["province", "category", "level", "climate_zone", "quota_area", "subtype"]
+    judged = quotas[quotas["indicator"].isin(QUOTA_INDICATORS)].reset_index(drop=True)
+    if judged.empty or not f.n:
+        return []
     # Match quota rows once per distinct profile (province, category, level, ...), not once per
     # institution: a province has tens of thousands of institutions but few distinct profiles.
-    profile_columns = ["province", "category", "level", "climate_zone", "quota_area", "subtype"]
-    profile_of = inst.groupby(profile_columns, sort=False).ngroup().to_numpy()
-    first_row = np.unique(profile_of, return_index=True)[1]  # of each profile, in code order
-    profiles = inst[profile_columns].iloc[first_row].reset_index(drop=True)
-    profiles["profile"] = np.arange(len(profiles))
-    pairs = profiles.merge(
-        judged.rename(columns={
-            "province": "q_province", "level": "q_level", "climate_zone": "q_climate_zone",
-            "area": "q_area", "subtype": "q_subtype",
-        }),
-        on="category", how="inner",
-    )
-    fits = (
-        _blank_or_equal(pairs["q_province"], pairs["province"])
-        & (pairs["q_level"].eq("any") | _blank_or_equal(pairs["q_level"], pairs["level"]))
-        & _blank_or_equal(pairs["q_climate_zone"], pairs["climate_zone"])
-        & (_blank_or_equal(pairs["q_area"], pairs["quota_area"]) | pairs["quota_area"].eq(""))
-        & (_blank_or_equal(pairs["q_subtype"], pairs["subtype"]) | pairs["subtype"].eq(""))
-    )
-    pairs = pairs[fits]
-    pairs = pairs.assign(
-        rebase=pairs["tce_basis"].str.contains("equal_value"),
-        source=pairs["standard"].fillna("") + " — " + pairs["source"].fillna("")
-        + " [confidence " + pairs["confidence"].fillna("") + "]",
-    )
-    every_profile = pd.RangeIndex(len(profiles))
-    row_columns = ["table", "guide", "baseline", "constraint", "tce_basis", "rebase", "source"]
+    profile_of, profiles = f.distinct_rows(profile_columns)
+    indicators = sorted(judged["indicator"].unique())
+    n, n_profiles = f.n, len(profiles["category"])
+    # The quota row of each indicator × profile ("slot" k·P + p) when exactly one fits.
+    fitting = np.zeros(len(indicators) * n_profiles, dtype=np.int64)
+    chosen = np.full(len(indicators) * n_profiles, -1)
+    q = {c: judged[c].fillna("").astype(str).to_numpy(dtype=object) for c in (
+        "province", "category", "level", "area", "climate_zone", "subtype", "indicator")}
+    for j in range(len(judged)):
+        fits = (
+            (profiles["category"] == q["category"][j])
+            & _blank_or_equal(q["province"][j], profiles["province"])
+            & (_blank_or_equal(q["level"][j], profiles["level"]) | (q["level"][j] == "any"))
+            & _blank_or_equal(q["climate_zone"][j], profiles["climate_zone"])
+            & (_blank_or_equal(q["area"][j], profiles["quota_area"])
+               | (profiles["quota_area"] == ""))
+            & (_blank_or_equal(q["subtype"][j], profiles["subtype"])
+               | (profiles["subtype"] == ""))
+        )
+        slots = indicators.index(q["indicator"][j]) * n_profiles + np.flatnonzero(fits)
+        fitting[slots] += 1
+        chosen[slots] = j
+    chosen[fitting != 1] = -1
+    which = np.repeat(np.arange(len(indicators)), n)
+    slot = which * n_profiles + np.tile(profile_of, len(indicators))
+    row = chosen[slot]  # the quota row of each verdict, −1 for none
 
-    parts = []
-    for indicator in sorted(judged["indicator"].unique()):
-        column, cov_col, denom, unit, in_kgce = QUOTA_INDICATORS[indicator]
-        rows = pairs[pairs["indicator"].eq(indicator)]
-        n_rows = rows.groupby("profile").size().reindex(every_profile, fill_value=0)
-        single = rows.drop_duplicates("profile", keep=False).set_index("profile").reindex(
-            every_profile)
-        part = pd.DataFrame({
-            "institution_id": inst["institution_id"].array, "subject": indicator,
-            "value": inst[column].to_numpy(dtype=float),
-            "coverage": inst[cov_col].to_numpy(dtype=float),
-            "denominator": pd.to_numeric(inst[denom], errors="coerce").to_numpy(dtype=float),
-            "electricity_kwh": inst["electricity_kwh"].to_numpy(dtype=float), "unit": unit,
-            "in_kgce": in_kgce,
-            "figure_missing": _missing_figure(inst, column, denom).to_numpy(),
-            "n_rows": n_rows.to_numpy()[profile_of],
-        })
-        for name in row_columns:
-            part[name] = single[name].to_numpy()[profile_of]
-        parts.append(part)
-    long = pd.concat(parts, ignore_index=True)
-    for name in ("guide", "baseline", "constraint"):
-        long[name] = pd.to_numeric(long[name], errors="coerce")
+    source = (judged["standard"].fillna("") + " — " + judged["source"].fillna("")
+              + " [confidence " + judged["confidence"].fillna("") + "]")
+    tce_basis = judged["tce_basis"].fillna("").astype(str)
+    spec = [QUOTA_INDICATORS[i] for i in indicators]
+    value = f.numbers([s[0] for s in spec])
+    coverage = f.numbers([s[1] for s in spec])
+    denominator = f.numbers([s[2] for s in spec])
+    in_kgce = np.array([s[4] for s in spec])[which]
+    kwh = np.tile(f.numbers(["electricity_kwh"]), len(indicators))
+    guide, baseline, constraint = (_take_numbers(judged[c], row)
+                                   for c in ("guide", "baseline", "constraint"))
+    n_rows = fitting[slot]
     # Re-base a kgce indicator on 等价值 electricity when its table prescribes it.
-    rebased = long["in_kgce"] & long["rebase"].eq(True)
-    shift = long["electricity_kwh"] * equal_value_delta_kgce_per_kwh / long["denominator"]
-    long["value"] = long["value"].where(~rebased, long["value"] + shift)
-    long["rebased"] = rebased & (equal_value_delta_kgce_per_kwh != 0)
+    rebased = in_kgce & (_take_numbers(tce_basis.str.contains("equal_value").astype(float),
+                                       row) == 1.0)
+    value = np.where(rebased, value + kwh * equal_value_delta_kgce_per_kwh / denominator, value)
 
-    value, guide = long["value"], long["guide"]
-    baseline, constraint = long["baseline"], long["constraint"]
-    no_row, several = long["n_rows"].eq(0), long["n_rows"].gt(1)
-    no_value = value.isna()
-    low = long["coverage"].isna() | (long["coverage"] < min_coverage)
-    long["status"] = _select_text(
-        [no_row | several | no_value | low,
-         constraint.notna() & (value > constraint),
-         baseline.notna() & (value > baseline),
-         baseline.isna() & guide.notna() & (value > guide),
-         guide.notna() & (value > guide),
-         guide.notna(),
-         constraint.notna()],
-        ["unknown", "above_constraint", "above_baseline", "between_guide_and_constraint",
-         "between_guide_and_baseline", "below_guide", "below_constraint"],
-        default="unknown",
-    )
-    long["missing"] = _select_text(
-        [no_row, several, no_value, low],
-        ["a quota table row for this institution", "quota_area or subtype (institutions ledger)",
-         long["figure_missing"], _COVERAGE_MISSING],
-        default="",
-    )
-    long["source"] = long["source"].fillna("")
-    long["kind"] = "quota"
-    long["reason"] = ""
-    long["min_coverage"] = min_coverage
-    long["delta_kgce_per_kwh"] = equal_value_delta_kgce_per_kwh
-    return long[[*VERDICT_COLUMNS, *extra]]
-
-
-def _select_text(conditions: list, choices: list, default: Any = "") -> np.ndarray:
-    """``np.select`` for text, as an array of Python strings.
-
-    (numpy's own result would be fixed-width unicode: as wide as the longest choice, and slow
-    to turn back into strings for a table of tens of thousands of verdicts.)
-    """
-    return np.select(conditions, [np.asarray(c, dtype=object) for c in choices],
-                     default=np.asarray(default, dtype=object))
-
-
-def _where_text(condition: Any, yes: Any, no: Any) -> np.ndarray:
-    """``np.where`` for text, as an array of Python strings (see :func:`_select_text`)."""
-    return _select_text([condition], [yes], no)
+    no_row, several, no_value = n_rows == 0, n_rows > 1, np.isnan(value)
+    low = np.isnan(coverage) | (coverage < min_coverage)
+    with np.errstate(invalid="ignore"):
+        status = select_text(
+            [no_row | several | no_value | low,
+             ~np.isnan(constraint) & (value > constraint),
+             ~np.isnan(baseline) & (value > baseline),
+             np.isnan(baseline) & ~np.isnan(guide) & (value > guide),
+             ~np.isnan(guide) & (value > guide),
+             ~np.isnan(guide),
+             ~np.isnan(constraint)],
+            ["unknown", "above_constraint", "above_baseline", "between_guide_and_constraint",
+             "between_guide_and_baseline", "below_guide", "below_constraint"],
+            default="unknown",
+        )
+    figure_missing = f.missing_figures([(s[0], s[2]) for s in spec])
+    columns = {
+        "institution_id": f.institutions(len(indicators)),
+        "kind": constant("quota", len(row)),
+        "subject": blocks(indicators, which),
+        "status": status,
+        "value": value,
+        "unit": blocks([s[3] for s in spec], which),
+        "coverage": coverage,
+        "reason": constant("", len(row)),
+        "missing": select_text(
+            [no_row, several, no_value, low],
+            ["a quota table row for this institution",
+             "quota_area or subtype (institutions ledger)", figure_missing, _COVERAGE_MISSING],
+            default=""),
+        "source": _take_text(source, row, missing=""),
+        "guide": guide, "baseline": baseline, "constraint": constraint,
+        "table": _take_text(judged["table"], row),
+        "n_rows": n_rows,
+        "rebased": rebased & (equal_value_delta_kgce_per_kwh != 0),
+        "tce_basis": _take_text(tce_basis, row),
+        "min_coverage": np.full(len(row), float(min_coverage)),
+        "delta_kgce_per_kwh": np.full(len(row), float(equal_value_delta_kgce_per_kwh)),
+    }
+    return [columns]
 
 
-def _blank_or_equal(rule: pd.Series, value: pd.Series) -> pd.Series:
+def _take_numbers(column: pd.Series, row: np.ndarray) -> np.ndarray:
+    """Numbers of a small table's rows (row −1: NaN), one per verdict."""
+    values = np.append(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), np.nan)
+    return values[row]
+
+
+def _take_text(column: pd.Series, row: np.ndarray, missing: str | None = None) -> pd.Categorical:
+    """Texts of a small table's rows (row −1: ``missing``, NaN when None), one per verdict."""
+    labels = column.astype(object).to_numpy()
+    if missing is not None:
+        labels = np.append(labels, missing)
+        row = np.where(row >= 0, row, len(labels) - 1)
+    codes, uniques = pd.factorize(labels)
+    return pd.Categorical.from_codes(np.where(row >= 0, codes[row], -1),
+                                     categories=text(uniques).categories)
+
+
+def _blank_or_equal(rule: str, values: np.ndarray) -> Any:
     """A quota row's cell fits when it is blank (any) or equals the institution's value."""
-    return rule.eq("") | rule.eq(value)
+    return True if rule == "" else values == rule
 
 
 def _quota_reason(r: dict) -> str:
@@ -301,7 +412,7 @@ def _quota_reason(r: dict) -> str:
         return ("no quota row fits this institution's province, category, level and climate "
                 "zone in the configured quota tables")
     if r["n_rows"] > 1:
-        return (f"{r['n_rows']} quota rows fit; set quota_area / subtype in the institutions "
+        return (f"{int(r['n_rows'])} quota rows fit; set quota_area / subtype in the institutions "
                 "ledger to pick one")
     if _nan(r["value"]):
         return f"{r['subject']} cannot be computed: {r['missing']} is missing"
@@ -358,62 +469,66 @@ def fyp14_verdicts(
         below the 2025 target), ``on_track`` (at or below the straight-line path for the year),
         ``off_track``, ``unknown``.
     """
-    extra = ["year", "base_year", "base_value", "base_coverage", "change", "path_change",
-             "target_change", "target_year", "min_coverage"]
+    return _table(_fyp14(_Figures(figures), base_figures, targets, year, min_coverage),
+                  FYP14_EXTRA)
+
+
+def _fyp14(f: _Figures, base_figures: pd.DataFrame, targets: pd.DataFrame, year: int,
+           min_coverage: float) -> list[Columns]:
     plan = targets[targets["plan"].eq("14th_fyp")]
     base_year = int(plan.loc[plan["kind"].eq("baseline"), "year"].min())
     goal = plan[plan["kind"].eq("target") & plan["change_vs_base"].notna()]
-    ids = figures["institution_id"]
-    base = (base_figures.drop_duplicates("institution_id").set_index("institution_id")
-            .reindex(ids.to_numpy()) if len(base_figures) else None)
-    parts = []
-    for indicator, (cov_col, denom, unit) in FYP14_INDICATORS.items():
-        row = goal[goal["indicator"].eq(indicator)]
-        if row.empty:
-            continue
-        target_change = float(row["change_vs_base"].iloc[0])
-        target_year = int(row["year"].iloc[0])
-        fraction = min(max((year - base_year) / (target_year - base_year), 0.0), 1.0)
-        part = pd.DataFrame({
-            "institution_id": ids, "subject": indicator, "unit": unit,
-            "value": figures[indicator].astype(float),
-            "coverage": figures[cov_col].astype(float),
-            "base_value": base[indicator].to_numpy(dtype=float) if base is not None
-            else np.nan,
-            "base_coverage": base[cov_col].to_numpy(dtype=float) if base is not None
-            else np.nan,
-            "path_change": target_change * fraction, "target_change": target_change,
-            "base_year": base_year, "target_year": target_year,
-            "source": f"{row['source'].iloc[0]} [confidence {row['confidence'].iloc[0]}]",
-            "base_missing": f"{base_year} value of {indicator} (its {base_year} consumption "
-                            "and ledgers)",
-            "figure_missing": _missing_figure(figures, indicator, denom).to_numpy(),
-        })
-        parts.append(part)
-    if not parts:
-        return _empty(extra)
-    # Every indicator judged at once.
-    out = pd.concat(parts, ignore_index=True)
-    out["change"] = out["value"] / out["base_value"].where(out["base_value"] > 0) - 1.0
-    no_base = out["base_value"].isna()
-    no_value = out["value"].isna()
-    low = (out["coverage"].isna() | (out["coverage"] < min_coverage)
-           | out["base_coverage"].isna() | (out["base_coverage"] < min_coverage))
-    out["status"] = _select_text(
-        [no_base | no_value | low | out["change"].isna(),
-         out["change"] <= out["target_change"], out["change"] <= out["path_change"]],
+    indicators = [i for i in FYP14_INDICATORS if goal["indicator"].eq(i).any()]
+    if not indicators or not f.n:
+        return []
+    first_goal = goal.drop_duplicates("indicator").set_index("indicator")
+    rows = first_goal.loc[indicators].reset_index().to_dict("records")
+    n, k = f.n, len(indicators)
+    which = np.repeat(np.arange(k), n)
+    target_change = np.array([float(r["change_vs_base"]) for r in rows])
+    target_year = np.array([int(r["year"]) for r in rows])
+    fraction = np.clip((year - base_year) / (target_year - base_year), 0.0, 1.0)
+    covs = [FYP14_INDICATORS[i][0] for i in indicators]
+    at = f.rows_in(base_figures)
+    base_value = f.numbers(indicators, base_figures, at)
+    base_coverage = f.numbers(covs, base_figures, at)
+    value, coverage = f.numbers(indicators), f.numbers(covs)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = value / np.where(base_value > 0, base_value, np.nan) - 1.0
+    no_base, no_value = np.isnan(base_value), np.isnan(value)
+    low = (np.isnan(coverage) | (coverage < min_coverage)
+           | np.isnan(base_coverage) | (base_coverage < min_coverage))
+    path_change = (target_change * fraction)[which]
+    status = select_text(
+        [no_base | no_value | low | np.isnan(change),
+         change <= target_change[which], change <= path_change],
         ["unknown", "met_target", "on_track"], default="off_track",
     )
-    out["missing"] = _select_text(
-        [no_base, no_value, low],
-        [out["base_missing"], out["figure_missing"], _COVERAGE_MISSING],
-        default="",
-    )
-    out["kind"] = "fyp14"
-    out["year"] = year
-    out["reason"] = ""
-    out["min_coverage"] = min_coverage
-    return out[[*VERDICT_COLUMNS, *extra]]
+    base_missing = blocks([
+        f"{base_year} value of {i} (its {base_year} consumption and ledgers)"
+        for i in indicators], which)
+    figure_missing = f.missing_figures([(i, FYP14_INDICATORS[i][1]) for i in indicators])
+    return [{
+        "institution_id": f.institutions(k),
+        "kind": constant("fyp14", n * k),
+        "subject": blocks(indicators, which),
+        "status": status,
+        "value": value,
+        "unit": blocks([FYP14_INDICATORS[i][2] for i in indicators], which),
+        "coverage": coverage,
+        "reason": constant("", n * k),
+        "missing": select_text([no_base, no_value, low],
+                               [base_missing, figure_missing, _COVERAGE_MISSING], default=""),
+        "source": blocks([f"{r['source']} [confidence {r['confidence']}]" for r in rows],
+                         which),
+        "year": np.full(n * k, year),
+        "base_year": np.full(n * k, base_year),
+        "base_value": base_value, "base_coverage": base_coverage, "change": change,
+        "path_change": path_change, "target_change": target_change[which],
+        "target_year": target_year[which],
+        "min_coverage": np.full(n * k, float(min_coverage)),
+    }]
 
 
 def _fyp14_reason(r: dict) -> str:
@@ -443,13 +558,6 @@ def score_for_ratio(ratio: float) -> int:
     return 0
 
 
-def _scores(ratio: pd.Series) -> pd.Series:
-    conditions = [ratio <= limit for limit, _ in SCORE_BANDS]
-    points = [points for _, points in SCORE_BANDS]
-    return pd.Series(np.select(conditions, points, default=0), index=ratio.index).where(
-        ratio.notna())
-
-
 def peer_verdicts(
     figures: pd.DataFrame,
     min_coverage: float,
@@ -472,62 +580,102 @@ def peer_verdicts(
         score, average_source, category, level, climate_zone, min_coverage. status
         ``score_N`` or ``unknown``.
     """
-    group_keys = ["category", "level", "climate_zone"]
-    base = figures[["institution_id", "province", *group_keys]].copy()
-    for key in ["province", *group_keys]:
-        base[key] = base[key].fillna("").astype(str)
-    group = base.groupby(group_keys, sort=False).ngroup().to_numpy()  # one code per peer group
+    return _table(_peers(_Figures(figures), min_coverage, published, year), PEER_EXTRA)
 
+
+def _peers(f: _Figures, min_coverage: float, published: pd.DataFrame | None,
+           year: int | None) -> list[Columns]:
+    group_keys = ["category", "level", "climate_zone"]
+    group, _ = f.distinct_rows(group_keys)  # one code per peer group
     # One long table, indicator by indicator: a peer group is indicator × category × level ×
-    # climate zone, so every group statistic is one groupby.
+    # climate zone, so every group statistic is one pass over integer codes.
     indicators = list(PEER_INDICATORS)
-    which = np.repeat(np.arange(len(indicators)), len(base))  # the indicator of each row
-    out = base.iloc[np.tile(np.arange(len(base)), len(indicators))].reset_index(drop=True)
-    out["subject"] = np.asarray(indicators, dtype=object)[which]
-    out["unit"] = np.asarray([PEER_INDICATORS[i][2] for i in indicators], dtype=object)[which]
-    out["value"] = np.concatenate([figures[i].to_numpy(dtype=float) for i in indicators])
-    out["coverage"] = np.concatenate(
-        [figures[PEER_INDICATORS[i][0]].to_numpy(dtype=float) for i in indicators])
-    known = out["value"].notna() & out["coverage"].ge(min_coverage)
+    n, k = f.n, len(indicators)
+    which = np.repeat(np.arange(k), n)  # the indicator of each row
+    value = f.numbers(indicators)
+    coverage = f.numbers([PEER_INDICATORS[i][0] for i in indicators])
+    known = ~np.isnan(value) & (coverage >= min_coverage)
     n_groups = group.max(initial=-1) + 1
-    peer_group = which * n_groups + np.tile(group, len(indicators))
-    peers = out["value"][known].groupby(peer_group[known.to_numpy()])
-    out["peers"] = peers.transform("size").reindex(out.index).fillna(0).astype(int)
-    out["rank"] = peers.rank(method="min")
-    out["percentile"] = 100.0 * peers.rank(method="max", pct=True)
-    out["peer_average"] = peers.transform("mean").where(out["peers"] >= MIN_PEERS)
-    out["average_source"] = _where_text(out["peers"] >= MIN_PEERS, "peer group mean", "")
-    small = known & (out["peers"] < MIN_PEERS)
+    peer_group = which * n_groups + np.tile(group, k)
+    size = np.bincount(peer_group[known], minlength=n_groups * k)
+    peers = np.where(known, size[peer_group], 0)
+    rank, percentile = np.full(n * k, np.nan), np.full(n * k, np.nan)
+    lowest, highest = _ranks(peer_group[known], value[known])
+    rank[known] = lowest
+    percentile[known] = 100.0 * highest / size[peer_group[known]]
+    total = np.bincount(peer_group[known], weights=value[known], minlength=n_groups * k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        group_mean = total / size
+    enough = peers >= MIN_PEERS
+    peer_average = np.where(known & enough, group_mean[peer_group], np.nan)
+    published_source: Any = ""
+    small = known & ~enough
     if published is not None and small.any():
-        for k, indicator in enumerate(indicators):  # each has its own published column
-            rows = small & (which == k)
+        published_source = np.full(n * k, "", dtype=object)
+        keys = pd.DataFrame({c: f.text_codes(c)[1][f.text_codes(c)[0]]
+                             for c in ("province", "category", "level")})
+        for j, indicator in enumerate(indicators):  # each has its own published column
+            rows = small & (which == j)
             if rows.any():
                 average, source = _published_average(
-                    out[rows], published, PEER_INDICATORS[indicator][3], year)
-                out.loc[rows, "peer_average"] = average
-                out.loc[rows, "average_source"] = source
-    out["ratio"] = out["value"] / out["peer_average"]
-    out["score"] = _scores(out["ratio"]).where(known)
-    out["status"] = _select_text(
-        [out["score"].eq(points) for points in (*(p for _, p in SCORE_BANDS), 0)],
-        [f"score_{points}" for points in (*(p for _, p in SCORE_BANDS), 0)], "unknown")
-    figure_missing = np.concatenate([
-        _missing_figure(figures, i, PEER_INDICATORS[i][1]).to_numpy() for i in indicators])
-    out["missing"] = _select_text(
-        [out["value"].isna(), ~known, out["score"].isna()],
-        [figure_missing, _COVERAGE_MISSING,
-         f"at least {MIN_PEERS} peers or a published same-type average"],
-        default="",
-    )
-    out["kind"] = "peers"
-    out["reason"] = ""
-    out["min_coverage"] = min_coverage
-    out["source"] = _where_text(
-        out["score"].notna(), "score bands: 节约型公共机构示范单位 evaluation standard "
-        "(renrendoc.com/paper/176479043.html) [confidence S]", "")
-    extra = ["rank", "peers", "percentile", "peer_average", "ratio", "score", "average_source",
-             "category", "level", "climate_zone", "min_coverage"]
-    return out[[*VERDICT_COLUMNS, *extra]]
+                    keys.iloc[np.flatnonzero(rows) - j * n], published,
+                    PEER_INDICATORS[indicator][3], year)
+                peer_average[rows] = average
+                published_source[rows] = source
+    ratio = value / peer_average
+    score = np.where(known & ~np.isnan(ratio), _score_points(ratio), np.nan)
+    bands = [*(p for _, p in SCORE_BANDS), 0]
+    figure_missing = f.missing_figures([(i, PEER_INDICATORS[i][1]) for i in indicators])
+    return [{
+        "institution_id": f.institutions(k),
+        "kind": constant("peers", n * k),
+        "subject": blocks(indicators, which),
+        "status": select_text([score == points for points in bands],
+                              [f"score_{points}" for points in bands], "unknown"),
+        "value": value,
+        "unit": blocks([PEER_INDICATORS[i][2] for i in indicators], which),
+        "coverage": coverage,
+        "reason": constant("", n * k),
+        "missing": select_text(
+            [np.isnan(value), ~known, np.isnan(score)],
+            [figure_missing, _COVERAGE_MISSING,
+             f"at least {MIN_PEERS} peers or a published same-type average"],
+            default=""),
+        "source": where_text(
+            ~np.isnan(score), "score bands: 节约型公共机构示范单位 evaluation standard "
+            "(renrendoc.com/paper/176479043.html) [confidence S]", ""),
+        "rank": rank, "peers": peers, "percentile": percentile,
+        "peer_average": peer_average, "ratio": ratio, "score": score,
+        "average_source": where_text(enough, "peer group mean", published_source),
+        **{key: f.tiled_text(key, k) for key in group_keys},
+        "min_coverage": np.full(n * k, float(min_coverage)),
+    }]
+
+
+def _ranks(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Within each group, the rank of each value counting ties low (1 = the lowest, ties share
+    the first rank) and counting ties high (ties share the last rank)."""
+    order = np.lexsort((value, group))
+    g, v = group[order], value[order]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_value = new_group | np.r_[True, v[1:] != v[:-1]]
+    position = np.arange(len(g))
+    group_start = np.maximum.accumulate(np.where(new_group, position, 0))
+    tie_start = np.maximum.accumulate(np.where(new_value, position, 0))
+    tie_end = np.empty(len(g), dtype=np.int64)  # last position of each row's ties
+    ends = np.r_[np.flatnonzero(new_value)[1:] - 1, len(g) - 1] if len(g) else np.zeros(0, int)
+    tie_end[:] = np.repeat(ends, np.diff(np.r_[np.flatnonzero(new_value), len(g)]))
+    lowest, highest = np.empty(len(g)), np.empty(len(g))
+    lowest[order] = tie_start - group_start + 1
+    highest[order] = tie_end - group_start + 1
+    return lowest, highest
+
+
+def _score_points(ratio: np.ndarray) -> np.ndarray:
+    """示范单位 points of each value ÷ peer average (:data:`SCORE_BANDS`)."""
+    with np.errstate(invalid="ignore"):
+        return np.select([ratio <= limit for limit, _ in SCORE_BANDS],
+                         [points for _, points in SCORE_BANDS], default=0).astype(float)
 
 
 def _published_average(
@@ -548,8 +696,8 @@ def _published_average(
     anylevel = keys.merge(table[table["level"].eq("any")].drop(columns="level"),
                           on=["province", "category"], how="left")
     average = exact[column].fillna(anylevel[column])
-    text = exact["text"].fillna(anylevel["text"]).fillna("")
-    return average.to_numpy(dtype=float), text.to_numpy(dtype=object)
+    label = exact["text"].fillna(anylevel["text"]).fillna("")
+    return average.to_numpy(dtype=float), label.to_numpy(dtype=object)
 
 
 def _peer_reason(r: dict) -> str:
@@ -577,6 +725,10 @@ def _peer_reason(r: dict) -> str:
 ORGAN_ITEMS = ("kgce_per_m2", "kgce_per_person", "water_m3_per_person")
 #: The indicator a 能效领跑者 must lead its peer group on.
 LEADER_INDICATOR = "kgce_per_m2_excl_vehicles"
+#: Certification's columns after :data:`VERDICT_COLUMNS`.
+CERTIFICATION_EXTRA = ["score", *(f"fyp14:{i}" for i in ORGAN_ITEMS),
+                       *(f"score:{i}" for i in PEER_INDICATORS), "rank", "peers", "judged",
+                       "above_guide"]
 
 
 def certification_verdicts(
@@ -596,67 +748,77 @@ def certification_verdicts(
         / not_applicable / unknown), ``demonstration_unit`` (示范单位: ready / not_ready /
         unknown) and ``efficiency_leader`` (能效领跑者: candidate / not_candidate / unknown).
     """
-    ids = figures["institution_id"].reset_index(drop=True)
+    return _table(_certification(_Figures(figures), fyp14, peers, quota), CERTIFICATION_EXTRA)
+
+
+def _certification(f: _Figures, fyp14: Any, peers: Any, quota: Any) -> list[Columns]:
+    """:func:`certification_verdicts` from the other kinds' verdicts (frames or columns)."""
+    n = f.n
+    government = is_value(f.frame["category"], "government")
 
     # 节约型机关: Party and government bodies meeting the energy and water target items.
-    items = {f"fyp14:{i}": _column_of(fyp14, i, "status", ids).astype(object).fillna("unknown")
-             for i in ORGAN_ITEMS}
-    states = pd.DataFrame(items)
-    government = figures["category"].reset_index(drop=True).eq("government")
-    off = states.eq("off_track").any(axis=1)
-    unknown = states.eq("unknown").any(axis=1)
-    organ = pd.DataFrame({
-        "institution_id": ids, "subject": "conservation_organ",
-        "status": _select_text([~government, off, unknown],
-                            ["not_applicable", "not_ready", "unknown"], "ready"),
-        "missing": _where_text(government & ~off & unknown,
-                            "十四五 verdicts of the target items (see fyp14)", ""),
+    items = {}
+    fyp_position = f.positions(fyp14["institution_id"])
+    for item in ORGAN_ITEMS:
+        status = _of_subject(fyp14, item, "status", fyp_position, n)
+        items[f"fyp14:{item}"] = where_text(pd.isna(status), "unknown", status)
+    off = np.logical_or.reduce([is_value(s, "off_track") for s in items.values()])
+    unknown = np.logical_or.reduce([is_value(s, "unknown") for s in items.values()])
+    organ = {
+        "status": select_text([~government, off, unknown],
+                              ["not_applicable", "not_ready", "unknown"], "ready"),
+        "missing": where_text(government & ~off & unknown,
+                              "十四五 verdicts of the target items (see fyp14)", ""),
         **items,
-    })
+    }
 
     # 示范单位: no scored energy/water item may score 0 (★ items).
-    scored = {f"score:{i}": _column_of(peers, i, "score", ids).astype(float)
+    peer_position = f.positions(peers["institution_id"])
+    scored = {f"score:{i}": _of_subject(peers, i, "score", peer_position, n)
               for i in PEER_INDICATORS}
-    scores = pd.DataFrame(scored)
-    zero = scores.eq(0).any(axis=1)
-    unscored = scores.isna().any(axis=1)
-    demo = pd.DataFrame({
-        "institution_id": ids, "subject": "demonstration_unit",
-        "status": _select_text([zero, unscored], ["not_ready", "unknown"], "ready"),
-        "missing": _where_text(~zero & unscored, "peer scores (see peers)", ""),
-        "score": scores.sum(axis=1, min_count=1).fillna(0.0), **scored,
-    })
+    scores = np.column_stack(list(scored.values())) if scored else np.zeros((n, 0))
+    zero = (scores == 0).any(axis=1)
+    unscored = np.isnan(scores).any(axis=1)
+    demo = {
+        "status": select_text([zero, unscored], ["not_ready", "unknown"], "ready"),
+        "missing": where_text(~zero & unscored, "peer scores (see peers)", ""),
+        "score": np.nansum(scores, axis=1), **scored,
+    }
 
     # 能效领跑者: first in its peer group and at or below 引导值 on every judged indicator.
-    rank = _column_of(peers, LEADER_INDICATOR, "rank", ids).astype(float)
-    n_peers = _column_of(peers, LEADER_INDICATOR, "peers", ids).fillna(0).astype(int)
-    status = quota["status"].to_numpy(dtype=object)
-    position = pd.Index(ids).get_indexer(quota["institution_id"])  # -1: not in figures
-    judged = _count(position, status != "unknown", len(ids))
-    above = _count(position, (status != "unknown") & (status != "below_guide"), len(ids))
+    rank = _of_subject(peers, LEADER_INDICATOR, "rank", peer_position, n)
+    n_peers = np.nan_to_num(_of_subject(peers, LEADER_INDICATOR, "peers", peer_position,
+                                        n)).astype(int)
+    position = f.positions(quota["institution_id"])  # -1: not in figures
+    known = ~is_value(quota["status"], "unknown")
+    judged = _count(position, known, n)
+    above = _count(position, known & ~is_value(quota["status"], "below_guide"), n)
     behind = (rank > 1) | (above > 0)
-    no_rank = rank.isna() | (n_peers < MIN_PEERS)
-    leader = pd.DataFrame({
-        "institution_id": ids, "subject": "efficiency_leader",
-        "status": _select_text([behind, no_rank | (judged == 0)],
-                            ["not_candidate", "unknown"], "candidate"),
-        "missing": _select_text(
+    no_rank = np.isnan(rank) | (n_peers < MIN_PEERS)
+    leader = {
+        "status": select_text([behind, no_rank | (judged == 0)],
+                              ["not_candidate", "unknown"], "candidate"),
+        "missing": select_text(
             [behind, no_rank & (judged == 0), no_rank, judged == 0],
             ["", f"a peer group of at least {MIN_PEERS} with a known {LEADER_INDICATOR}; a "
              "judged quota indicator",
              f"a peer group of at least {MIN_PEERS} with a known {LEADER_INDICATOR}",
              "a judged quota indicator"], ""),
         "rank": rank, "peers": n_peers, "judged": judged, "above_guide": above,
-    })
-    out = pd.concat([organ, demo, leader], ignore_index=True)
-    out["kind"] = "certification"
-    out["value"] = np.nan
-    out["unit"] = ""
-    out["coverage"] = np.nan
-    out["reason"] = ""
-    out["source"] = "reference/china-energy-carbon.md §5"
-    extra = ["score", *items, *scored, "rank", "peers", "judged", "above_guide"]
-    return out[[*VERDICT_COLUMNS, *extra]]
+    }
+
+    institution_id = f.institutions()
+    parts = []
+    for subject, columns in (("conservation_organ", organ), ("demonstration_unit", demo),
+                             ("efficiency_leader", leader)):
+        parts.append({
+            "institution_id": institution_id, "kind": constant("certification", n),
+            "subject": constant(subject, n), "status": columns.pop("status"),
+            "value": np.full(n, np.nan), "unit": constant("", n), "coverage": np.full(n, np.nan),
+            "reason": constant("", n), "missing": columns.pop("missing"),
+            "source": constant("reference/china-energy-carbon.md §5", n), **columns,
+        })
+    return parts
 
 
 def _count(position: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
@@ -664,15 +826,30 @@ def _count(position: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(position[rows & (position >= 0)], minlength=size)
 
 
-def _column_of(frame: pd.DataFrame, subject: str, column: str, ids: pd.Series) -> pd.Series:
-    """``frame[column]`` of one subject, aligned with ``ids`` (NaN where absent)."""
-    # Plain arrays: only the two columns are filtered, and text compares fastest in numpy.
-    of_subject = frame["subject"].to_numpy(dtype=object) == subject
-    keys = frame["institution_id"].to_numpy()[of_subject]
-    values = frame[column].to_numpy()[of_subject]
-    if len(keys) == len(ids) and (keys == ids.to_numpy()).all():  # built in the same order
-        return pd.Series(values, index=ids.index)
-    return ids.map(pd.Series(values, index=keys))
+def _array(column: Any) -> Any:
+    """The values of a column: a Series' array, or the column itself (an array)."""
+    return column.array if isinstance(column, pd.Series) else column
+
+
+def _of_subject(verdicts: Any, subject: str, column: str, position: np.ndarray, n: int) -> Any:
+    """``verdicts[column]`` of one subject per institution (``position``: of each verdict row
+    in the institutions, :func:`_positions`), missing where absent: a categorical for a text
+    column, else a float array of length ``n``."""
+    rows = np.flatnonzero(is_value(verdicts["subject"], subject))
+    values = _array(verdicts[column])[rows]
+    at = position[rows]
+    aligned = len(at) == n and bool((at == np.arange(n)).all())  # same institutions, same order
+    if not aligned:
+        where = np.full(n, -1)
+        keep = at >= 0
+        where[at[keep]] = np.flatnonzero(keep)
+    if isinstance(values, pd.Categorical):
+        return values if aligned else values.take(where, allow_fill=True)
+    values = np.asarray(values, dtype=float)
+    if aligned:
+        return values
+    return np.where(where >= 0, values[np.maximum(where, 0)], np.nan) if len(values) else (
+        np.full(n, np.nan))
 
 
 def _certification_reason(r: dict) -> str:
@@ -730,55 +907,66 @@ def audit_verdicts(
         :data:`VERDICT_COLUMNS` plus previous_value, change, ratio, guide, baseline, constraint,
         table, year. status ``ok``, ``flag`` or ``unknown``.
     """
-    parts = [_change_checks(figures, previous, year)]
-    judged = quota["status"].to_numpy(dtype=object) != "unknown"
-    q = quota.loc[judged, ["institution_id", "subject", "status", "value", "unit", "coverage",
-                           "source", "guide", "baseline", "constraint", "table"]]
-    if len(q):
-        flagged = q["status"].isin(["above_constraint", "below_guide"])
-        subjects = {s: f"intensity_band:{s}" for s in q["subject"].unique()}
-        parts.append(pd.DataFrame({
-            "institution_id": q["institution_id"], "subject": q["subject"].map(subjects),
-            "status": _where_text(flagged, "flag", "ok"), "value": q["value"], "unit": q["unit"],
-            "coverage": q["coverage"], "source": q["source"], "missing": "", "reason": "",
-            "guide": q["guide"], "baseline": q["baseline"], "constraint": q["constraint"],
-            "table": q["table"],
-        }))
+    return _table(_audit(_Figures(figures), previous, quota, bills, year), AUDIT_EXTRA)
+
+
+def _audit(f: _Figures, previous: pd.DataFrame | None, quota: Any,
+           bills: pd.DataFrame | None, year: int) -> list[Columns]:
+    parts = _change_checks(f, previous, year)
+    judged = np.flatnonzero(~is_value(quota["status"], "unknown"))
+    if len(judged):
+        def take(column: str) -> Any:
+            return _array(quota[column])[judged]
+
+        subject = text(take("subject"))
+        status = take("status")
+        flagged = is_value(status, "above_constraint") | is_value(status, "below_guide")
+        parts.append({
+            "institution_id": text(take("institution_id")),
+            "subject": pd.Categorical.from_codes(subject.codes, categories=text(np.asarray(
+                [f"intensity_band:{s}" for s in subject.categories], dtype=object)).categories),
+            "status": where_text(flagged, "flag", "ok"), "value": np.asarray(take("value")),
+            "unit": text(take("unit")), "coverage": np.asarray(take("coverage")),
+            "source": text(take("source")), "missing": constant("", len(judged)),
+            "reason": constant("", len(judged)), "guide": np.asarray(take("guide")),
+            "baseline": np.asarray(take("baseline")),
+            "constraint": np.asarray(take("constraint")), "table": text(take("table")),
+        })
     if bills is not None and len(bills):
-        parts.append(_price_checks(bills, year))
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    out["kind"] = "audit"
-    out["year"] = year
-    extra = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
-             "year"]
-    for column in extra:
-        if column not in out.columns:
-            out[column] = np.nan
-    return out[[*VERDICT_COLUMNS, *extra]]
+        prices = _price_checks(bills, year)
+        if len(prices):
+            parts.append({c: prices[c].to_numpy() for c in prices.columns})
+    for part in parts:
+        rows = _length(part)
+        part["kind"] = constant("audit", rows)
+        part["year"] = np.full(rows, year)
+    return parts
 
 
-def _change_checks(figures: pd.DataFrame, previous: pd.DataFrame | None,
-                   year: int) -> pd.DataFrame:
+def _change_checks(f: _Figures, previous: pd.DataFrame | None,
+                   year: int) -> list[Columns]:
     parts = []
-    prev = previous.set_index("institution_id") if previous is not None and len(previous) else None
+    n = f.n
+    at = f.rows_in(previous)
+    institution_id = f.institutions()
     for column, unit in (("floor_area_m2", "m2"), ("occupants", "persons")):
-        value = pd.to_numeric(figures[column], errors="coerce").astype(float)
-        if prev is not None:
-            before = figures["institution_id"].map(
-                pd.to_numeric(prev[column], errors="coerce")).astype(float)
-        else:
-            before = pd.Series(np.nan, index=figures.index)
-        change = value / before.where(before > 0) - 1.0
-        parts.append(pd.DataFrame({
-            "institution_id": figures["institution_id"], "subject": f"{column}_change",
-            "status": _select_text([change.isna(), change.abs() > AUDIT_CHANGE_LIMIT],
-                                ["unknown", "flag"], default="ok"),
-            "value": value, "unit": unit, "coverage": np.nan, "reason": "",
-            "missing": _where_text(change.isna(), f"{column} of {year - 1} and {year}", ""),
-            "source": "provincial audit checks (Hami 2023), reference §6.2",
+        value = f.numbers([column])
+        before = (f.numbers([column], previous, at) if previous is not None and len(previous)
+                  else np.full(n, np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = value / np.where(before > 0, before, np.nan) - 1.0
+        unknown = np.isnan(change)
+        parts.append({
+            "institution_id": institution_id, "subject": constant(f"{column}_change", n),
+            "status": select_text([unknown, np.abs(change) > AUDIT_CHANGE_LIMIT],
+                                  ["unknown", "flag"], default="ok"),
+            "value": value, "unit": constant(unit, n), "coverage": np.full(n, np.nan),
+            "reason": constant("", n),
+            "missing": where_text(unknown, f"{column} of {year - 1} and {year}", ""),
+            "source": constant("provincial audit checks (Hami 2023), reference §6.2", n),
             "previous_value": before, "change": change,
-        }))
-    return pd.concat(parts, ignore_index=True)
+        })
+    return parts
 
 
 def _price_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -856,6 +1044,74 @@ def _audit_reason(r: dict) -> str:
     return ""
 
 
+def judge_year(
+    figures: pd.DataFrame,
+    reference: Any,
+    year: int,
+    min_coverage: float,
+    base_figures: pd.DataFrame | None = None,
+    previous_figures: pd.DataFrame | None = None,
+    bills: pd.DataFrame | None = None,
+    equal_value_delta_kgce_per_kwh: float = 0.0,
+) -> pd.DataFrame:
+    """Every verdict of a year, all kinds in one frame (:func:`combine_verdicts`).
+
+    The same as :func:`quota_verdicts`, :func:`fyp14_verdicts`, :func:`peer_verdicts`,
+    :func:`certification_verdicts` and :func:`audit_verdicts` one after another, without
+    making a frame of each kind first.
+
+    Parameters
+    ----------
+    figures
+        :func:`accounting.engine.institution_figures` of the year.
+    reference
+        ``ReferenceData``: quotas, targets, published peer averages.
+    year, min_coverage, equal_value_delta_kgce_per_kwh
+        As for the kinds' functions.
+    base_figures, previous_figures
+        Figures of the 十四五 base year (2020) and of ``year − 1``; None → those verdicts are
+        ``unknown``.
+    bills
+        The bills ledger, for the unit-price check.
+    """
+    empty = figures.iloc[0:0]
+    f = _Figures(figures)
+    quota = _one(_quota(f, reference.quotas(), min_coverage, equal_value_delta_kgce_per_kwh))
+    fyp = _one(_fyp14(f, base_figures if base_figures is not None else empty,
+                      reference.targets(), year, min_coverage))
+    peers = _one(_peers(f, min_coverage, reference.peer_averages(), year))
+    certification = _certification(f, fyp, peers, quota)
+    audit = _audit(f, previous_figures, quota, bills, year)
+    return _table([quota, fyp, peers, *certification, *audit], [])
+
+
+def _one(parts: list[Columns]) -> Columns:
+    """A kind's single part, or an empty one (no verdicts of that kind)."""
+    if parts:
+        return parts[0]
+    return {"institution_id": np.zeros(0, dtype=object), "subject": np.zeros(0, dtype=object),
+            "status": np.zeros(0, dtype=object)}
+
+
+def combine_verdicts(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every kind's verdict rows in one frame: :data:`VERDICT_COLUMNS`, then each kind's extra
+    columns (missing on the other kinds' rows). Text columns stay categorical."""
+    return _table([f for f in frames if len(f)], [])
+
+
+def _table(parts: list[Any], extra: list[str]) -> pd.DataFrame:
+    """One verdict frame from parts (frames or columns): :data:`VERDICT_COLUMNS`, ``extra``,
+    then any other column."""
+    parts = [p for p in parts if _length(p)]
+    if not parts:
+        return _empty(extra)
+    return concat_frames(parts, [*VERDICT_COLUMNS, *extra])
+
+
+def _length(part: Any) -> int:
+    return len(part) if isinstance(part, pd.DataFrame) else len(next(iter(part.values())))
+
+
 # ---------------------------------------------------------------------------------------------
 # Explanations and output
 # ---------------------------------------------------------------------------------------------
@@ -871,7 +1127,8 @@ def explain(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     if out.empty:
         return out
-    todo = out["reason"].fillna("").eq("") & out["kind"].isin(list(_REASONS))
+    out["reason"] = out["reason"].astype(object).fillna("")
+    todo = out["reason"].eq("").to_numpy() & out["kind"].isin(list(_REASONS)).to_numpy()
     out.loc[todo, "reason"] = [
         _REASONS[r["kind"]](r) for r in out.loc[todo].to_dict("records")
     ]

@@ -292,3 +292,32 @@ def test_verdict_records_are_json_ready(reference):
     assert records[0]["figures"]["guide"] == 35.5
     assert all(not (isinstance(v, float) and math.isnan(v))
                for r in records for v in r["figures"].values())
+
+
+def test_judge_year_is_every_kind_in_one_table(reference):
+    """judge_year gives the rows of the five kinds' functions, kind after kind, text columns
+    categorical."""
+    rows = [{"institution_id": inst, "kgce_per_m2_excl_vehicles": v, "kgce_per_person": v * 10,
+             "water_m3_per_person": v, "kgce_per_m2": v, "kgco2_per_m2": 3 * v,
+             "kgce_per_m2_non_heating": v / 2, "kwh_per_m2": 10 * v, "electricity_kwh": 1e5 * v}
+            for inst, v in (("a", 8.0), ("b", 10.0), ("c", 11.0), ("d", 30.0))]
+    f = figures(*rows).assign(energy_coverage=[1.0, 1.0, 1.0, 0.5])  # d: unknown
+    base = f.assign(kgce_per_m2=f["kgce_per_m2"] * 1.05, occupants=[100.0, 90.0, 100.0, 80.0])
+    quota = verdicts.quota_verdicts(f, reference.quotas(), 0.8, 0.1871)
+    fyp = verdicts.fyp14_verdicts(f, base, reference.targets(), 2023, 0.8)
+    peers = verdicts.peer_verdicts(f, 0.8, reference.peer_averages(), 2023)
+    kinds = [quota, fyp, peers, verdicts.certification_verdicts(f, fyp, peers, quota),
+             verdicts.audit_verdicts(f, base, quota, None, 2023)]
+    together = verdicts.judge_year(f, reference, 2023, 0.8, base_figures=base,
+                                   previous_figures=base, equal_value_delta_kgce_per_kwh=0.1871)
+    expected = pd.concat([k.astype(object) for k in kinds], ignore_index=True)
+    assert list(together.columns) == list(expected.columns)
+    assert len(together) == len(expected) == 4 * (len(quota) // 4 + 4 + 3 + 3) + len(kinds[4])
+    for column in expected.columns:
+        mine = together[column].astype(object).where(together[column].notna(), None).tolist()
+        theirs = expected[column].where(expected[column].notna(), None).tolist()
+        assert mine == theirs, column
+    for column in ("institution_id", "kind", "subject", "status", "unit", "missing", "source"):
+        assert isinstance(together[column].dtype, pd.CategoricalDtype), column
+    assert (together["status"] == "unknown").any()
+    assert (together["status"] != "unknown").any()
