@@ -175,24 +175,32 @@ def _union(parts: list[pd.Categorical | None], lengths: list[int]) -> pd.Categor
     labelled = [p for p in parts if p is not None and len(p.categories)]
     if not labelled:
         return pd.Categorical.from_codes(np.full(sum(lengths), -1), categories=_categories([]))
-    first = labelled[0].categories
-    if all(_same_labels(p.categories, first) for p in labelled[1:]):
+    first = labelled[0]
+    if all(_same_labels(p.categories, first.categories) for p in labelled[1:]):
         # The usual case (e.g. institution_id of every kind): the codes already agree.
-        codes = [np.asarray(p.codes, dtype=np.int64) if p is not None else np.full(n, -1)
-                 for p, n in zip(parts, lengths, strict=True)]
-        return pd.Categorical.from_codes(np.concatenate(codes), dtype=labelled[0].dtype)
-    every = np.concatenate([np.asarray(p.categories, dtype=object) for p in labelled])
-    code_of, distinct = pd.factorize(every)
-    codes, offset = [], 0
-    for p, n in zip(parts, lengths, strict=True):
-        if p is None or not len(p.categories):
-            codes.append(np.full(n, -1))
-            continue
-        remap = code_of[offset:offset + len(p.categories)]
-        offset += len(p.categories)
-        own = np.asarray(p.codes, dtype=np.int64)
-        codes.append(np.where(own >= 0, remap[own], -1))
-    return pd.Categorical.from_codes(np.concatenate(codes), categories=_categories(distinct))
+        dtype, remaps = first.dtype, [None] * len(parts)
+    else:
+        every = np.concatenate([np.asarray(p.categories, dtype=object) for p in labelled])
+        code_of, distinct = pd.factorize(every)
+        dtype = pd.CategoricalDtype(_categories(distinct))
+        remaps, offset = [], 0
+        for p in parts:
+            size = len(p.categories) if p is not None else 0
+            remaps.append(np.append(code_of[offset:offset + size], -1).astype(_code_type(dtype)))
+            offset += size
+    codes = np.empty(sum(lengths), dtype=_code_type(dtype))
+    start = 0
+    for p, n, remap in zip(parts, lengths, remaps, strict=True):
+        own = np.asarray(p.codes) if p is not None else -1
+        codes[start:start + n] = own if remap is None else remap[own]  # remap[-1] is -1
+        start += n
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _code_type(dtype: pd.CategoricalDtype) -> type:
+    """The integer type pandas keeps the codes of so many categories in."""
+    size = len(dtype.categories)
+    return np.int8 if size < 127 else np.int16 if size < 32_767 else np.int32
 
 
 def _same_labels(a: pd.Index, b: pd.Index) -> bool:

@@ -191,10 +191,16 @@ class _Figures:
     def text_codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Codes of a text column of the figures ("" when blank or absent) and its values."""
         if column not in self._texts:
-            data = (self.frame[column].fillna("").astype(str).to_numpy(dtype=object)
-                    if column in self.frame.columns else np.full(self.n, "", dtype=object))
-            codes, uniques = pd.factorize(data)
-            self._texts[column] = codes, np.asarray(uniques, dtype=object)
+            if column in self.frame.columns:
+                codes, uniques = pd.factorize(self.frame[column])
+                labels = [str(u) for u in uniques]
+            else:
+                codes, labels = np.full(self.n, -1), []
+            if (codes < 0).any():  # blank: ""
+                if "" not in labels:
+                    labels.append("")
+                codes = np.where(codes < 0, labels.index(""), codes)
+            self._texts[column] = codes, np.asarray(labels, dtype=object)
         return self._texts[column]
 
     def tiled_text(self, column: str, repeats: int) -> pd.Categorical:
@@ -294,31 +300,29 @@ def quota_verdicts(
 def _quota(f: _Figures, quotas: pd.DataFrame, min_coverage: float,
            equal_value_delta_kgce_per_kwh: float) -> list[Columns]:
     profile_columns = ["province", "category", "level", "climate_zone", "quota_area", "subtype"]
-    judged = quotas[quotas["indicator"].isin(QUOTA_INDICATORS)].reset_index(drop=True)
-    if judged.empty or not f.n:
+    # The quota rows (a few dozen) as plain dicts, blanks as "".
+    rules = [{k: _blank(v) if isinstance(v, str) or _nan(v) else v for k, v in r.items()}
+             for r in quotas.to_dict("records") if r["indicator"] in QUOTA_INDICATORS]
+    if not rules or not f.n:
         return []
     # Match quota rows once per distinct profile (province, category, level, ...), not once per
     # institution: a province has tens of thousands of institutions but few distinct profiles.
     profile_of, profiles = f.distinct_rows(profile_columns)
-    indicators = sorted(judged["indicator"].unique())
+    indicators = sorted({r["indicator"] for r in rules})
     n, n_profiles = f.n, len(profiles["category"])
     # The quota row of each indicator × profile ("slot" k·P + p) when exactly one fits.
     fitting = np.zeros(len(indicators) * n_profiles, dtype=np.int64)
     chosen = np.full(len(indicators) * n_profiles, -1)
-    q = {c: judged[c].fillna("").astype(str).to_numpy(dtype=object) for c in (
-        "province", "category", "level", "area", "climate_zone", "subtype", "indicator")}
-    for j in range(len(judged)):
+    for j, q in enumerate(rules):
         fits = (
-            (profiles["category"] == q["category"][j])
-            & _blank_or_equal(q["province"][j], profiles["province"])
-            & (_blank_or_equal(q["level"][j], profiles["level"]) | (q["level"][j] == "any"))
-            & _blank_or_equal(q["climate_zone"][j], profiles["climate_zone"])
-            & (_blank_or_equal(q["area"][j], profiles["quota_area"])
-               | (profiles["quota_area"] == ""))
-            & (_blank_or_equal(q["subtype"][j], profiles["subtype"])
-               | (profiles["subtype"] == ""))
+            (profiles["category"] == q["category"])
+            & _blank_or_equal(q["province"], profiles["province"])
+            & (_blank_or_equal(q["level"], profiles["level"]) | (q["level"] == "any"))
+            & _blank_or_equal(q["climate_zone"], profiles["climate_zone"])
+            & (_blank_or_equal(q["area"], profiles["quota_area"]) | (profiles["quota_area"] == ""))
+            & (_blank_or_equal(q["subtype"], profiles["subtype"]) | (profiles["subtype"] == ""))
         )
-        slots = indicators.index(q["indicator"][j]) * n_profiles + np.flatnonzero(fits)
+        slots = indicators.index(q["indicator"]) * n_profiles + np.flatnonzero(fits)
         fitting[slots] += 1
         chosen[slots] = j
     chosen[fitting != 1] = -1
@@ -326,21 +330,18 @@ def _quota(f: _Figures, quotas: pd.DataFrame, min_coverage: float,
     slot = which * n_profiles + np.tile(profile_of, len(indicators))
     row = chosen[slot]  # the quota row of each verdict, −1 for none
 
-    source = (judged["standard"].fillna("") + " — " + judged["source"].fillna("")
-              + " [confidence " + judged["confidence"].fillna("") + "]")
-    tce_basis = judged["tce_basis"].fillna("").astype(str)
     spec = [QUOTA_INDICATORS[i] for i in indicators]
     value = f.numbers([s[0] for s in spec])
     coverage = f.numbers([s[1] for s in spec])
     denominator = f.numbers([s[2] for s in spec])
     in_kgce = np.array([s[4] for s in spec])[which]
     kwh = np.tile(f.numbers(["electricity_kwh"]), len(indicators))
-    guide, baseline, constraint = (_take_numbers(judged[c], row)
+    guide, baseline, constraint = (_take_numbers([q[c] for q in rules], row)
                                    for c in ("guide", "baseline", "constraint"))
     n_rows = fitting[slot]
     # Re-base a kgce indicator on 等价值 electricity when its table prescribes it.
-    rebased = in_kgce & (_take_numbers(tce_basis.str.contains("equal_value").astype(float),
-                                       row) == 1.0)
+    rebased = in_kgce & (_take_numbers(
+        [float("equal_value" in q["tce_basis"]) for q in rules], row) == 1.0)
     value = np.where(rebased, value + kwh * equal_value_delta_kgce_per_kwh / denominator, value)
 
     no_row, several, no_value = n_rows == 0, n_rows > 1, np.isnan(value)
@@ -373,33 +374,40 @@ def _quota(f: _Figures, quotas: pd.DataFrame, min_coverage: float,
             ["a quota table row for this institution",
              "quota_area or subtype (institutions ledger)", figure_missing, _COVERAGE_MISSING],
             default=""),
-        "source": _take_text(source, row, missing=""),
+        "source": _take_text([f"{q['standard']} — {q['source']} [confidence {q['confidence']}]"
+                              for q in rules], row, missing=""),
         "guide": guide, "baseline": baseline, "constraint": constraint,
-        "table": _take_text(judged["table"], row),
+        "table": _take_text([q["table"] for q in rules], row),
         "n_rows": n_rows,
         "rebased": rebased & (equal_value_delta_kgce_per_kwh != 0),
-        "tce_basis": _take_text(tce_basis, row),
+        "tce_basis": _take_text([q["tce_basis"] for q in rules], row),
         "min_coverage": np.full(len(row), float(min_coverage)),
         "delta_kgce_per_kwh": np.full(len(row), float(equal_value_delta_kgce_per_kwh)),
     }
     return [columns]
 
 
-def _take_numbers(column: pd.Series, row: np.ndarray) -> np.ndarray:
+def _take_numbers(values: list, row: np.ndarray) -> np.ndarray:
     """Numbers of a small table's rows (row −1: NaN), one per verdict."""
-    values = np.append(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), np.nan)
-    return values[row]
+    numbers = np.append(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+                        .to_numpy(dtype=float), np.nan)
+    return numbers[row]
 
 
-def _take_text(column: pd.Series, row: np.ndarray, missing: str | None = None) -> pd.Categorical:
+def _take_text(labels: list, row: np.ndarray, missing: str | None = None) -> pd.Categorical:
     """Texts of a small table's rows (row −1: ``missing``, NaN when None), one per verdict."""
-    labels = column.astype(object).to_numpy()
+    labels = np.asarray(labels, dtype=object)
     if missing is not None:
         labels = np.append(labels, missing)
         row = np.where(row >= 0, row, len(labels) - 1)
     codes, uniques = pd.factorize(labels)
     return pd.Categorical.from_codes(np.where(row >= 0, codes[row], -1),
                                      categories=text(uniques).categories)
+
+
+def _blank(value: Any) -> str:
+    """A table cell as text: "" when blank."""
+    return "" if value is None or _nan(value) else str(value)
 
 
 def _blank_or_equal(rule: str, values: np.ndarray) -> Any:
@@ -475,14 +483,16 @@ def fyp14_verdicts(
 
 def _fyp14(f: _Figures, base_figures: pd.DataFrame, targets: pd.DataFrame, year: int,
            min_coverage: float) -> list[Columns]:
-    plan = targets[targets["plan"].eq("14th_fyp")]
-    base_year = int(plan.loc[plan["kind"].eq("baseline"), "year"].min())
-    goal = plan[plan["kind"].eq("target") & plan["change_vs_base"].notna()]
-    indicators = [i for i in FYP14_INDICATORS if goal["indicator"].eq(i).any()]
+    plan = [r for r in targets.to_dict("records") if r["plan"] == "14th_fyp"]
+    base_year = int(min(r["year"] for r in plan if r["kind"] == "baseline"))
+    goals: dict[str, dict] = {}  # the first target row of each indicator
+    for r in plan:
+        if r["kind"] == "target" and not _nan(r["change_vs_base"]):
+            goals.setdefault(r["indicator"], r)
+    indicators = [i for i in FYP14_INDICATORS if i in goals]
     if not indicators or not f.n:
         return []
-    first_goal = goal.drop_duplicates("indicator").set_index("indicator")
-    rows = first_goal.loc[indicators].reset_index().to_dict("records")
+    rows = [goals[i] for i in indicators]
     n, k = f.n, len(indicators)
     which = np.repeat(np.arange(k), n)
     target_change = np.array([float(r["change_vs_base"]) for r in rows])
