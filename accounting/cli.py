@@ -8,6 +8,7 @@ is the one place that gathers a year's inputs; the dashboard may call it too.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import sys
@@ -66,6 +67,7 @@ def compute_account(settings: Settings, year: int, store: Any = None,
         store = open_store(settings)
     try:
         years = sorted({year, year - 1, FYP14_BASE_YEAR})
+        today = _today(settings)  # the current year's floor area is today's, not year-end's
         profiles, consumption = {}, {}
         for y in years:
             say(f"accounting {y}: reading ledgers and metered months …")
@@ -74,7 +76,7 @@ def compute_account(settings: Settings, year: int, store: Any = None,
             profiles[y] = engine.institution_profile(
                 inputs.institutions, inputs.buildings, inputs.headcount, y,
                 extra_ids=inputs.consumption["institution_id"].unique(),
-                default_province=settings.site.province,
+                default_province=settings.site.province, as_of=today,
             )
     finally:
         if own_store:
@@ -92,6 +94,11 @@ def compute_account(settings: Settings, year: int, store: Any = None,
         base_figures=base, previous_figures=figures.get(year - 1), bills=bills,
         equal_value_delta_kgce_per_kwh=equal_value_delta(reference, year),
     )
+
+
+def _today(settings: Settings) -> dt.date:
+    """Today's date in the deployment's time zone."""
+    return dt.datetime.now(settings.site.tzinfo).date()
 
 
 def equal_value_delta(reference: Any, year: int) -> float:
@@ -143,7 +150,7 @@ def account_json(account: engine.AnnualAccount, institution: str | None = None) 
         figures = figures[figures["institution_id"] == institution]
     carriers = account.carriers
     factors = account.factors
-    carriers_by = {k: g for k, g in carriers.groupby("institution_id", sort=False)}
+    carriers_by = {k: g for k, g in carriers.groupby("institution_id", sort=False, observed=True)}
     verdicts_by = {k: g for k, g in account.verdicts.groupby("institution_id", sort=False)}
     institutions = []
     for row in figures.to_dict("records"):
@@ -173,8 +180,8 @@ def account_json(account: engine.AnnualAccount, institution: str | None = None) 
 
 def _carrier_entries(c: pd.DataFrame) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    units_per_carrier = c.groupby("carrier")["unit"].nunique()
-    for (carrier, unit), g in c.groupby(["carrier", "unit"], sort=True):
+    units_per_carrier = c.groupby("carrier", observed=True)["unit"].nunique()
+    for (carrier, unit), g in c.groupby(["carrier", "unit"], sort=True, observed=True):
         key = carrier if units_per_carrier[carrier] == 1 else f"{carrier} [{unit}]"
         quantity = float(g["quantity"].sum())
         out[key] = {
@@ -183,7 +190,8 @@ def _carrier_entries(c: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "coverage": _plain(
                 (g["coverage"] * g["quantity"]).sum() / quantity if quantity > 0
                 else g["coverage"].mean()),
-            "uses": {u: float(q) for u, q in g.groupby("use")["quantity"].sum().items()},
+            "uses": {u: float(q) for u, q in g.groupby("use", observed=True)["quantity"].sum()
+                     .items()},
         }
     return out
 
@@ -268,7 +276,7 @@ def report_main(args: argparse.Namespace, settings: Settings) -> int:
     account = _compute_or_report(settings, args.year)
     if account is None:
         return EXIT_FAILED
-    written = write_report(account, args.out, settings)
+    written = write_report(account, args.out, settings, as_of=_today(settings))
     print(f"{written}: 公共机构能源资源消费统计 {args.year}, "
           f"{len(account.figures)} institution(s)")
     return 0

@@ -38,6 +38,19 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from accounting.codes import (
+    categorical,
+    combine_codes,
+    member_of,
+    rows_per_key,
+    run_codes,
+    run_sums,
+    runs,
+    sum_by,
+    sums_per_code,
+    text_codes,
+)
+
 __all__ = [
     "COMBUSTION_CARRIERS",
     "CONSUMPTION_COLUMNS",
@@ -250,7 +263,9 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         institution_id, carrier, unit, use, quantity [unit], coverage [0-1], estimated_share
         [0-1], months (most months with a row of one source). One row per institution ×
-        carrier × unit × use, carrier by carrier (each in order of first appearance).
+        carrier × unit × use, carrier by carrier (each in order of first appearance). The
+        text columns are categoricals (categories sorted, so they sort like the texts): the
+        next steps read their codes instead of hashing the texts again.
 
         Coverage: per source, a meter's or a monthly utility bill's
         (:data:`CONTINUOUS_BILL_CARRIERS`) is the sum of its monthly coverage ÷ 12 (a month
@@ -269,176 +284,94 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
                        f"expected {list(CONSUMPTION_COLUMNS)}")
     # The aggregation runs on integer codes, then numpy sums: the table has institutions × 12
     # months × carriers rows, a million for a province. It comes in runs (one institution's
-    # months of one carrier): only the first row of each run is hashed.
-    keys = consumption[["institution_id", "carrier", "unit", "use", "source"]]
-    starts, lengths = _runs(keys)
-    heads = keys.iloc[starts]
-    inst_of_run, inst_names = _text_codes(heads["institution_id"])
-    line_of_run, lines = _line_codes(heads[["carrier", "unit", "use", "source"]])
+    # months of one carrier): only the first row of each run is hashed (accounting.codes).
+    starts, lengths, new_value = runs(
+        consumption[["institution_id", "carrier", "unit", "use", "source"]])
+    inst_of_run, inst_names = run_codes(consumption["institution_id"], starts,
+                                        new_value["institution_id"])
+    # A line: one carrier × unit × use × source. carrier, unit, ...: each line's, coded.
+    line_of_run, (carrier, unit, use, source) = combine_codes(
+        [run_codes(consumption[c], starts, new_value[c])
+         for c in ("carrier", "unit", "use", "source")])
+    lines = len(carrier.codes)
     month = consumption["month"].to_numpy(dtype=np.int64)
     if len(month) and (month.min() < 1 or month.max() > MONTHS_PER_YEAR):
         raise KeyError(f"month must be 1-12; found {month.min()} … {month.max()}")
     quantity = consumption["quantity"].to_numpy(dtype=float)
-    known = ~np.isnan(quantity)
-    quantity = np.where(known, quantity, 0.0)
-    coverage = consumption["coverage"].to_numpy(dtype=float)
-    coverage = np.where(known & ~np.isnan(coverage), coverage, 0.0)
-    estimated = consumption["estimated_share"].to_numpy(dtype=float)
-    estimated = np.where(np.isnan(estimated), 0.0, estimated) * quantity
+    unknown = np.isnan(quantity)
+    coverage = _nan_as_zero(consumption["coverage"].to_numpy(dtype=float))
+    if unknown.any():
+        quantity = np.where(unknown, 0.0, quantity)
+        coverage = np.where(unknown, 0.0, coverage)
+    estimated = _nan_as_zero(consumption["estimated_share"].to_numpy(dtype=float)) * quantity
 
     # Per institution × line (carrier, unit, use, source): each row weighs 1 / (rows of its
     # month), so a month's coverage is the mean of its rows and the weights count the months.
     # Rows are summed per run first (contiguous), then the runs per institution × line.
-    groups = len(inst_names) * len(lines)
-    group_of_run = inst_of_run * len(lines) + line_of_run
+    groups = len(inst_names) * lines
+    group_of_run = inst_of_run * lines + line_of_run
     if _one_row_per_month(group_of_run, groups, month, starts):
-        weight = np.ones(len(month))  # the usual table: every weight is 1
+        # The usual table: every weight is 1, and a run's months are its rows.
+        run_coverage, run_months = run_sums(coverage, starts), lengths.astype(float)
     else:
         group = np.repeat(group_of_run, lengths)
-        weight = 1.0 / _rows_per_key(group * (MONTHS_PER_YEAR + 1) + month,
-                                     groups * (MONTHS_PER_YEAR + 1))
-    per_line = _sum_by(group_of_run, groups,
-                       **{name: _run_sums(values, starts) for name, values in (
-                           ("quantity", quantity), ("coverage", coverage * weight),
-                           ("months", weight), ("estimated", estimated))})
-    line_of = per_line.index.to_numpy() % len(lines)
-    inst_of = per_line.index.to_numpy() // len(lines)
-    months = per_line["months"].to_numpy().round().astype(np.int64)
-    period = (lines["source"].eq("meter") | (
-        lines["source"].eq("bill") & lines["carrier"].isin(CONTINUOUS_BILL_CARRIERS))).to_numpy()
-    line_coverage = per_line["coverage"].to_numpy() / np.where(
-        period[line_of], MONTHS_PER_YEAR, months)
+        weight = 1.0 / rows_per_key(group * (MONTHS_PER_YEAR + 1) + month,
+                                    groups * (MONTHS_PER_YEAR + 1))
+        run_coverage, run_months = run_sums(coverage * weight, starts), run_sums(weight, starts)
+    present, per_line = sum_by(group_of_run, groups, quantity=run_sums(quantity, starts),
+                               coverage=run_coverage, months=run_months,
+                               estimated=run_sums(estimated, starts))
+    line_of = present % lines
+    inst_of = present // lines
+    months = per_line["months"].round().astype(np.int64)
+    period = (source.values() == "meter") | (
+        (source.values() == "bill") & member_of(carrier.values(), CONTINUOUS_BILL_CARRIERS))
+    line_coverage = per_line["coverage"] / np.where(period[line_of], MONTHS_PER_YEAR, months)
 
     # Sources of one carrier together (a metered building beside a billed one): coverage
-    # weighted by quantity, the plain mean when the quantity is 0.
-    carrier_code, carriers = _line_codes(lines[["carrier", "unit", "use"]])
+    # weighted by quantity, the plain mean when the quantity is 0. Here carrier, unit, use
+    # become each output carrier's (carrier × unit × use), coded.
+    carrier_code, (carrier, unit, use) = combine_codes([carrier, unit, use])
     # Rows carrier by carrier (then institution): later steps find a carrier's rows as runs.
     group = carrier_code[line_of] * len(inst_names) + inst_of
-    line_quantity = per_line["quantity"].to_numpy()
-    annual = _sum_by(group, len(inst_names) * len(carriers), quantity=line_quantity,
-                     cov_qty=line_coverage * line_quantity, cov_sum=line_coverage,
-                     sources=np.ones(len(group)), estimated=per_line["estimated"].to_numpy())
-    most_months = np.zeros(len(inst_names) * len(carriers), dtype=np.int64)
+    line_quantity = per_line["quantity"]
+    size = len(inst_names) * len(carrier.codes)
+    index, annual = sum_by(group, size, quantity=line_quantity,
+                           cov_qty=line_coverage * line_quantity, cov_sum=line_coverage,
+                           sources=np.ones(len(group)), estimated=per_line["estimated"])
+    most_months = np.zeros(size, dtype=np.int64)
     np.maximum.at(most_months, group, months)
-    quantity = annual["quantity"].to_numpy()
+    quantity = annual["quantity"]
     positive = quantity > 0
     safe = np.where(positive, quantity, 1.0)
-    index = annual.index.to_numpy()
-    attributes = carriers.iloc[index // len(inst_names)].reset_index(drop=True)
+    row_carrier = index // len(inst_names)
+    # Text columns as categoricals (made from the codes, no text is looked at): the next steps
+    # read the codes back instead of hashing the texts again.
     return pd.DataFrame({
-        "institution_id": inst_names[index % len(inst_names)],
-        "carrier": attributes["carrier"], "unit": attributes["unit"], "use": attributes["use"],
+        "institution_id": categorical(index % len(inst_names), inst_names, sort=True),
+        "carrier": categorical(carrier.codes[row_carrier], carrier.names, sort=True),
+        "unit": categorical(unit.codes[row_carrier], unit.names, sort=True),
+        "use": categorical(use.codes[row_carrier], use.names, sort=True),
         "quantity": quantity,
-        "coverage": np.where(positive, annual["cov_qty"].to_numpy() / safe,
-                             annual["cov_sum"].to_numpy() / annual["sources"].to_numpy()),
-        "estimated_share": np.where(positive, annual["estimated"].to_numpy() / safe, 0.0),
+        "coverage": np.where(positive, annual["cov_qty"] / safe,
+                             annual["cov_sum"] / annual["sources"]),
+        "estimated_share": np.where(positive, annual["estimated"] / safe, 0.0),
         "months": most_months[index],
     })
 
 
-def _runs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """First row and length of each run of consecutive rows equal in every column.
-
-    Comparing a row with the one before is much cheaper than hashing it; a categorical column
-    is compared by its codes.
-    """
-    change = np.zeros(len(frame), dtype=bool)
-    change[:1] = True
-    for column in frame.columns:
-        series = frame[column]
-        values = (series.cat.codes.to_numpy() if isinstance(series.dtype, pd.CategoricalDtype)
-                  else series.to_numpy(dtype=object))
-        change[1:] |= values[1:] != values[:-1]
-    starts = np.flatnonzero(change)
-    return starts, np.diff(np.r_[starts, len(frame)])
+def _nan_as_zero(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN as 0 (the array itself when it has no NaN, the usual case)."""
+    missing = np.isnan(values)
+    return np.where(missing, 0.0, values) if missing.any() else values
 
 
 def _one_row_per_month(group_of_run: np.ndarray, groups: int, month: np.ndarray,
                        starts: np.ndarray) -> bool:
     """Whether each group is one run whose months strictly rise (so no month has two rows)."""
-    rising = np.diff(month) > 0
+    rising = month[1:] > month[:-1]
     rising[starts[1:] - 1] = True  # a new run may start at any month
     return bool(rising.all()) and np.bincount(group_of_run, minlength=groups).max(initial=0) <= 1
-
-
-def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` over each run of rows (runs start at ``starts``, cover every row)."""
-    return np.add.reduceat(values, starts) if len(values) else np.zeros(0)
-
-
-def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a text column and its distinct values (in order of appearance).
-
-    A categorical column already has its codes. Otherwise: consumption tables come in runs (one
-    institution's months, one carrier's rows), so only the first value of each run is hashed;
-    comparing neighbours is much cheaper than hashing.
-    """
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        if (codes < 0).any():
-            raise KeyError(f"{column.name} is empty in some row(s) of the consumption table; "
-                           "every row needs one")
-        return codes, np.asarray(column.cat.categories, dtype=object)
-    values = column.to_numpy(dtype=object)
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    run_codes, uniques = pd.factorize(values[starts])
-    if (run_codes < 0).any():
-        raise KeyError(f"{column.name} is empty in some row(s) of the consumption table; "
-                       "every row needs one")
-    lengths = np.diff(np.r_[starts, len(values)])
-    return np.repeat(run_codes, lengths).astype(np.int64), np.asarray(uniques, dtype=object)
-
-
-def _map_text(column: pd.Series, mapping: pd.Series) -> np.ndarray:
-    """``column.map(mapping)`` for a text column in runs: each distinct value is looked up once."""
-    codes, uniques = _text_codes(column)
-    return mapping.reindex(uniques).to_numpy(dtype=object)[codes]
-
-
-def _line_codes(columns: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """One integer per distinct row of a few low-cardinality text columns, and those rows."""
-    combined = np.zeros(len(columns), dtype=np.int64)
-    names = []
-    for column in columns.columns:
-        codes, uniques = _text_codes(columns[column])
-        combined = combined * len(uniques) + codes
-        names.append((column, uniques))
-    line, distinct = pd.factorize(combined)
-    rows = {}
-    rest = np.asarray(distinct, dtype=np.int64)
-    for column, uniques in reversed(names):
-        rows[column] = uniques[rest % len(uniques)]
-        rest = rest // len(uniques)
-    return line.astype(np.int64), pd.DataFrame({c: rows[c] for c in columns.columns})
-
-
-#: Above this many possible keys the counts are sorted out instead of tallied in one array.
-_DENSE_LIMIT = 20_000_000
-
-
-def _rows_per_key(key: np.ndarray, size: int) -> np.ndarray:
-    """For each row, how many rows share its key (keys in 0 … size − 1)."""
-    if size <= _DENSE_LIMIT:
-        return np.bincount(key, minlength=size)[key].astype(float)
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return counts[inverse].astype(float)
-
-
-def _sum_by(group: np.ndarray, size: int, **values: np.ndarray) -> pd.DataFrame:
-    """Sums of each array per ``group`` value (0 … size − 1) that occurs, indexed by it."""
-    if size <= _DENSE_LIMIT:
-        present = np.flatnonzero(np.bincount(group, minlength=size))
-        sums = {name: np.bincount(group, weights=v, minlength=size)[present]
-                for name, v in values.items()}
-        return pd.DataFrame(sums, index=pd.Index(present, name="group"))
-    distinct, inverse = np.unique(group, return_inverse=True)
-    return pd.DataFrame(
-        {name: np.bincount(inverse, weights=v, minlength=len(distinct))
-         for name, v in values.items()},
-        index=pd.Index(distinct, name="group"),
-    )
 
 
 def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
@@ -449,39 +382,100 @@ def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
     -------
     pandas.DataFrame
         ``annual``'s columns plus province, kgce [kgce], kgco2 [kgCO2], scope, kgce_per_unit,
-        kgco2_per_unit.
+        kgco2_per_unit. The text columns (institution_id, carrier, unit, use, province) are
+        categoricals; province is NaN for an institution missing from ``provinces``.
 
     Raises
     ------
     KeyError
         When a carrier × unit × province × use has no factor row.
     """
-    fkeys = ["carrier", "unit", "province", "use"]
-    rows = annual.assign(province=_map_text(annual["institution_id"], provinces))
-    # Merge the factors onto the few distinct carrier × unit × province × use keys, not onto
-    # every row; each row then takes its key's factors by integer code. (An unknown province
-    # is coded as "" on both sides.)
-    key, distinct = _line_codes(rows[fkeys].fillna({"province": ""}))
-    looked_up = distinct.merge(
-        factors[[*fkeys, "scope", "kgce_per_unit", "kgco2_per_unit"]].fillna({"province": ""}),
-        on=fkeys, how="left", validate="many_to_one",
-    )
-    unmatched = looked_up["kgce_per_unit"].isna()
-    if unmatched.any():
-        count = int(np.isin(key, np.flatnonzero(unmatched)).sum())
-        first = looked_up.loc[unmatched, fkeys].head(5).to_dict("records")
+    inst, inst_names = text_codes(annual["institution_id"])
+    # Each institution's province, coded (−1: the institution is not in ``provinces``).
+    province_of_inst, province_names = pd.factorize(_province_of(inst_names, provinces))
+    province = province_of_inst[inst]
+    line, (carrier, unit, use) = combine_codes(
+        [text_codes(annual[c]) for c in ("carrier", "unit", "use")])
+    # The factors are looked up once per distinct key (carrier × unit × use line, province: a
+    # few dozen), not per row; each row then takes its key's factors by integer code. An
+    # unknown province (code −1) is looked up as "", as the factor table has it.
+    width = len(province_names) + 1  # the provinces and "unknown"
+    key, distinct = pd.factorize(line * width + (province + 1))
+    wanted = []
+    for k in distinct:
+        line_k, province_k = divmod(int(k), width)
+        wanted.append((carrier.names[carrier.codes[line_k]], unit.names[unit.codes[line_k]],
+                       province_names[province_k - 1] if province_k > 0 else "",
+                       use.names[use.codes[line_k]]))
+    table = _factor_lookup(factors)
+    found = [table.get(w) for w in wanted]
+    missing = [i for i, f in enumerate(found) if f is None]
+    if missing:
+        count = int(np.isin(key, missing).sum())
+        first = [dict(zip(("carrier", "unit", "province", "use"), wanted[i], strict=True))
+                 for i in missing[:5]]
         raise KeyError(f"no factor for {count} carrier row(s), e.g. {first}; "
                        "build the factor table from the same consumption table")
-    merged = rows.reset_index(drop=True)
-    for column in ("scope", "kgce_per_unit", "kgco2_per_unit"):
-        merged[column] = looked_up[column].to_numpy()[key]
-    merged["kgce"] = merged["quantity"] * merged["kgce_per_unit"]
-    merged["kgco2"] = merged["quantity"] * merged["kgco2_per_unit"]
-    merged["scope"] = merged["scope"].astype(int)
-    return merged[[
-        "institution_id", "carrier", "unit", "use", "province", "quantity", "kgce", "kgco2",
-        "scope", "kgce_per_unit", "kgco2_per_unit", "coverage", "estimated_share", "months",
-    ]]
+    scope = np.array([f[0] for f in found], dtype=np.int64)[key]
+    kgce_per_unit = np.array([f[1] for f in found], dtype=float)[key]
+    kgco2_per_unit = np.array([f[2] for f in found], dtype=float)[key]
+    quantity = annual["quantity"].to_numpy()
+    return pd.DataFrame({
+        "institution_id": _categorical(annual["institution_id"], inst, inst_names),
+        "carrier": _categorical(annual["carrier"], carrier.codes[line], carrier.names),
+        "unit": _categorical(annual["unit"], unit.codes[line], unit.names),
+        "use": _categorical(annual["use"], use.codes[line], use.names),
+        "province": categorical(province, province_names, sort=True),
+        "quantity": quantity,
+        "kgce": quantity * kgce_per_unit,
+        "kgco2": quantity * kgco2_per_unit,
+        "scope": scope,
+        "kgce_per_unit": kgce_per_unit,
+        "kgco2_per_unit": kgco2_per_unit,
+        "coverage": annual["coverage"].to_numpy(),
+        "estimated_share": annual["estimated_share"].to_numpy(),
+        "months": annual["months"].to_numpy(),
+    })
+
+
+def _province_of(names: np.ndarray, provinces: pd.Series) -> np.ndarray:
+    """The province of each institution in ``names``; NaN for one that ``provinces`` lacks."""
+    values = np.append(provinces.to_numpy(dtype=object), np.nan)  # position −1: the NaN
+    return values[provinces.index.get_indexer(names)]
+
+
+def _categorical(column: pd.Series, codes: np.ndarray, names: np.ndarray) -> pd.Categorical:
+    """``column`` as a categorical: itself when it is one already (every category used), else
+    made from its codes (:func:`accounting.codes.text_codes`)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) == len(names):
+        return column.array
+    return categorical(codes, names, sort=True)
+
+
+def _factor_lookup(factors: pd.DataFrame) -> dict[tuple, tuple[int, float, float]]:
+    """(carrier, unit, province, use) → (scope, kgce_per_unit, kgco2_per_unit) of the factor table.
+
+    A missing province is "" (an institution of unknown province); a row without a
+    kgce_per_unit is left out (it is no factor).
+
+    Raises
+    ------
+    ValueError
+        When two rows have the same carrier × unit × province × use.
+    """
+    columns = ["carrier", "unit", "province", "use", "scope", "kgce_per_unit", "kgco2_per_unit"]
+    lookup: dict[tuple, tuple[int, float, float]] = {}
+    seen: set[tuple] = set()
+    for carrier, unit, province, use, scope, kgce, kgco2 in factors[columns].itertuples(
+            index=False, name=None):
+        key = (carrier, unit, "" if pd.isna(province) else province, use)
+        if key in seen:
+            raise ValueError(f"the factor table has two rows for carrier × unit × province × use "
+                             f"{key}; expected one")
+        seen.add(key)
+        if not pd.isna(kgce):
+            lookup[key] = (int(scope), float(kgce), float(kgco2))
+    return lookup
 
 
 def carrier_totals(
@@ -508,7 +502,7 @@ def carrier_totals(
     pandas.DataFrame
         institution_id, carrier, unit, use, province, quantity [unit], kgce [kgce], kgco2
         [kgCO2], scope, kgce_per_unit, kgco2_per_unit, coverage [0-1], estimated_share [0-1],
-        months.
+        months. The five text columns are categoricals (group them with ``observed=True``).
     """
     return apply_factors(annual_quantities(consumption), provinces, factors)
 
@@ -543,17 +537,17 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     coverage = c["coverage"].to_numpy(dtype=float)
     scope = c["scope"].to_numpy()
     # Which kind each row is: decided once per distinct carrier × unit × use line.
-    line, lines = _line_codes(c[["carrier", "unit", "use"]])
-    energy = lines["carrier"].isin(ENERGY_CARRIERS).to_numpy()[line]
-    electricity = lines["carrier"].eq("electricity").to_numpy()[line]
-    water = (lines["carrier"].eq("water") & lines["unit"].eq("m3")).to_numpy()[line]
-    mobile = lines["use"].eq("mobile").to_numpy()[line]
-    heat = lines["carrier"].eq("heat").to_numpy()[line]
-    electricity_kwh = (lines["carrier"].isin(ELECTRICITY_CARRIERS)
-                       & lines["unit"].eq("kWh")).to_numpy()[line]
+    line, lines = _lines(c, ["carrier", "unit", "use"])
+    energy = member_of(lines["carrier"], ENERGY_CARRIERS)[line]
+    electricity = (lines["carrier"] == "electricity")[line]
+    water = ((lines["carrier"] == "water") & (lines["unit"] == "m3"))[line]
+    mobile = (lines["use"] == "mobile")[line]
+    heat = (lines["carrier"] == "heat")[line]
+    electricity_kwh = (member_of(lines["carrier"], ELECTRICITY_CARRIERS)
+                       & (lines["unit"] == "kWh"))[line]
     emitting = scope != 0
-    inst, ids = _text_codes(c["institution_id"])
-    sums = _sum_by(
+    inst, ids = text_codes(c["institution_id"])
+    sums = sums_per_code(
         inst, len(ids),
         kgce=kgce, kgco2=kgco2,
         scope1_kgco2=np.where(scope == 1, kgco2, 0.0),
@@ -575,47 +569,49 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
         elec_rows=electricity.astype(float),
         elec_cov=np.where(electricity, coverage, 0.0),
     )
-    # Each profile row takes its institution's sums by position (0 when it has no rows);
-    # plain arrays from here on, so no index is aligned or compared.
-    result = profile.reset_index(drop=True).copy()
-    position = pd.Index(ids).get_indexer(result["institution_id"])
-    found = position >= 0
-    s = {name: np.where(found, sums[name].to_numpy()[position], 0.0) for name in sums.columns}
+    # Each profile row takes its institution's sums by position; one without rows (position
+    # −1) takes the 0 appended last. Plain arrays from here on: no index is aligned or compared.
+    base = profile.reset_index(drop=True)
+    position = pd.Index(ids).get_indexer(base["institution_id"])
+    s = {name: np.append(total, 0.0)[position] for name, total in sums.items()}
 
-    result["energy_tce"] = s["kgce"] / 1000.0
-    result["co2_t"] = s["kgco2"] / 1000.0
-    result["scope1_co2_t"] = s["scope1_kgco2"] / 1000.0
-    result["scope2_co2_t"] = s["scope2_kgco2"] / 1000.0
-    result["mobile_tce"] = s["mobile_kgce"] / 1000.0
-    result["heat_tce"] = s["heat_kgce"] / 1000.0
-    result["electricity_kwh"] = s["electricity_kwh"]
-    result["water_m3"] = s["water_m3"]
+    f: dict[str, np.ndarray] = {}  # the figures, in the order of INSTITUTION_FIGURES
+    f["energy_tce"] = s["kgce"] / 1000.0
+    f["co2_t"] = s["kgco2"] / 1000.0
+    f["scope1_co2_t"] = s["scope1_kgco2"] / 1000.0
+    f["scope2_co2_t"] = s["scope2_kgco2"] / 1000.0
+    f["mobile_tce"] = s["mobile_kgce"] / 1000.0
+    f["heat_tce"] = s["heat_kgce"] / 1000.0
+    f["electricity_kwh"] = s["electricity_kwh"]
+    f["water_m3"] = s["water_m3"]
 
-    area = _positive(result["floor_area_m2"]).to_numpy()  # NaN when unknown or not positive
-    people = _positive(result["occupants"]).to_numpy()
+    area = _positive(base["floor_area_m2"]).to_numpy()  # NaN when unknown or not positive
+    people = _positive(base["occupants"]).to_numpy()
     kgce_total = s["kgce"]
-    result["kgce_per_m2"] = kgce_total / area
-    result["kgce_per_m2_excl_vehicles"] = (kgce_total - s["mobile_kgce"]) / area
-    result["kgce_per_m2_non_heating"] = (kgce_total - s["mobile_kgce"] - s["heat_kgce"]) / area
-    result["kgce_per_person"] = kgce_total / people
+    f["kgce_per_m2"] = kgce_total / area
+    f["kgce_per_m2_excl_vehicles"] = (kgce_total - s["mobile_kgce"]) / area
+    f["kgce_per_m2_non_heating"] = (kgce_total - s["mobile_kgce"] - s["heat_kgce"]) / area
+    f["kgce_per_person"] = kgce_total / people
     # No water (electricity) row at all: the quantity is unknown, not 0.
-    result["water_m3_per_person"] = np.where(s["water_rows"] > 0, s["water_m3"] / people, np.nan)
-    result["kgco2_per_m2"] = s["kgco2"] / area
-    result["kwh_per_m2"] = np.where(s["elec_rows"] > 0, s["electricity_kwh"] / area, np.nan)
+    f["water_m3_per_person"] = np.where(s["water_rows"] > 0, s["water_m3"] / people, np.nan)
+    f["kgco2_per_m2"] = s["kgco2"] / area
+    f["kwh_per_m2"] = np.where(s["elec_rows"] > 0, s["electricity_kwh"] / area, np.nan)
 
     # Every public institution uses electricity: a year without (enough) electricity data is
     # not a measured year, however complete its other carriers are. Energy and CO2 coverage are
     # therefore capped at the electricity coverage (0 when there is no electricity row).
     electricity_coverage = _ratio(s["elec_cov"], s["elec_rows"])
     cap = np.nan_to_num(electricity_coverage)
-    result["energy_coverage"] = np.fmin(_weighted(
+    f["energy_coverage"] = np.fmin(_weighted(
         s["kgce_cov"], s["kgce"], s["energy_cov_plain"], s["energy_rows"]), cap)
-    result["co2_coverage"] = np.fmin(_weighted(
+    f["co2_coverage"] = np.fmin(_weighted(
         s["kgco2_cov"], s["kgco2"], s["co2_cov_plain"], s["co2_rows"]), cap)
-    result["water_coverage"] = _ratio(s["water_cov"], s["water_rows"])
-    result["electricity_coverage"] = electricity_coverage
-    result["estimated_share"] = np.nan_to_num(_ratio(s["kgce_est"], s["kgce"]))
-    return result
+    f["water_coverage"] = _ratio(s["water_cov"], s["water_rows"])
+    f["electricity_coverage"] = electricity_coverage
+    f["estimated_share"] = np.nan_to_num(_ratio(s["kgce_est"], s["kgce"]))
+    # All columns added at once (a profile column named like a figure gives way to it).
+    kept = base.drop(columns=[name for name in f if name in base.columns])
+    return pd.concat([kept, pd.DataFrame(f, index=base.index)], axis=1)
 
 
 def totals(figures: pd.DataFrame) -> dict[str, float]:
@@ -680,11 +676,25 @@ def distinct_keys(consumption: pd.DataFrame, provinces: pd.Series) -> pd.DataFra
     ``consumption`` is the monthly table or, cheaper, :func:`annual_quantities` of it. Every
     carrier line is paired with every province present (a few extra lookups, no row scan).
     """
-    _, lines = _line_codes(consumption[["carrier", "unit", "use"]])
-    present = _map_text(consumption["institution_id"], provinces)
-    province_list = pd.Series(pd.unique(present), name="province")
-    keys = lines.merge(province_list, how="cross")
-    return keys[["carrier", "unit", "province", "use"]].reset_index(drop=True)
+    _, lines = _lines(consumption, ["carrier", "unit", "use"])
+    inst, names = text_codes(consumption["institution_id"])
+    # The provinces of the institutions, in order of the institutions' first rows.
+    present = _province_of(names[pd.unique(inst)], provinces)
+    province_list = pd.unique(present)
+    count = len(province_list)
+    return pd.DataFrame({
+        "carrier": np.repeat(lines["carrier"], count),
+        "unit": np.repeat(lines["unit"], count),
+        "province": np.tile(province_list, len(lines["carrier"])),
+        "use": np.repeat(lines["use"], count),
+    })
+
+
+def _lines(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The line of each row (its distinct combination of ``columns``, in order of appearance)
+    and each column's value per line."""
+    line, coded = combine_codes([text_codes(frame[c]) for c in columns])
+    return line, {c: column.values() for c, column in zip(columns, coded, strict=True)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -705,13 +715,26 @@ def institution_profile(
     year: int,
     extra_ids: Iterable[str] = (),
     default_province: str = "",
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """One row per institution: ledger fields, floor_area_m2 and heated_area_m2 (sums of its
-    buildings) [m2] and occupants (用能人数 of ``year``) [persons].
+    buildings in use in ``year``) [m2] and occupants (用能人数 of ``year``) [persons].
+
+    Floor area is the statistics form's 建筑面积, a year-end figure: the buildings counted are
+    those in use on 31 December of ``year`` (or on ``as_of``, a date, when that is earlier: the
+    current, unfinished year counts the buildings in use today). A building is in use from its
+    ``in_use_from`` (启用日期) to its ``in_use_until`` (停用/移交日期, inclusive); a blank date is
+    open-ended, so a building without dates counts in every year. A building opened mid-year
+    therefore counts in full in its first year and one handed over mid-year not at all in its
+    last; the full rule is in :mod:`accounting.buildings`. An institution with no building in use
+    has floor_area_m2 NaN (unknown), never 0.
 
     Institutions that consume (``extra_ids``) but are missing from the ledger get a row with
     unknown category and ``default_province``, so their energy is never dropped from the totals.
     """
+    from accounting.buildings import buildings_in_use  # the in-use rule, shared with the report
+
+    buildings = buildings_in_use(buildings, year, as_of)
     profile = institutions.reindex(columns=PROFILE_COLUMNS).copy()
     missing_ids = sorted(set(extra_ids) - set(profile["institution_id"]))
     if missing_ids:
@@ -769,9 +792,13 @@ def account_figures(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """factors, carriers and figures of a year from its consumption table and profile."""
     provinces = profile.set_index("institution_id")["province"]
+    if provinces.index.has_duplicates:
+        twice = list(provinces.index[provinces.index.duplicated()].unique()[:5])
+        raise ValueError(f"the profile has several rows for institution(s) {twice}; "
+                         "expected one row per institution")
     annual = annual_quantities(consumption)
-    inst, ids = _text_codes(annual["institution_id"])
-    in_profile = pd.Index(ids).isin(provinces.index)
+    inst, ids = text_codes(annual["institution_id"])
+    in_profile = provinces.index.get_indexer(ids) >= 0  # (the index's lookup table is kept)
     if not in_profile.all():
         annual = annual[in_profile[inst]]
     factors = build_factor_table(reference, year, distinct_keys(annual, provinces))
@@ -815,15 +842,8 @@ def account_year(
     from accounting import verdicts as v  # verdicts are judged on the engine's figures
 
     factors, carriers, figures = account_figures(consumption, profile, reference, year)
-    empty = figures.iloc[0:0]
-    quota = v.quota_verdicts(figures, reference.quotas(), min_coverage,
-                             equal_value_delta_kgce_per_kwh)
-    fyp = v.fyp14_verdicts(figures, base_figures if base_figures is not None else empty,
-                           reference.targets(), year, min_coverage)
-    peers = v.peer_verdicts(figures, min_coverage, reference.peer_averages(), year)
-    certification = v.certification_verdicts(figures, fyp, peers, quota)
-    audit = v.audit_verdicts(figures, previous_figures, quota, bills, year)
-    frames = [f for f in (quota, fyp, peers, certification, audit) if len(f)]
-    all_verdicts = (pd.concat(frames, ignore_index=True) if frames
-                    else pd.DataFrame(columns=v.VERDICT_COLUMNS))
+    all_verdicts = v.judge_year(
+        figures, reference, year, min_coverage, base_figures=base_figures,
+        previous_figures=previous_figures, bills=bills,
+        equal_value_delta_kgce_per_kwh=equal_value_delta_kgce_per_kwh)
     return AnnualAccount(year, figures, carriers, factors, all_verdicts, totals(figures))

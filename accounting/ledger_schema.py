@@ -142,6 +142,12 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("name", required=False, aliases=("建筑名称", "名称")),
         Column("heating_type", "choice", required=False, choices=HEATING_TYPE,
                aliases=("供暖方式", "采暖方式")),
+        Column("in_use_from", "date", required=False,
+               aliases=("启用日期", "投入使用日期", "启用时间", "投入使用时间"),
+               help="first day in use; blank = in use before any year accounted"),
+        Column("in_use_until", "date", required=False,
+               aliases=("停用日期", "移交日期", "停止使用日期", "停用时间", "移交时间"),
+               help="last day in use (handed over, closed, demolished); blank = still in use"),
     ), ("building_id",)),
     "headcount": LedgerSchema("headcount", (
         _INSTITUTION,

@@ -205,6 +205,12 @@ def _row_rules(kind: str, record: dict, file: str, row: int) -> list[LedgerProbl
             problems.append(LedgerProblem(
                 file, row, "heated_area_m2", str(heated), f"larger than floor_area_m2 {area}"
             ))
+        start, end = record["in_use_from"], record["in_use_until"]
+        if start is not None and end is not None and end < start:
+            problems.append(LedgerProblem(
+                file, row, "in_use_until", str(end),
+                f"before in_use_from {start}; expected the last day in use, on or after the first",
+            ))
     if kind == "vehicles" and record["fuel"] == "electric" and record["new_energy"] is False:
         problems.append(LedgerProblem(
             file, row, "new_energy", "no", "an electric vehicle is a new-energy vehicle"
@@ -267,6 +273,7 @@ class LedgerStore:
         conn.execute("PRAGMA journal_mode=WAL")
         for schema in SCHEMAS.values():
             conn.execute(_create_sql(schema))
+            _add_missing_columns(conn, schema)
             keys = ", ".join(_q(k) for k in schema.key)
             conn.execute(
                 f"CREATE INDEX IF NOT EXISTS {_q(schema.kind + '_key')} ON {_q(schema.kind)} ({keys})"
@@ -381,6 +388,16 @@ def _create_sql(schema: LedgerSchema) -> str:
     cols = [f"{_q(c.name)} {_SQL_TYPES[c.kind]}" for c in schema.columns]
     cols += [f"{_q(k)} TEXT" for k in schema.key if k not in {c.name for c in schema.columns}]
     return f"CREATE TABLE IF NOT EXISTS {_q(schema.kind)} ({', '.join(cols)})"
+
+
+def _add_missing_columns(conn: sqlite3.Connection, schema: LedgerSchema) -> None:
+    """Bring a ledger database written by an earlier version up to date: optional columns added
+    since (e.g. the buildings' in_use_from / in_use_until) are added, empty."""
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({_q(schema.kind)})")}
+    for col in schema.columns:
+        if col.name not in have:
+            conn.execute(f"ALTER TABLE {_q(schema.kind)} ADD COLUMN {_q(col.name)} "
+                         f"{_SQL_TYPES[col.kind]}")
 
 
 def _sql_value(value: object) -> object:

@@ -230,6 +230,10 @@ class ReferenceData:
     peer_table: pd.DataFrame
     files: list[Path] = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False)
+    #: Each table's rows as dicts grouped by a column's value, made once (a lookup then reads a
+    #: short list instead of filtering a DataFrame): table name → (the frame they were made
+    #: from, {column: {value: rows}}).
+    _records: dict = field(default_factory=dict, repr=False)
 
     # -- conversion to standard coal ---------------------------------------------------------
 
@@ -274,7 +278,7 @@ class ReferenceData:
         self._cache.clear()
 
     def _kgce(self, carrier: str, unit: str, year: int, variant: str) -> Factor:
-        rows = self._rows(self.tce, carrier=carrier, variant=variant)
+        rows = self._rows("tce", carrier=carrier, variant=variant)
         if not rows:
             raise ReferenceDataError(
                 f"no standard-coal coefficient for carrier {carrier!r} (variant {variant!r}) in "
@@ -307,7 +311,7 @@ class ReferenceData:
         return self._cache[key]
 
     def _kgco2(self, carrier: str, unit: str, year: int) -> Factor:
-        rows = self._rows(self.co2, carrier=carrier)
+        rows = self._rows("co2", carrier=carrier)
         if not rows:
             raise ReferenceDataError(
                 f"no CO2 factor for carrier {carrier!r} in {self._file_names('co2_factors.csv')}"
@@ -325,7 +329,7 @@ class ReferenceData:
         notes = []
         rows: list[dict] = []
         if self.settings.emission_factor_policy == "province" and province:
-            rows = self._rows(self.grid, region=province)
+            rows = self._rows("grid", region=province)
             rows = [r for r in rows if r["region_type"] in ("province", "province_proxy")]
             if not rows:
                 notes.append(f"no grid factor for province {province!r}; used the national average")
@@ -336,7 +340,7 @@ class ReferenceData:
             dated = [r for r in rows if r["year"] <= year]
             if not dated:
                 national_has_year = any(
-                    r["year"] <= year for r in self._rows(self.grid, region_type="national")
+                    r["year"] <= year for r in self._rows("grid", region_type="national")
                 )
                 if national_has_year:
                     notes.append(
@@ -345,7 +349,7 @@ class ReferenceData:
                     )
                     rows = []
         if not rows:
-            rows = self._rows(self.grid, region_type="national")
+            rows = self._rows("grid", region_type="national")
         row, note = _pick_year(rows, year, "grid factor")
         if row["region_type"] == "province_proxy":
             notes.append(f"{row['region']}: {row.get('note', '')}")
@@ -423,7 +427,7 @@ class ReferenceData:
 
     def density_kg_per_l(self, fuel: str) -> Factor:
         """Density of a liquid fuel. [kg/L]"""
-        rows = self._rows(self.densities, fuel=fuel)
+        rows = self._rows("densities", fuel=fuel)
         if not rows:
             raise ReferenceDataError(
                 f"no density for {fuel!r} in {self._file_names('densities.csv')}"
@@ -437,15 +441,23 @@ class ReferenceData:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _rows(self, frame: pd.DataFrame, **match: str) -> list[dict]:
-        mask = pd.Series(True, index=frame.index)
-        for column, value in match.items():
-            mask &= frame[column] == value
-        rows = frame[mask].to_dict("records")
-        for r in rows:
-            if "year" in r:
-                r["year"] = _year(r["year"])
-        return rows
+    def _rows(self, table: str, **match: str) -> list[dict]:
+        """Copies of the rows of ``table`` ("tce", "co2", "grid", "densities") that match."""
+        frame = getattr(self, table)
+        made_from, by_value = self._records.get(table, (None, {}))
+        if made_from is not frame:  # first lookup, or the table was replaced since
+            by_value = {}
+            self._records[table] = (frame, by_value)
+        (column, value), *others = match.items()
+        if column not in by_value:  # the table's rows grouped by this column's value, once
+            groups: dict = {}
+            for r in frame.to_dict("records"):
+                if "year" in r:
+                    r["year"] = _year(r["year"])
+                groups.setdefault(r[column], []).append(r)
+            by_value[column] = groups
+        return [dict(r) for r in by_value[column].get(value, [])
+                if all(r[c] == v for c, v in others)]
 
     def _per_unit(
         self, carrier: str, row_unit: str, unit: str, value: float

@@ -13,7 +13,9 @@ of metered 2025 against billed 2020 is coherent.
 Figures are invented but plausible: 2020 is the 十四五 baseline (bills for everyone, meters were
 not yet installed); 2024–2026 have bills for the unmetered institutions and for what no meter of
 ``config/demo.toml`` reads (gov02's water, district heat, LPG, diesel, PV, some gas). One
-institution grows against the trend and one bill has an odd unit price, so that the verdicts and
+institution grows against the trend, one gains more than 10% people, one opens a new building
+(edu03's annex, in use from 1 September 2025: its floor area grows by more than 10%, and its
+electricity and heat with it) and one bill has an odd unit price, so that the verdicts and
 auditor checks have something to find.
 
 Usage: ``python sample_data/generate.py`` (writes beside this file).
@@ -69,6 +71,12 @@ INSTITUTIONS = [
      "ven03-main", 400, 48.0, 10.0),
 ]
 
+#: Buildings opened after 2020 (building_id, institution_id, floor_area_m2, heated_area_m2, name,
+#: in_use_from): their institution's electricity and heat grow by their share of its area from then.
+ANNEXES = [
+    ("edu03-annex", "edu03", 2400, 2200, "市实验小学新教学楼", dt.date(2025, 9, 1)),
+]
+
 #: Change of consumption against 2020, per year (the city saves; gov04 does not).
 TREND = {2020: 1.00, 2024: 0.94, 2025: 0.92, 2026: 0.90}
 TREND_GOV04 = {2020: 1.00, 2024: 1.05, 2025: 1.08, 2026: 1.10}
@@ -122,10 +130,21 @@ def institutions() -> None:
 
 
 def buildings() -> None:
-    rows = [[i[9], i[0], i[7], i[8], f"{i[1]}主楼", "district_heat_metered"]
+    rows = [[i[9], i[0], i[7], i[8], f"{i[1]}主楼", "district_heat_metered", ""]
             for i in INSTITUTIONS]
+    rows += [[b, inst, area, heated, name, "district_heat_metered", start.isoformat()]
+             for b, inst, area, heated, name, start in ANNEXES]
     _write("buildings.csv", ["building_id", "institution_id", "floor_area_m2", "heated_area_m2",
-                             "name", "heating_type"], rows)
+                             "name", "heating_type", "in_use_from"], rows)
+
+
+def _growth(inst: str, day: dt.date, heated: bool = False) -> float:
+    """Area of ``inst`` in use on ``day`` ÷ its main building's (1 before any annex opened)."""
+    main = next(i for i in INSTITUTIONS if i[0] == inst)
+    base = main[8] if heated else main[7]
+    extra = sum(heated_area if heated else area
+                for _b, i, area, heated_area, _n, start in ANNEXES if i == inst and start <= day)
+    return (base + extra) / base
 
 
 def headcount() -> None:
@@ -180,12 +199,13 @@ def fuel() -> None:
 def facilities() -> None:
     rows = [
         ["gov01-canteen", "gov01", "canteen", "机关食堂", "", "lpg", "", "", ""],
-        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2024, "electricity", 120, 520000,
-         880000],
-        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2025, "electricity", 120, 540000,
-         890000],
-        ["hos01-dc", "hos01", "data_center", "医院数据中心", 2025, "electricity", 300, 1300000,
-         2400000],
+        # Data centres: a third or less of their institution's (metered) electricity.
+        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2024, "electricity", 30, 72000,
+         118000],
+        ["gov01-dc", "gov01", "data_center", "信息中心机房", 2025, "electricity", 30, 75000,
+         120000],
+        ["hos01-dc", "hos01", "data_center", "医院数据中心", 2025, "electricity", 40, 72000,
+         130000],
         ["hos01-boiler", "hos01", "boiler", "蒸汽锅炉", "", "natural_gas", 2800, "", ""],
         ["ven01-gen", "ven01", "generator", "备用柴油发电机", "", "diesel", 500, "", ""],
         ["edu01-canteen", "edu01", "canteen", "学生食堂", "", "natural_gas", "", "", ""],
@@ -253,7 +273,7 @@ def bills() -> None:
                     if inst in ("gov05", "edu02"):  # billing cycle from the 26th to the 25th
                         start = (dt.date(year, month, 1) - dt.timedelta(days=6))
                         end = dt.date(year, month, 25)
-                    quantity = annual * MONTH_SHAPE[month - 1] * _noise()
+                    quantity = annual * MONTH_SHAPE[month - 1] * _noise() * _growth(inst, end)
                     if "electricity" in METERED.get(inst, set()):
                         quantity = _simulated(inst, "electricity", start, end)
                     price = 2.1 if (inst == "hos02" and year == 2025 and month == 6) else None
@@ -279,7 +299,8 @@ def bills() -> None:
                     continue  # written with that year
                 if not billed("heat", end_year - 1):
                     continue
-                gj = heated * HEAT_GJ_PER_M2 * _trend(inst, end_year - 1) * _noise()
+                gj = (heated * HEAT_GJ_PER_M2 * _trend(inst, end_year - 1) * _noise()
+                      * _growth(inst, start, heated=True))
                 if "heat" in METERED.get(inst, set()):
                     gj = _simulated(inst, "heat", start, end)
                 _bill(rows, inst, "heat", start, end, gj, "GJ", f"{inst}-h")

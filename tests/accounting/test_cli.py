@@ -7,6 +7,7 @@ all consumption comes from bills and fuel cards.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -114,6 +115,21 @@ def test_institutions_without_electricity_data_are_unknown_not_passed(account):
             assert verdict["missing"]
 
 
+def test_sample_annex_and_merger_are_flagged_by_the_audit_checks(account):
+    # sample_data: edu03's annex (2 400 m2) is in use from 1 September 2025, so its 2025 floor
+    # area is 11 000 + 2 400 m2 (+21.8 % on 2024); gov03 gained 18 % people in 2025.
+    def audit(institution: str, subject: str) -> dict:
+        inst = next(i for i in account["institutions"] if i["institution_id"] == institution)
+        return next(v for v in inst["verdicts"] if v["subject"] == subject)
+
+    edu03 = audit("edu03", "floor_area_m2_change")
+    assert edu03["status"] == "flag"
+    assert edu03["figures"]["value"] == pytest.approx(13_400.0)
+    assert edu03["figures"]["previous_value"] == pytest.approx(11_000.0)
+    assert audit("gov03", "occupants_change")["status"] == "flag"
+    assert audit("gov03", "floor_area_m2_change")["status"] == "ok"
+
+
 def test_account_single_institution_and_table(config, capsys):
     assert main(["account", "--config", str(config), "--year", str(YEAR),
                  "--institution", "gov03", "--format", "json"]) == 0
@@ -153,6 +169,60 @@ def test_report_xlsx_has_the_sheets_and_headers(config, tmp_path, account):
     tce = headers["分类汇总"].index("综合能耗(tce)")
     assert summary[-1][0] == "合计"
     assert sum(r[tce] for r in summary[:-1]) == pytest.approx(summary[-1][tce])
+    book.close()
+
+
+def _days(start: dt.date, end: dt.date) -> int:
+    return max((end - start).days + 1, 0)
+
+
+def _sample_cost_2025(institution: str) -> float:
+    """gov03's 2025 cost straight from the sample CSVs: each bill's cost × its share of days in
+    2025, plus the fuel-card records of its vehicles in 2025."""
+    first, last = dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)
+    total = 0.0
+    with (SAMPLE / "bills.csv").open(encoding="utf-8-sig", newline="") as handle:
+        for r in csv.DictReader(handle):
+            if r["institution_id"] != institution or r["carrier"] == "pv":
+                continue
+            start = dt.date.fromisoformat(r["period_start"])
+            end = dt.date.fromisoformat(r["period_end"])
+            share = _days(max(start, first), min(end, last)) / _days(start, end)
+            total += float(r["cost_cny"]) * share
+    with (SAMPLE / "vehicles.csv").open(encoding="utf-8-sig", newline="") as handle:
+        plates = {r["plate"] for r in csv.DictReader(handle) if r["institution_id"] == institution}
+    with (SAMPLE / "fuel.csv").open(encoding="utf-8-sig", newline="") as handle:
+        total += sum(float(r["cost_cny"]) for r in csv.DictReader(handle)
+                     if r["plate"] in plates and r["date"].startswith(str(YEAR)))
+    return total
+
+
+def test_report_xlsx_has_vehicles_costs_data_centres_and_heating(config, tmp_path):
+    out = tmp_path / "report.xlsx"
+    assert main(["report", "--config", str(config), "--year", str(YEAR), "--out", str(out)]) == 0
+    book = openpyxl.load_workbook(out, read_only=True)
+
+    def sheet(name: str) -> dict[str, dict]:
+        rows = list(book[name].iter_rows(values_only=True))
+        return {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+
+    basic = sheet("基本信息")
+    # sample_data/vehicles.csv: gov01 has two gasoline cars and one electric (new energy).
+    assert (basic["gov01"]["公务用车数量(辆)"], basic["gov01"]["汽油车(辆)"],
+            basic["gov01"]["纯电动车(辆)"], basic["gov01"]["新能源汽车数量(辆)"]) == (3, 2, 1, 1)
+    costs = sheet("能源资源消费状况")
+    # gov03 reports by bills and fuel cards only, all with a cost: its total is known.
+    assert costs["gov03"]["费用合计(元)"] == pytest.approx(_sample_cost_2025("gov03"))
+    assert costs["gov03"]["费用说明"] is None
+    # sample_data/facilities.csv, 2025: gov01-dc 120 000 / 75 000 kWh, hos01-dc 130 000 / 72 000.
+    dc = {r["机房编码"]: r for r in sheet("数据中心机房能源消费状况").values()}
+    assert set(dc) == {"gov01-dc", "hos01-dc"}
+    assert dc["gov01-dc"]["电能利用效率(PUE)"] == pytest.approx(120_000 / 75_000)
+    assert dc["hos01-dc"]["电能利用效率(PUE)"] == pytest.approx(130_000 / 72_000)
+    heating = sheet("采暖能源资源消费状况")
+    # edu03's annex (2 200 m2 heated, from 2025-09-01) counts in its 2025 heated area.
+    assert heating["edu03"]["采暖面积(m²)"] == pytest.approx(10_000 + 2_200)
+    assert heating["edu03"]["供暖方式"] == "市政集中供暖(按热计量)"
     book.close()
 
 

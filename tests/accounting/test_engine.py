@@ -288,12 +288,8 @@ def test_categorical_key_columns_give_the_same_figures(reference):
     frame = pd.DataFrame(rows)
     for column in ("institution_id", "carrier", "unit", "use", "source"):
         frame[column] = frame[column].astype("category")
-    categorical = engine.annual_quantities(frame)
-    key = ["institution_id", "carrier", "use"]
-    pd.testing.assert_frame_equal(
-        plain.sort_values(key).reset_index(drop=True),
-        categorical.astype({c: object for c in [*key, "unit"]}).sort_values(key)
-        .reset_index(drop=True), check_dtype=False)
+    # Both results have categorical text columns, coded alike: the same frame, row for row.
+    pd.testing.assert_frame_equal(engine.annual_quantities(frame), plain)
 
 
 def test_a_row_without_institution_is_refused():

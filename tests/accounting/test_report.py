@@ -47,6 +47,11 @@ def test_consumption_sheet_has_carriers_and_indicators(account):
     assert sheet.loc["g1", "人均用水量(m³/人)"] == pytest.approx(6.0)
     assert sheet.loc["g1", "天然气(m³)"] == 0.0
     assert sheet.loc["g1", "统计年度"] == YEAR
+    # No bills or fuel records given: the cost of what was used is unknown (blank), of what was
+    # not used 0.
+    assert pd.isna(sheet.loc["g1", "电费(元)"])
+    assert sheet.loc["g1", "天然气费用(元)"] == 0.0
+    assert pd.isna(sheet.loc["g1", "费用合计(元)"])
 
 
 def test_category_summary_is_sum_over_sum(account):
@@ -63,16 +68,19 @@ def test_category_summary_is_sum_over_sum(account):
 
 def test_basic_info_sheet_uses_chinese_names(account):
     sheet = report.basic_info_sheet(account.figures)
-    assert list(sheet.columns) == list(report.BASIC_HEADERS.values())
+    assert list(sheet.columns) == [*report.BASIC_HEADERS.values(),
+                                   *report.VEHICLE_HEADERS.values()]
+    assert sheet["公务用车数量(辆)"].isna().all()     # no vehicles ledger given: blank, not 0
     assert set(sheet["单位类别"]) == {"国家机关", "教育"}
     assert set(sheet["级次"]) == {"市级", "县级"}
 
 
 def test_workbook_written_with_every_sheet(account, tmp_path):
     settings = Settings(site={"name": "t", "province": "shandong", "region_code": "370100"})
-    out = report.write_report(account, tmp_path / "r.xlsx", settings)
+    out = report.write_report(account, tmp_path / "r.xlsx", settings, ledgers={})
     book = openpyxl.load_workbook(out, read_only=True)
-    assert book.sheetnames == ["基本信息", "能源资源消费状况", "分类汇总", "行政区域汇总", "判定",
+    assert book.sheetnames == ["基本信息", "能源资源消费状况", "数据中心机房能源消费状况",
+                               "采暖能源资源消费状况", "分类汇总", "行政区域汇总", "判定",
                                "折算系数"]
     region = list(book["行政区域汇总"].iter_rows(values_only=True))
     assert region[0][:2] == ("行政区划代码", "省份")
