@@ -11,7 +11,10 @@ missing: a verdict never passes silently.
 
 The judging is vectorised (a province has tens of thousands of institutions); the sentence that
 explains a verdict is written from its figures only when it is shown: :func:`explain` fills the
-``reason`` column of the rows asked for, and :func:`verdict_records` (JSON) calls it.
+``reason`` column of the rows asked for, and :func:`verdict_records` (JSON) calls it. Each kind
+is judged as plain columns (one block of rows per indicator, institutions in the figures' order)
+and :func:`judge_year` puts every kind into one frame once; its text columns are categoricals
+(``accounting.verdict_table``), its numbers plain floats.
 
 The rules (reference/china-energy-carbon.md):
 

@@ -17,6 +17,7 @@ from accounting.errors import LedgerImportError
 from accounting.ledgers import LedgerStore, import_ledger
 from jieneng.cli import main
 from jieneng.settings import Settings
+from tests.accounting.test_cli import CONFIG  # a minimal deployment: SQLite store, ledger file
 
 INSTITUTIONS = pd.DataFrame({
     "institution_id": ["a", "b"], "name": ["甲", "乙"], "category": "government",
@@ -162,19 +163,6 @@ def test_a_ledger_written_before_the_dates_existed_still_opens(settings, tmp_pat
 
 # --- end to end: jieneng import buildings → jieneng account --format json ---------------------
 
-CONFIG = """
-[site]
-name = "test city"
-timezone = "Asia/Shanghai"
-province = "shandong"
-region_code = "370100"
-
-[storage.sqlite]
-path = "store.sqlite"
-
-[accounting]
-ledger_path = "ledgers.sqlite"
-"""
 
 
 def _monthly_bills(institution: str, years: tuple[int, ...], kwh: float) -> str:
