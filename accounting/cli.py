@@ -151,7 +151,8 @@ def account_json(account: engine.AnnualAccount, institution: str | None = None) 
     carriers = account.carriers
     factors = account.factors
     carriers_by = {k: g for k, g in carriers.groupby("institution_id", sort=False, observed=True)}
-    verdicts_by = {k: g for k, g in account.verdicts.groupby("institution_id", sort=False)}
+    verdicts_by = {k: g for k, g in account.verdicts.groupby("institution_id", sort=False,
+                                                             observed=True)}
     institutions = []
     for row in figures.to_dict("records"):
         inst = row["institution_id"]

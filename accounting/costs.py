@@ -37,6 +37,7 @@ _TOLERANCE = 1e-9
 
 _BILLED_COLUMNS = ["institution_id", "carrier", "unit", "costed_quantity", "uncosted_quantity",
                    "cost_cny"]
+_KEY_COLUMNS = ("institution_id", "carrier", "unit")
 
 
 def billed_costs(bills: pd.DataFrame, fuel: pd.DataFrame, vehicles: pd.DataFrame,
@@ -72,7 +73,9 @@ def billed_costs(bills: pd.DataFrame, fuel: pd.DataFrame, vehicles: pd.DataFrame
         }))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=_BILLED_COLUMNS)
+        # Typed columns: untyped (object) ones would stay object after the merge in annual_costs.
+        return pd.DataFrame({c: pd.Series(dtype=object if c in _KEY_COLUMNS else float)
+                             for c in _BILLED_COLUMNS})
     rows = pd.concat(parts, ignore_index=True)
     has_cost = rows["cost_cny"].notna()
     rows = rows.assign(

@@ -174,13 +174,21 @@ def basic_info_sheet(figures: pd.DataFrame, vehicles: pd.DataFrame | None = None
     ``vehicles`` is :func:`vehicle_counts` (None: the vehicle columns are blank).
     """
     sheet = figures.reindex(columns=list(BASIC_HEADERS)).copy()
-    sheet["category"] = sheet["category"].map(CATEGORY_ZH).fillna(sheet["category"])
-    sheet["level"] = sheet["level"].map(LEVEL_ZH).fillna(sheet["level"])
-    sheet["climate_zone"] = sheet["climate_zone"].map(CLIMATE_ZH).fillna(sheet["climate_zone"])
+    sheet["category"] = _in_chinese(sheet["category"], CATEGORY_ZH)
+    sheet["level"] = _in_chinese(sheet["level"], LEVEL_ZH)
+    sheet["climate_zone"] = _in_chinese(sheet["climate_zone"], CLIMATE_ZH)
     for column in VEHICLE_HEADERS:
         sheet[column] = (figures["institution_id"].map(vehicles[column]).to_numpy()
                          if vehicles is not None else np.nan)
     return sheet.rename(columns={**BASIC_HEADERS, **VEHICLE_HEADERS})
+
+
+def _in_chinese(column: pd.Series, names: dict[str, str]) -> pd.Series:
+    """``column`` with each value ``names`` has in Chinese; the others (and blanks) as they are."""
+    # (map + where, not map + fillna: fillna would turn an all-blank text column into floats,
+    # with a FutureWarning, under pandas 2.)
+    chinese = column.map(names)
+    return chinese.where(chinese.notna(), column)
 
 
 def consumption_sheet(account: engine.AnnualAccount,
@@ -449,8 +457,7 @@ def write_report(account: engine.AnnualAccount, out: Path, settings: Settings,
         return out
     figures = account.figures.copy()
     figures["region_code"] = settings.site.region_code
-    category = figures.assign(category=figures["category"].map(CATEGORY_ZH).fillna(
-        figures["category"]).fillna("未分类"))
+    category = figures.assign(category=_in_chinese(figures["category"], CATEGORY_ZH).fillna("未分类"))
     region = figures.assign(province=figures["province"].fillna(""))
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         basic_info_sheet(account.figures, extras.vehicles).to_excel(

@@ -709,8 +709,11 @@ def _published_average(
     anylevel = keys.merge(table[table["level"].eq("any")].drop(columns="level"),
                           on=["province", "category"], how="left")
     average = exact[column].fillna(anylevel[column])
-    label = exact["text"].fillna(anylevel["text"]).fillna("")
-    return average.to_numpy(dtype=float), label.to_numpy(dtype=object)
+    # On plain arrays: Series.fillna would turn an all-missing text column into floats (pandas 2).
+    found = exact["text"].to_numpy(dtype=object)
+    fallback = anylevel["text"].to_numpy(dtype=object)
+    label = np.where(pd.notna(found), found, np.where(pd.notna(fallback), fallback, ""))
+    return average.to_numpy(dtype=float), label
 
 
 def _peer_reason(r: dict) -> str:

@@ -76,7 +76,8 @@ def test_every_shipped_grid_factor_matches_the_reference_csv(ref):
         pytest.skip("the shared reference CSV is not on this machine")
     import csv
 
-    rows = list(csv.DictReader(source.open(encoding="utf-8")))
+    with source.open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
     grid = ref.grid_factors().set_index(["province", "year"])["kgco2_per_kwh"]
     assert len(grid) == len(rows)
     for row in rows:

@@ -234,3 +234,21 @@ def test_workbook_json_and_csv_carry_the_new_fields(city, tmp_path):
                 ).read_text(encoding="utf-8-sig")
     assert "电费(元)" in text.splitlines()[0]
     assert "费用合计(元)" in text.splitlines()[0]
+
+
+def test_metered_only_city_has_float_costs_all_unknown():
+    """No bill and no fuel record: every cost is unknown (NaN, status metered), as floats."""
+    from accounting.costs import annual_costs, billed_costs
+
+    empty = pd.DataFrame(columns=["institution_id", "carrier", "period_start", "period_end",
+                                  "quantity", "unit", "cost_cny"])
+    fuel = pd.DataFrame(columns=["date", "plate", "fuel", "litres", "cost_cny"])
+    vehicles = pd.DataFrame(columns=["plate", "institution_id"])
+    billed = billed_costs(empty, fuel, vehicles, 2025)
+    carriers = pd.DataFrame({"institution_id": ["a"], "carrier": ["electricity"], "unit": ["kWh"],
+                             "quantity": [1000.0]})
+    costs = annual_costs(carriers, billed, ["a"])
+    electricity = costs[costs["carrier"] == "electricity"].iloc[0]
+    assert costs["cost_cny"].dtype == float
+    assert pd.isna(electricity["cost_cny"])
+    assert electricity["status"] == "metered"
