@@ -18,7 +18,7 @@ import pandas as pd
 
 from accounting import engine
 from accounting.errors import AccountingError, LedgerImportError
-from jieneng.settings import Settings
+from accounting.settings import AccountingConfig
 
 __all__ = ["account_json", "account_main", "compute_account", "import_ledger_main", "report_main"]
 
@@ -33,7 +33,7 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def compute_account(settings: Settings, year: int, store: Any = None,
+def compute_account(settings: AccountingConfig, year: int, store: Any = None,
                     progress: bool = False) -> engine.AnnualAccount:
     """Everything about one year: figures, carriers, factors and verdicts of every institution.
 
@@ -96,7 +96,7 @@ def compute_account(settings: Settings, year: int, store: Any = None,
     )
 
 
-def _today(settings: Settings) -> dt.date:
+def _today(settings: AccountingConfig) -> dt.date:
     """Today's date in the deployment's time zone."""
     return dt.datetime.now(settings.site.tzinfo).date()
 
@@ -232,7 +232,7 @@ def _table(data: dict) -> str:
     return "\n".join(lines)
 
 
-def _compute_or_report(settings: Settings, year: int) -> engine.AnnualAccount | None:
+def _compute_or_report(settings: AccountingConfig, year: int) -> engine.AnnualAccount | None:
     from storage.errors import StorageError
 
     try:
@@ -246,7 +246,7 @@ def _compute_or_report(settings: Settings, year: int) -> engine.AnnualAccount | 
         return None
 
 
-def account_main(args: argparse.Namespace, settings: Settings) -> int:
+def account_main(args: argparse.Namespace, settings: AccountingConfig) -> int:
     """``jieneng account --year YYYY [--institution ID] [--format json|table]``."""
     account = _compute_or_report(settings, args.year)
     if account is None:
@@ -265,7 +265,7 @@ def account_main(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def report_main(args: argparse.Namespace, settings: Settings) -> int:
+def report_main(args: argparse.Namespace, settings: AccountingConfig) -> int:
     """``jieneng report --year YYYY --out FILE.xlsx|.csv|.json``."""
     from accounting.report import REPORT_SUFFIXES, write_report
 
@@ -283,7 +283,7 @@ def report_main(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def import_ledger_main(args: argparse.Namespace, settings: Settings) -> int:
+def import_ledger_main(args: argparse.Namespace, settings: AccountingConfig) -> int:
     """``jieneng import KIND FILE``: import a ledger atomically; every bad row is printed."""
     from accounting.ledgers import import_ledger
 

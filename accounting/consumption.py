@@ -37,7 +37,7 @@ from accounting import units
 from accounting.bills import bill_coverage, spread_bills
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
-from jieneng.settings import Settings
+from accounting.settings import AccountingConfig
 
 __all__ = ["CONSUMPTION_COLUMNS", "Inputs", "annual_inputs", "metered_to_consumption"]
 
@@ -72,7 +72,7 @@ class Inputs:
     findings: pd.DataFrame
 
 
-def annual_inputs(settings: Settings, year: int, store: Any = None) -> Inputs:
+def annual_inputs(settings: AccountingConfig, year: int, store: Any = None) -> Inputs:
     """Gather the ledgers and the monthly consumption table of a year.
 
     Parameters

@@ -36,7 +36,7 @@ from accounting.ledger_schema import (
     normalise_header,
     parse_value,
 )
-from jieneng.settings import Settings
+from accounting.settings import AccountingConfig
 
 __all__ = ["KINDS", "ImportResult", "LedgerStore", "import_ledger", "read_ledger_file"]
 
@@ -440,7 +440,7 @@ def default_use(carrier: str) -> str:
     return "stationary"
 
 
-def import_ledger(kind: str, path: str | Path, settings: Settings) -> ImportResult:
+def import_ledger(kind: str, path: str | Path, settings: AccountingConfig) -> ImportResult:
     """Validate a ledger file whole and import it atomically.
 
     Parameters

@@ -1,6 +1,6 @@
 """Metered monthly consumption: the store's daily counter aggregates → months, per sub-item.
 
-For every configured meter whose carrier has a counter point (``jieneng.settings.
+For every configured meter whose carrier has a counter point (``jieneng.vocabulary.
 CONSUMPTION_POINTS``), the store's daily aggregates (first/last value and in-day sum per local day)
 become a stream of readings, :mod:`accounting.counters` turns them into interval consumption
 (wraps, resets, spikes, gaps), and the intervals are spread over the months of the year, cut in
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from accounting.counters import CounterRules, allocate, daily_observations, interval_consumption
-from jieneng.settings import CONSUMPTION_POINTS, MeterSettings, Settings
+from accounting.settings import AccountingConfig, MeterInfo
+from jieneng.vocabulary import CONSUMPTION_POINTS
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -46,14 +47,14 @@ FINDING_COLUMNS = ["meter", "point", "start", "end", "quality", "quantity", "uni
 _MARGIN = timedelta(days=31)
 
 
-def month_edges(year: int, settings: Settings) -> pd.DatetimeIndex:
+def month_edges(year: int, settings: AccountingConfig) -> pd.DatetimeIndex:
     """The 13 boundaries of the year's months, at local midnight, in UTC."""
     tz = settings.site.tzinfo
     local = [datetime(year + (m // 12), m % 12 + 1, 1, tzinfo=tz) for m in range(13)]
     return pd.DatetimeIndex([pd.Timestamp(t).tz_convert("UTC") for t in local])
 
 
-def counter_rules(meter: MeterSettings, settings: Settings) -> CounterRules:
+def counter_rules(meter: MeterInfo, settings: AccountingConfig) -> CounterRules:
     """The counter rules of a meter: its carrier's rate ceiling and the gap length."""
     acc = settings.accounting
     return CounterRules(
@@ -62,7 +63,7 @@ def counter_rules(meter: MeterSettings, settings: Settings) -> CounterRules:
     )
 
 
-def monthly_metered(store: Any, settings: Settings, year: int) -> pd.DataFrame:
+def monthly_metered(store: Any, settings: AccountingConfig, year: int) -> pd.DataFrame:
     """Metered consumption per institution × building × carrier × sub-item × month of a year.
 
     Parameters
@@ -85,7 +86,7 @@ def monthly_metered(store: Any, settings: Settings, year: int) -> pd.DataFrame:
 
 
 def monthly_metered_with_findings(
-    store: Any, settings: Settings, year: int
+    store: Any, settings: AccountingConfig, year: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Like :func:`monthly_metered`, plus the counter findings (:data:`FINDING_COLUMNS`).
 
@@ -101,7 +102,7 @@ def monthly_metered_with_findings(
     return out[METERED_COLUMNS], findings
 
 
-def daily_metered(store: Any, settings: Settings, first: date, last: date) -> pd.DataFrame:
+def daily_metered(store: Any, settings: AccountingConfig, first: date, last: date) -> pd.DataFrame:
     """Metered consumption per institution × building × carrier × sub-item × local day.
 
     Parameters
@@ -130,7 +131,7 @@ def daily_metered(store: Any, settings: Settings, first: date, last: date) -> pd
 
 
 def metered_bins(
-    store: Any, settings: Settings, edges: pd.DatetimeIndex
+    store: Any, settings: AccountingConfig, edges: pd.DatetimeIndex
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Consumption of every configured counter meter in the bins ``[edges[k], edges[k+1])``.
 

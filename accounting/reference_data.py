@@ -46,7 +46,7 @@ import pandas as pd
 
 from accounting import units
 from accounting.errors import ReferenceDataError, UnitError
-from jieneng.settings import AccountingSettings
+from accounting.settings import AccountingSettings
 
 __all__ = ["REFERENCE_ROOT", "Factor", "ReferenceData", "available_factor_sets", "load_reference"]
 

@@ -41,7 +41,7 @@ import pandas as pd
 from accounting import engine
 from accounting.buildings import buildings_in_use
 from accounting.costs import annual_costs, billed_costs, cost_summary
-from jieneng.settings import Settings
+from accounting.settings import AccountingConfig
 
 __all__ = [
     "BASIC_HEADERS",
@@ -363,7 +363,7 @@ class ReportExtras:
     heating: pd.DataFrame
 
 
-def read_report_ledgers(settings: Settings) -> dict[str, pd.DataFrame]:
+def read_report_ledgers(settings: AccountingConfig) -> dict[str, pd.DataFrame]:
     """The ledgers of :data:`REPORT_LEDGERS` from the deployment's ledger database."""
     from accounting.ledgers import LedgerStore
 
@@ -423,7 +423,7 @@ def report_json(account: engine.AnnualAccount, extras: ReportExtras) -> dict[str
     return data
 
 
-def write_report(account: engine.AnnualAccount, out: Path, settings: Settings,
+def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingConfig,
                  ledgers: dict[str, pd.DataFrame] | None = None,
                  as_of: dt.date | None = None) -> Path:
     """Write the year's report; the format follows the suffix (.xlsx, .csv, .json).

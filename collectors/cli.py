@@ -25,7 +25,7 @@ from typing import Any
 from collectors.errors import CollectorError
 from collectors.poller import DevicePoller, PollResult
 from collectors.service import Collector, ReadingSink, run_collector
-from jieneng.settings import Settings
+from collectors.settings import CollectorConfig
 
 __all__ = ["collect_main", "reading_records", "simulate_main"]
 
@@ -70,7 +70,7 @@ def _print_table(records: list[dict[str, Any]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
-def collect_once(settings: Settings, output_format: str = "table") -> int:
+def collect_once(settings: CollectorConfig, output_format: str = "table") -> int:
     """One poll cycle of every meter, written to the store; prints the readings."""
     collector = Collector(settings)
 
@@ -121,7 +121,7 @@ def _quiet_pymodbus() -> None:
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
-def collect_main(args: argparse.Namespace, settings: Settings) -> int:
+def collect_main(args: argparse.Namespace, settings: CollectorConfig) -> int:
     """``jieneng collect``: run until stopped, or ``--once``."""
     _quiet_pymodbus()
     if not settings.meters:
@@ -136,7 +136,7 @@ def collect_main(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_COLLECTOR_ERROR
 
 
-def parse_faults(specs: list[str], settings: Settings) -> dict[str, list[str]]:
+def parse_faults(specs: list[str], settings: CollectorConfig) -> dict[str, list[str]]:
     """``["m1:timeout", "m2:reset"]`` → ``{"m1": ["timeout"], "m2": ["reset"]}``.
 
     Raises
@@ -159,7 +159,7 @@ def parse_faults(specs: list[str], settings: Settings) -> dict[str, list[str]]:
     return faults
 
 
-def simulate_main(args: argparse.Namespace, settings: Settings) -> int:
+def simulate_main(args: argparse.Namespace, settings: CollectorConfig) -> int:
     """``jieneng simulate``: serve every configured meter until SIGTERM or Ctrl-C."""
     from collectors.simulator.server import run_simulator
 

@@ -23,7 +23,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from collectors.errors import DeviceExceptionResponse, DeviceTimeout, GatewayUnavailable
-from jieneng.settings import RtuGateway, TcpGateway
+from collectors.settings import RtuGateway, TcpGateway
 
 __all__ = ["READ_FUNCTIONS", "GatewayClient"]
 

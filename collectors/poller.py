@@ -33,7 +33,7 @@ from collectors.errors import (
 from collectors.modbus_client import GatewayClient
 from collectors.planning import ReadRequest, plan_requests, split_request
 from collectors.registermap import Point, RegisterMap
-from jieneng.settings import MeterSettings
+from collectors.settings import MeterSettings
 from storage.base import Reading
 
 __all__ = ["DevicePoller", "PointProblem", "PollResult"]

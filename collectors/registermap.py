@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.errors import CollectorError
-from jieneng.settings import CONSUMPTION_POINTS
+from jieneng.vocabulary import CONSUMPTION_POINTS
 
 __all__ = [
     "BUILTIN_DIR",
@@ -534,7 +534,7 @@ def apply_overrides(regmap: RegisterMap, overrides: Mapping[str, Any]) -> Regist
         The model's map.
     overrides
         Point name → an object with optional ``address``, ``function``, ``data_type``,
-        ``word_order``, ``scale``, ``offset`` attributes (``jieneng.settings.PointOverride``);
+        ``word_order``, ``scale``, ``offset`` attributes (``collectors.settings.PointOverride``);
         ``None`` keeps the map's value.
 
     Raises

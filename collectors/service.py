@@ -27,8 +27,8 @@ from collectors.modbus_client import GatewayClient
 from collectors.poller import DevicePoller, PollResult
 from collectors.registermap import meter_register_map
 from collectors.scheduler import GatewayScheduler
+from collectors.settings import CollectorConfig
 from collectors.spool import ForwardResult, Spool
-from jieneng.settings import Settings
 from storage.base import DeviceHealth, Reading, RetentionResult
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
@@ -44,7 +44,7 @@ RETENTION_INTERVAL_S = 24 * 3600.0
 
 
 def build_pollers(
-    settings: Settings, clients: dict[str, GatewayClient]
+    settings: CollectorConfig, clients: dict[str, GatewayClient]
 ) -> list[DevicePoller]:
     """One poller per ``[[meters]]`` entry, with the meter's overrides applied to its map."""
     extra_dirs = [settings.resolve(d) for d in settings.collector.register_map_dirs]
@@ -68,7 +68,7 @@ class ReadingSink:
         Spool path and bound from ``[collector]``; the store from ``[storage]``.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: CollectorConfig):
         self.settings = settings
         cfg = settings.collector
         self.spool = Spool(
@@ -196,7 +196,7 @@ class Collector:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CollectorConfig,
         on_result: Callable[[PollResult], None] | None = None,
     ):
         self.settings = settings
@@ -328,7 +328,7 @@ class Collector:
                 client.close()
 
 
-def run_collector(settings: Settings) -> int:
+def run_collector(settings: CollectorConfig) -> int:
     """Run the collector until SIGTERM or Ctrl-C; flush and return 0."""
 
     async def main() -> None:

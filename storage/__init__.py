@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
 from storage.errors import (
@@ -19,9 +18,7 @@ from storage.errors import (
     StoreUnavailable,
     WriteRejected,
 )
-
-if TYPE_CHECKING:
-    from jieneng.settings import Settings
+from storage.settings import StorageConfig
 
 __all__ = [
     "DeviceHealth",
@@ -42,8 +39,11 @@ def _env(name: str) -> str | None:
     return os.environ.get(name) or None if name else None
 
 
-def open_store(settings: Settings) -> TimeSeriesStore:
-    """The store configured in ``[storage]`` of ``settings`` (a :class:`jieneng.settings.Settings`).
+def open_store(settings: StorageConfig) -> TimeSeriesStore:
+    """The store configured in ``[storage]`` of ``settings``.
+
+    ``settings`` is the composed settings, or anything with ``site``, ``storage``, ``source`` and
+    ``resolve`` (:class:`storage.settings.StorageConfig`).
 
     Days and months are cut in ``settings.site.timezone``. Credentials come from the environment
     variables named in ``[storage.influxdb]``; they never appear in messages.

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import cache
 
-from jieneng.settings import Settings
+from collectors.settings import CollectorConfig
 from storage import open_store
 from storage.errors import StorageError, StoreUnavailable
 from storage.importer import iter_readings, validate_readings_file
@@ -20,7 +20,7 @@ EXIT_STORE = 4
 BATCH = 20_000
 
 
-def _points_lookup(settings: Settings) -> Callable[[str], frozenset[str] | None]:
+def _points_lookup(settings: CollectorConfig) -> Callable[[str], frozenset[str] | None]:
     """meter id -> point names of its register map, or None when the map cannot be loaded."""
     models = {m.id: m.model for m in settings.meters}
     dirs = [settings.resolve(p) for p in settings.collector.register_map_dirs]
@@ -37,7 +37,7 @@ def _points_lookup(settings: Settings) -> Callable[[str], frozenset[str] | None]
     return lambda meter: points_of_model(models[meter])
 
 
-def import_readings_main(args: argparse.Namespace, settings: Settings) -> int:
+def import_readings_main(args: argparse.Namespace, settings: CollectorConfig) -> int:
     """Validate the whole file, then write it in batches with progress on stderr.
 
     Returns 0 on success, 1 when the file has bad rows (all listed, nothing written), 4 when the

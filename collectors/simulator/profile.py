@@ -196,7 +196,7 @@ def counter_value(meter, t: datetime, tz: tzinfo = SHANGHAI) -> float:
     Parameters
     ----------
     meter
-        A ``[[meters]]`` entry (``jieneng.settings.MeterSettings``): id, carrier, subitem.
+        A ``[[meters]]`` entry (``collectors.settings.MeterSettings``): id, carrier, subitem.
     t
         Time zone-aware instant.
     tz
@@ -355,7 +355,8 @@ def history_readings(
     Parameters
     ----------
     settings
-        ``jieneng.settings.Settings``: the meters, their models and the site's time zone.
+        The composed settings (:class:`collectors.settings.CollectorConfig`): the meters, their
+        models and the site's time zone.
     start, end
         Time zone-aware bounds; times are aligned to multiples of ``step_s`` since the Unix epoch.
     step_s

@@ -273,7 +273,8 @@ def start_simulator(
     Parameters
     ----------
     settings
-        ``jieneng.settings.Settings`` with ``[[gateways]]`` and ``[[meters]]``.
+        The composed settings (:class:`collectors.settings.CollectorConfig`) with
+        ``[[gateways]]`` and ``[[meters]]``.
     faults
         Meter id → fault kinds to switch on from the start (``timeout``, ``exception``, ``reset``,
         ``drop``, ``garble``, ``delay``).
