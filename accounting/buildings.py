@@ -1,8 +1,8 @@
 """Which buildings of the buildings ledger count in a year (在用建筑).
 
-The statistics form's 建筑面积 (reference/china-energy-carbon.md §6.2) is the floor area an
-institution uses **at the end of the reporting year** (年末), so a year's floor area is the sum over
-the buildings in use on its **reference date**:
+The statistics form's 建筑面积 (form 公共机构基本信息 of the 公共机构能源资源消费统计调查制度,
+国管节能〔2022〕301号) is the floor area an institution uses **at the end of the reporting year**
+(年末), so a year's floor area is the sum over the buildings in use on its **reference date**:
 
 * the reference date is 31 December of the year, or ``as_of`` when that is earlier (the current,
   unfinished year is counted as it stands today, not as it will stand at year end);

@@ -28,8 +28,9 @@ from accounting.bills import spread_bills
 
 __all__ = ["COST_CARRIERS", "annual_costs", "billed_costs", "cost_summary"]
 
-#: Carriers whose cost the statistics form asks for (reference §6.2: 电, 水, 煤, 天然气, 液化石油气,
-#: 汽油, 柴油, 热力), in the form's order.
+#: Carriers whose cost the statistics form asks for (form 公共机构能源资源消费状况 of the
+#: 公共机构能源资源消费统计调查制度: 电, 水, 煤, 天然气, 液化石油气, 汽油, 柴油, 热力), in the
+#: form's order.
 COST_CARRIERS = ("electricity", "water", "coal", "natural_gas", "lpg", "gasoline", "diesel", "heat")
 
 #: Relative tolerance when comparing the costed quantity with the accounted one (float sums).

@@ -1,4 +1,4 @@
-"""Counter arithmetic (DESIGN decision 3): cumulative counter readings → interval consumption.
+"""Counter arithmetic: cumulative counter readings → interval consumption.
 
 This module is the one place that turns counter values (kWh, m3, GJ registers that only grow)
 into consumption. Between two consecutive readings of one counter the step is classified:

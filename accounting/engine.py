@@ -11,18 +11,19 @@ Pure, vectorised pandas: nothing here reads a file, a store or the clock. The in
 * a **factor table** (:func:`build_factor_table`): one row per carrier × unit × province with
   kgce_per_unit (折标准煤系数) and kgco2_per_unit (排放因子) and where each came from.
 
-Scopes (JS/T 303 / the statistics boundary, see reference/china-energy-carbon.md §2.4):
+Scopes (JS/T 303-2026 公共机构碳排放核算指南; the boundary is that of the 公共机构能源资源消费
+统计调查制度):
 
 * scope 1 = fuel burnt on site: stationary (boilers, canteens, generators) + mobile (vehicles);
 * scope 2 = purchased electricity + purchased heat;
 * on-site PV generation (use "generation") and certified green electricity (use "green") emit 0;
 * water is a resource, not energy: it has no tce and no CO2.
 
-Coverage (DESIGN decision 3) travels with every figure: a carrier's coverage is the share of the
-year actually measured or billed; an institution's energy coverage is the tce-weighted mean of its
-energy carriers' coverage, capped at its electricity coverage (every institution uses
-electricity: no electricity data means the year is not measured); its CO2 coverage likewise, CO2-
-weighted; its water coverage the water's.
+Coverage (see :mod:`accounting.counters`) travels with every figure: a carrier's coverage is
+the share of the year actually measured or billed; an institution's energy coverage is the
+tce-weighted mean of its energy carriers' coverage, capped at its electricity coverage (every
+institution uses electricity: no electricity data means the year is not measured); its CO2
+coverage likewise, CO2-weighted; its water coverage the water's.
 
 The steps, in order: :func:`annual_quantities` (months → year per institution × carrier × use,
 with coverage), :func:`distinct_keys` and :func:`build_factor_table` (each factor looked up once),

@@ -1,6 +1,7 @@
 """The annual 公共机构能源资源消费统计 report: an Excel workbook, a CSV or a JSON file.
 
-Workbook sheets (Chinese headers, as an energy officer files them; reference §6.2):
+Workbook sheets (Chinese headers, as an energy officer files them; the forms of the
+公共机构能源资源消费统计调查制度, 国管节能〔2022〕301号):
 
 * 基本信息 (form 1) — one row per institution: code, name, 统一社会信用代码, category, level,
   province, climate zone, 建筑面积 and 采暖面积 (buildings in use at year end, see

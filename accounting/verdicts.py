@@ -16,23 +16,28 @@ is judged as plain columns (one block of rows per indicator, institutions in the
 and :func:`judge_year` puts every kind into one frame once; its text columns are categoricals
 (``accounting.verdict_table``), its numbers plain floats.
 
-The rules (reference/china-energy-carbon.md):
+The rules and their primary sources:
 
-* quota (能耗定额): ``below_guide`` (≤ 引导值), ``between_guide_and_baseline`` (≤ 基准值),
-  ``above_baseline`` (> 基准值, ≤ 约束值), ``above_constraint`` (> 约束值); a table without a
-  基准值 gives ``between_guide_and_constraint``, one with only a 约束值 ``below_constraint``.
+* quota (能耗定额; the provincial quota standards such as DB37/T 2672-2019 党政机关能源消耗定额
+  标准, and GB/T 51161-2016 民用建筑能耗标准 for offices): ``below_guide`` (≤ 引导值),
+  ``between_guide_and_baseline`` (≤ 基准值), ``above_baseline`` (> 基准值, ≤ 约束值),
+  ``above_constraint`` (> 约束值); a table without a 基准值 gives
+  ``between_guide_and_constraint``, one with only a 约束值 ``below_constraint``.
   A kgce indicator whose table prescribes 等价值 electricity (DB37/T 2672: 0.31 kgce/kWh) is
   recomputed on that basis before it is judged.
-* 十四五 (§4.1): change against the institution's own 2020 value; the straight-line path from 0 in
-  2020 to the 2025 target change (−5 % per area, −6 % per person, −6 % water, −7 % CO2 per area).
+* 十四五 (《"十四五"公共机构节约能源资源工作规划》, 国管节能〔2021〕195号): change against the
+  institution's own 2020 value; the straight-line path from 0 in 2020 to the 2025 target change
+  (−5 % per area, −6 % per person, −6 % water, −7 % CO2 per area).
 * peers: rank and percentile within category × level × climate zone; the 示范单位 score against the
-  peer average (§5.2 bands :data:`SCORE_BANDS`); a group with fewer than :data:`MIN_PEERS` known
-  members falls back to a published same-type average of the province, else ``unknown``.
+  peer average (bands of the 节约型公共机构示范单位 evaluation standard, :data:`SCORE_BANDS`); a
+  group with fewer than :data:`MIN_PEERS` known members falls back to a published same-type
+  average of the province, else ``unknown``.
 * certification readiness: 节约型机关 (government bodies: the energy and water target items, i.e.
   the three 十四五 intensity verdicts), 示范单位 (no energy/water item scoring 0), 能效领跑者
   (first in its peer group and every judged quota indicator at or below 引导值).
-* auditor checks (§6.2, Hami 2023): floor area or occupants changed by more than 10 % year on year;
-  an intensity above 约束值 or below 引导值; a bill's unit price far from the median of its carrier.
+* auditor checks (the provinces' data checks under the 公共机构能源资源消费统计调查制度, e.g. Hami
+  2023): floor area or occupants changed by more than 10 % year on year; an intensity above 约束值
+  or below 引导值; a bill's unit price far from the median of its carrier.
 """
 
 from __future__ import annotations
@@ -119,14 +124,16 @@ PEER_INDICATORS: dict[str, tuple[str, str, str, str]] = {
 }
 
 #: 示范单位 score bands: (upper limit of value ÷ peer average, points); above the last limit: 0.
-#: Source: 节约型公共机构示范单位 evaluation standard (12th-FYP version), renrendoc.com/paper/
-#: 176479043.html, confidence S (reference/china-energy-carbon.md §5.2).
+#: Source: the 节约型公共机构示范单位 evaluation standard (国家发展改革委, 财政部, 国管局; 12th-FYP
+#: version): each 能源资源消耗 indicator scored against the province's same-type average of the
+#: previous year. Confidence S: read from a copy of the standard, not from the issuing notice.
 SCORE_BANDS: tuple[tuple[float, int], ...] = ((0.9, 7), (1.0, 6), (1.1, 5), (1.2, 4))
 SCORE_MAX = 7
 
 #: Peers needed for a computed peer average (fewer: the published average, else unknown).
 MIN_PEERS = 3
-#: Year-on-year change of floor area or occupants that an auditor asks about (§6.2, Hami 2023).
+#: Year-on-year change of floor area or occupants that an auditor asks about (the provinces' data
+#: checks under the 公共机构能源资源消费统计调查制度, e.g. Hami 2023).
 AUDIT_CHANGE_LIMIT = 0.10
 #: A bill's unit price outside [low, high] × the median of its carrier and unit is flagged.
 PRICE_RATIO_LIMITS = (0.5, 2.0)
@@ -737,7 +744,8 @@ def _peer_reason(r: dict) -> str:
 # Certification readiness
 # ---------------------------------------------------------------------------------------------
 
-#: 节约型机关 target items: the 十四五 verdicts of these indicators (§5.1 强化目标管理).
+#: 节约型机关 target items: the 十四五 verdicts of these indicators (《节约型机关创建行动方案》, item
+#: 强化目标管理).
 ORGAN_ITEMS = ("kgce_per_m2", "kgce_per_person", "water_m3_per_person")
 #: The indicator a 能效领跑者 must lead its peer group on.
 LEADER_INDICATOR = "kgce_per_m2_excl_vehicles"

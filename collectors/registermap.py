@@ -12,7 +12,7 @@ File format (see any file in ``collectors/maps/``)::
     model = "chint_dtsu666"            # must equal the file stem
     manufacturer = "CHINT (正泰)"
     description = "..."
-    source = "vendor manual ...; volkszaehler/mbmd@fb8f9c2 meters/rs485/dtsu666.go"
+    source = "CHINT DTSU666 user manual ZTY0.464.1002, Table 10"
     confidence = "high"                # high | medium | medium-low | low
     address_base_note = "manual addresses are 0-based hex protocol addresses; used as printed"
     carriers = ["electricity"]         # what the meter measures; the carrier's counter must exist

@@ -1,6 +1,6 @@
 """Reference data: every default factor of issue 5, the year rule, switches and overrides.
 
-Each expected value cites where it comes from (reference/china-energy-carbon.md, section given).
+Each expected value cites the publication it comes from.
 """
 
 from __future__ import annotations
@@ -26,18 +26,18 @@ def ref():
 
 # (carrier, unit, kgce per unit, citation)
 DEFAULT_TCE = [
-    ("electricity", "kWh", 0.1229, "§1.1 当量值, NBS yearbook note"),
-    ("natural_gas", "m3", 1.2143, "§1.1 NBS 12.143 tce/10^4 m3"),
-    ("gasoline", "kg", 1.4714, "§1.1 GB/T 2589 / NBS table"),
-    ("gasoline", "L", 1.4714 * 0.73, "§1.2 at 0.73 kg/L"),
-    ("diesel", "kg", 1.4571, "§1.1"),
-    ("diesel", "L", 1.4571 * 0.86, "§1.2 at 0.86 kg/L"),
-    ("lpg", "kg", 1.7143, "§1.1"),
-    ("coal", "kg", 0.7143, "§1.1 raw coal 原煤"),
-    ("coal", "t", 714.3, "§1.1 raw coal, per tonne"),
-    ("heat", "GJ", 34.12, "§1.1 0.03412 kgce/MJ"),
-    ("heat", "MJ", 0.03412, "§1.1 0.03412 kgce/MJ"),
-    ("water", "m3", 0.0, "§1.1 water is not counted in 综合能耗"),
+    ("electricity", "kWh", 0.1229, "GB/T 2589-2020 当量值; NBS yearbook note"),
+    ("natural_gas", "m3", 1.2143, "NBS reference table 12.143 tce/10^4 m3"),
+    ("gasoline", "kg", 1.4714, "GB/T 2589-2020 / NBS reference table"),
+    ("gasoline", "L", 1.4714 * 0.73, "GB/T 2589-2020 per kg, at 0.73 kg/L"),
+    ("diesel", "kg", 1.4571, "GB/T 2589-2020 / NBS reference table"),
+    ("diesel", "L", 1.4571 * 0.86, "GB/T 2589-2020 per kg, at 0.86 kg/L"),
+    ("lpg", "kg", 1.7143, "GB/T 2589-2020 / NBS reference table"),
+    ("coal", "kg", 0.7143, "GB/T 2589-2020 raw coal 原煤"),
+    ("coal", "t", 714.3, "GB/T 2589-2020 raw coal, per tonne"),
+    ("heat", "GJ", 34.12, "GB/T 2589-2020 0.03412 kgce/MJ"),
+    ("heat", "MJ", 0.03412, "GB/T 2589-2020 0.03412 kgce/MJ"),
+    ("water", "m3", 0.0, "DB37/T 2672-2019 App. B: water is not counted in 综合能耗"),
 ]
 
 
@@ -52,15 +52,15 @@ def test_default_tce_coefficients(ref, carrier, unit, expected, citation):
 
 # (carrier, unit, kgCO2 per unit, citation)
 DEFAULT_CO2 = [
-    ("natural_gas", "m3", 2.1622, "§2.3 method A"),
-    ("gasoline", "kg", 2.9251, "§2.3 method A"),
-    ("gasoline", "L", 2.9251 * 0.73, "§2.3 ≈2.14 kg/L at 0.73 kg/L"),
-    ("diesel", "kg", 3.0959, "§2.3 method A"),
-    ("diesel", "L", 3.0959 * 0.86, "§2.3 ≈2.66 kg/L at 0.86 kg/L"),
-    ("lpg", "kg", 3.1013, "§2.3 method A"),
-    ("coal", "kg", 1.9003, "§2.3 raw coal (generic)"),
-    ("heat", "GJ", 110.0, "§2.2 0.11 tCO2/GJ"),
-    ("pv", "kWh", 0.0, "§2.4 green power counts 0"),
+    ("natural_gas", "m3", 2.1622, "NDRC guideline default parameters"),
+    ("gasoline", "kg", 2.9251, "NDRC guideline default parameters"),
+    ("gasoline", "L", 2.9251 * 0.73, "NDRC guideline defaults, ≈2.14 kg/L at 0.73 kg/L"),
+    ("diesel", "kg", 3.0959, "NDRC guideline default parameters"),
+    ("diesel", "L", 3.0959 * 0.86, "NDRC guideline defaults, ≈2.66 kg/L at 0.86 kg/L"),
+    ("lpg", "kg", 3.1013, "NDRC guideline default parameters"),
+    ("coal", "kg", 1.9003, "NDRC guideline defaults, raw coal (generic)"),
+    ("heat", "GJ", 110.0, "NDRC 2013-2015 GHG guidelines default 0.11 tCO2/GJ"),
+    ("pv", "kWh", 0.0, "JS/T 303-2026: green power counts 0"),
 ]
 
 
@@ -85,7 +85,8 @@ def test_every_shipped_grid_factor_matches_the_reference_csv(ref):
 
 
 def test_grid_factor_of_the_province_for_a_published_year(ref):
-    # §2.1 provincial table: Shaanxi 2022 = 0.6558; grid-emission-factors.csv: Shandong 2023 0.6191
+    # 生态环境部、国家统计局 2022 factors (公告 of 2024-12-20): Shaanxi 0.6558;
+    # 2023 factors (公告2025年第47号): Shandong 0.6191
     assert ref.kgco2_per_unit("electricity", "kWh", 2022, "shaanxi").value == 0.6558
     factor = ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong")
     assert factor.value == 0.6191
@@ -107,7 +108,8 @@ def test_a_year_before_the_first_publication_uses_the_earliest_and_says_so(ref):
 
 
 def test_a_province_without_a_factor_uses_the_national_average(ref):
-    # Tibet has only a 2023 proxy row: for 2022 the national average 0.5366 (§2.1) is used.
+    # Tibet has only a 2023 proxy row: for 2022 the national average 0.5366 (生态环境部、国家统计局
+    # 2022 factors) is used.
     factor = ref.kgco2_per_unit("electricity", "kWh", 2022, "tibet")
     assert factor.value == 0.5366
     assert factor.region == "china"
@@ -129,9 +131,9 @@ def test_switches_select_the_alternative_factors():
         emission_factor_policy="national",
     ))
     electricity = ref.kgce_per_unit("electricity", "kWh", 2024)
-    assert electricity.value == 0.31  # §1.1 等价值 in DB37/T 2672-2019 App. B
+    assert electricity.value == 0.31  # 等价值 in DB37/T 2672-2019 App. B
     assert "used 2019" in electricity.note
-    assert ref.kgce_per_unit("natural_gas", "m3", 2024).value == 1.33  # §1.2 platform practice
+    assert ref.kgce_per_unit("natural_gas", "m3", 2024).value == 1.33  # statistics platform setting
     assert ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong").value == 0.5306  # national
 
 
@@ -167,7 +169,7 @@ def test_a_deployer_overrides_a_factor_and_adds_a_quota_table(tmp_path):
 
 
 def test_shandong_quota_table_values(ref):
-    # §3.2 DB37/T 2672-2019: 人均综合能耗 市级以下 A区 1197.8 / 781.0 / 453.7
+    # DB37/T 2672-2019: 人均综合能耗 市级以下 A区 1197.8 / 781.0 / 453.7
     q = ref.quotas()
     row = q[(q["indicator"] == "kgce_per_person") & (q["level"] == "county")].iloc[0]
     assert (row["constraint"], row["baseline"], row["guide"]) == (1197.8, 781.0, 453.7)
@@ -181,15 +183,15 @@ def test_gb51161_office_indicators_are_flagged_unverified(ref):
     assert q["note"].str.contains("UNVERIFIED").all()
     row = q[(q["category"] == "government") & (q["subtype"] == "class_a")
             & (q["climate_zone"] == "cold")].iloc[0]
-    assert (row["constraint"], row["guide"]) == (55, 45)  # §3.1 A类 党政机关 严寒/寒冷
+    assert (row["constraint"], row["guide"]) == (55, 45)  # GB/T 51161-2016 Table 5.2.1 A类 党政机关 严寒/寒冷
 
 
 def test_targets_and_2020_baseline(ref):
     t = ref.targets()
     base = t[(t["kind"] == "baseline") & (t["indicator"] == "kgce_per_m2")].iloc[0]
-    assert (base["year"], base["value"]) == (2020, 18.48)  # §4.1
+    assert (base["year"], base["value"]) == (2020, 18.48)  # 国管节能〔2021〕195号
     target = t[(t["kind"] == "target") & (t["indicator"] == "kgco2_per_m2")].iloc[0]
-    assert (target["year"], target["change_vs_base"]) == (2025, -0.07)  # §4.1
+    assert (target["year"], target["change_vs_base"]) == (2025, -0.07)  # 国管节能〔2021〕195号
 
 
 def test_conversion_table_has_every_carrier(ref):

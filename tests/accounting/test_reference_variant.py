@@ -1,6 +1,6 @@
 """A tce coefficient variant asked for by name, and the 等价值 re-basing delta built on it.
 
-Values cite reference/china-energy-carbon.md §1.1: 当量值 0.1229 kgce/kWh (GB/T 2589-2020, NBS
+Values cite their publications: 当量值 0.1229 kgce/kWh (GB/T 2589-2020, NBS
 yearbook note); 等价值 0.31 kgce/kWh (DB37/T 2672-2019 App. B, the only published one, 2019).
 """
 
