@@ -38,14 +38,12 @@ from accounting.bills import bill_coverage, spread_bills
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
 from accounting.settings import AccountingConfig
+from jieneng.vocabulary import CONSUMPTION_COLUMNS as VOCABULARY_CONSUMPTION_COLUMNS
 
 __all__ = ["CONSUMPTION_COLUMNS", "Inputs", "annual_inputs", "metered_to_consumption"]
 
-#: Columns of the monthly consumption table.
-CONSUMPTION_COLUMNS = [
-    "institution_id", "month", "carrier", "unit", "quantity", "use", "source", "coverage",
-    "estimated_share",
-]
+#: Columns of the monthly consumption table (the vocabulary's, as a list for frame indexing).
+CONSUMPTION_COLUMNS = list(VOCABULARY_CONSUMPTION_COLUMNS)
 
 #: How metered consumption of a carrier is used.
 _METERED_USE = {

@@ -51,6 +51,13 @@ from accounting.codes import (
     sums_per_code,
     text_codes,
 )
+from jieneng.vocabulary import (
+    COMBUSTION_CARRIERS,
+    CONSUMPTION_COLUMNS,
+    ELECTRICITY_CARRIERS,
+    ENERGY_CARRIERS,
+    SECONDARY_CARRIERS,
+)
 
 __all__ = [
     "COMBUSTION_CARRIERS",
@@ -74,11 +81,6 @@ __all__ = [
     "totals",
 ]
 
-#: Columns the monthly consumption table must have.
-CONSUMPTION_COLUMNS = (
-    "institution_id", "month", "carrier", "unit", "quantity", "use", "source", "coverage",
-    "estimated_share",
-)
 #: Meters run all year: a month without a row (or with coverage 0) is a month not measured.
 #: Utility accounts for these carriers are billed every month, so a month without a bill is a
 #: gap too. Bills of other carriers (heat for the heating season, LPG, coal and fuel deliveries)
@@ -87,19 +89,13 @@ CONSUMPTION_COLUMNS = (
 CONTINUOUS_BILL_CARRIERS = frozenset({"electricity", "water", "natural_gas"})
 MONTHS_PER_YEAR = 12
 
-#: Fuels burnt on site: their CO2 is scope 1 (直接排放).
-COMBUSTION_CARRIERS = frozenset({"natural_gas", "lpg", "coal", "gasoline", "diesel"})
-#: Energy bought as electricity or heat: its CO2 is scope 2 (间接排放).
-SECONDARY_CARRIERS = frozenset({"electricity", "heat"})
-#: Carriers whose quantity is energy (water is a resource: no tce, no CO2).
-ENERGY_CARRIERS = COMBUSTION_CARRIERS | SECONDARY_CARRIERS | {"pv"}
 #: Uses whose electricity emits nothing: on-site PV and certified green electricity (EF = 0).
 ZERO_EMISSION_USES = frozenset({"generation", "green"})
-#: Carriers whose quantity counts as electricity use [kWh] for 单位建筑面积电耗. On-site PV is
-#: electricity the institution generates and uses: it counts in electricity use and, at the
-#: electricity coefficient, in 综合能耗 (GB/T 2589 counts energy used, whatever its origin); its
-#: CO2 is 0. Export of PV to the grid is not modelled: a PV meter is read as self-consumption.
-ELECTRICITY_CARRIERS = frozenset({"electricity", "pv"})
+# ELECTRICITY_CARRIERS (from the vocabulary) count as electricity use [kWh] for 单位建筑面积电耗.
+# On-site PV is electricity the institution generates and uses: it counts in electricity use and,
+# at the electricity coefficient, in 综合能耗 (GB/T 2589 counts energy used, whatever its
+# origin); its CO2 is 0. Export of PV to the grid is not modelled: a PV meter is read as
+# self-consumption.
 
 #: Per-institution columns of :func:`institution_figures`, with their meaning and unit.
 INSTITUTION_FIGURES: dict[str, str] = {

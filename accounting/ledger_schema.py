@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from accounting import units
 from accounting.errors import UnitError
+from jieneng.vocabulary import LedgerKind
 
 __all__ = ["KINDS", "SCHEMAS", "Column", "LedgerSchema", "normalise_header", "parse_value"]
 
@@ -199,7 +200,9 @@ SCHEMAS: dict[str, LedgerSchema] = {
     ), ("institution_id", "carrier", "account", "period_start", "period_end")),
 }
 
-KINDS: tuple[str, ...] = tuple(SCHEMAS)
+KINDS: tuple[str, ...] = tuple(kind.value for kind in LedgerKind)
+if set(SCHEMAS) != set(KINDS):  # pragma: no cover - a programming error caught at import
+    raise ImportError(f"ledger schemas {sorted(SCHEMAS)} differ from the vocabulary's {sorted(KINDS)}")
 
 #: Header cells ignored wherever they appear (row numbers, remarks).
 IGNORED_HEADERS = frozenset({"序号", "备注", "说明", "note", "notes", "remark", "remarks", "no"})

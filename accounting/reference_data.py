@@ -47,6 +47,7 @@ import pandas as pd
 from accounting import units
 from accounting.errors import ReferenceDataError, UnitError
 from accounting.settings import AccountingSettings
+from jieneng.vocabulary import CARRIER_INFO
 
 __all__ = ["REFERENCE_ROOT", "Factor", "ReferenceData", "available_factor_sets", "load_reference"]
 
@@ -127,8 +128,8 @@ _QUOTA_COLUMNS = [
 
 #: Which CO2 scope a carrier's consumption falls in when it is purchased or burnt on site.
 _SCOPE = {
-    "electricity": "scope2", "heat": "scope2", "natural_gas": "scope1", "lpg": "scope1",
-    "coal": "scope1", "gasoline": "scope1", "diesel": "scope1", "pv": "none", "water": "none",
+    str(carrier): f"scope{int(info.scope)}" if info.scope else "none"
+    for carrier, info in CARRIER_INFO.items()
 }
 
 

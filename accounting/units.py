@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from accounting.errors import UnitError
+from jieneng.vocabulary import CARRIER_INFO, CARRIERS, Carrier
 
 __all__ = [
     "CANONICAL_UNITS",
@@ -25,7 +26,8 @@ __all__ = [
     "unit_scale",
 ]
 
-#: carrier → {accepted unit: how many canonical units one of it is}
+#: carrier → {accepted unit: how many canonical units one of it is}; the canonical unit (factor 1)
+#: is the vocabulary's :attr:`~jieneng.vocabulary.CarrierInfo.unit`.
 _UNITS: dict[str, dict[str, float]] = {
     "electricity": {"kWh": 1.0, "MWh": 1000.0},
     "water": {"m3": 1.0, "t": 1.0},  # water statistics count 1 t = 1 m3 (吨水)
@@ -38,16 +40,11 @@ _UNITS: dict[str, dict[str, float]] = {
     "pv": {"kWh": 1.0, "MWh": 1000.0},
 }
 
-#: Every carrier a ledger or a meter may name.
-CARRIERS: tuple[str, ...] = tuple(_UNITS)
+#: Carriers that count as energy (water is a resource, not energy), in the vocabulary's order.
+ENERGY_CARRIERS: tuple[str, ...] = tuple(c for c in CARRIERS if CARRIER_INFO[Carrier(c)].is_energy)
 
-#: Carriers that count as energy (water is a resource, not energy).
-ENERGY_CARRIERS: tuple[str, ...] = tuple(c for c in _UNITS if c != "water")
-
-#: The unit accounting works in, per carrier.
-CANONICAL_UNITS: dict[str, str] = {
-    carrier: next(u for u, k in units.items() if k == 1.0) for carrier, units in _UNITS.items()
-}
+#: The unit accounting works in, per carrier (the vocabulary's canonical unit).
+CANONICAL_UNITS: dict[str, str] = {str(c): info.unit for c, info in CARRIER_INFO.items()}
 
 #: Spellings an officer types, mapped to the unit symbol used here.
 _ALIASES: dict[str, str] = {
@@ -60,6 +57,13 @@ _ALIASES: dict[str, str] = {
     "l": "L", "升": "L", "litre": "L", "liter": "L",
     "gj": "GJ", "吉焦": "GJ", "mj": "MJ", "兆焦": "MJ",
 }
+
+
+if set(_UNITS) != set(CARRIERS) or any(
+    _UNITS[c].get(info.unit) != 1.0 for c, info in CARRIER_INFO.items()
+):  # pragma: no cover - a programming error caught at import
+    raise ImportError("accounting.units._UNITS must list every carrier of the vocabulary "
+                      "with its canonical unit at factor 1")
 
 
 def _check_carrier(carrier: str) -> None:

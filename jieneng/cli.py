@@ -16,15 +16,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
+from jieneng.vocabulary import ExitCode, LedgerKind
 
 __all__ = ["EXIT_BAD_CONFIG", "EXIT_NOT_BUILT", "main"]
 
-EXIT_BAD_CONFIG = 2
-EXIT_NOT_BUILT = 3
-
-LEDGER_KINDS = (
-    "institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills",
-)
+EXIT_BAD_CONFIG = ExitCode.bad_input
+EXIT_NOT_BUILT = ExitCode.not_built
 
 #: subcommand → "module:function" of its handler.
 HANDLERS: dict[str, str] = {
@@ -53,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jieneng",
         description="Jieneng (节能): energy monitoring and carbon accounting for public institutions.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v: INFO from every library, -vv: DEBUG)")
+    parser.add_argument("-q", "--quiet", action="count", default=0,
+                        help="less log output (-q: warnings and errors only, -qq: errors only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("demo", help="simulated meters → collector → store → accounting → dashboard")
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --once: how to print the readings")
 
     p = sub.add_parser("import", help="import readings (backfill) or a ledger from CSV/Excel")
-    p.add_argument("kind", choices=["readings", *LEDGER_KINDS], help="what the file holds")
+    p.add_argument("kind", choices=["readings", *(k.value for k in LedgerKind)], help="what the file holds")
     p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
     _config_arg(p)
 
@@ -137,13 +137,26 @@ def check_config(path: Path) -> int:
     return 0
 
 
+def configure_logging(verbose: int, quiet: int) -> None:
+    """Set the log level from ``-v``/``-q``: INFO by default (for jieneng's own loggers).
+
+    Default: jieneng's INFO and other libraries' WARNING. ``-v``: INFO everywhere; ``-vv``:
+    DEBUG everywhere (pymodbus frames included). ``-q``: WARNING; ``-qq``: ERROR only.
+    """
+    level = {2: logging.DEBUG, 1: logging.INFO}.get(min(verbose, 2), logging.WARNING)
+    ours = logging.DEBUG if verbose >= 2 else logging.INFO
+    if quiet:
+        level = ours = logging.WARNING if quiet == 1 else logging.ERROR
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    for name in ("jieneng", "collectors", "storage", "accounting", "forecasting", "dashboard"):
+        logging.getLogger(name).setLevel(ours)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jieneng`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2) if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose, args.quiet)
     if args.command == "check-config":
         return check_config(args.file)
 
@@ -165,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args, settings) or 0)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.interrupted
 
 
 if __name__ == "__main__":  # pragma: no cover

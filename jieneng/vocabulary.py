@@ -106,29 +106,31 @@ CARRIER_INFO: dict[Carrier, CarrierInfo] = {
 }
 
 #: Every carrier, in the order of :class:`Carrier`.
-CARRIERS: tuple[str, ...] = tuple(Carrier)
+CARRIERS: tuple[str, ...] = tuple(c.value for c in Carrier)
 #: Carriers whose quantity is energy (water is a resource: no tce, no CO2).
-ENERGY_CARRIERS: frozenset[str] = frozenset(c for c, i in CARRIER_INFO.items() if i.is_energy)
+ENERGY_CARRIERS: frozenset[str] = frozenset(
+    c.value for c, i in CARRIER_INFO.items() if i.is_energy
+)
 #: Fuels burnt on site: their CO2 is scope 1 (直接排放).
 COMBUSTION_CARRIERS: frozenset[str] = frozenset(
-    c for c, i in CARRIER_INFO.items() if i.scope is Scope.direct
+    c.value for c, i in CARRIER_INFO.items() if i.scope is Scope.direct
 )
 #: Energy bought as electricity or heat: its CO2 is scope 2 (间接排放).
 SECONDARY_CARRIERS: frozenset[str] = frozenset(
-    c for c, i in CARRIER_INFO.items() if i.scope is Scope.indirect
+    c.value for c, i in CARRIER_INFO.items() if i.scope is Scope.indirect
 )
 #: Carriers whose quantity counts as electricity use [kWh] (grid and on-site PV).
-ELECTRICITY_CARRIERS: frozenset[str] = frozenset({Carrier.electricity, Carrier.pv})
+ELECTRICITY_CARRIERS: frozenset[str] = frozenset({Carrier.electricity.value, Carrier.pv.value})
 
 #: The counter point that measures a carrier's consumption, by carrier: (point name, unit).
 #: Register maps name their points with these names, so accounting finds consumption without
 #: knowing meter models.
 CONSUMPTION_POINTS: dict[str, tuple[str, str]] = {
-    Carrier.electricity: ("energy_import_kwh", "kWh"),
-    Carrier.water: ("volume_m3", "m3"),
-    Carrier.natural_gas: ("volume_m3", "m3"),
-    Carrier.heat: ("heat_gj", "GJ"),
-    Carrier.pv: ("energy_export_kwh", "kWh"),
+    Carrier.electricity.value: ("energy_import_kwh", "kWh"),
+    Carrier.water.value: ("volume_m3", "m3"),
+    Carrier.natural_gas.value: ("volume_m3", "m3"),
+    Carrier.heat.value: ("heat_gj", "GJ"),
+    Carrier.pv.value: ("energy_export_kwh", "kWh"),
 }
 #: Carriers a meter may measure.
 METERED_CARRIERS: frozenset[str] = frozenset(CONSUMPTION_POINTS)
