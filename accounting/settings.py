@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 from pydantic import Field, field_validator
 
 from jieneng.vocabulary import Carrier, SettingsSection
-from storage.settings import SiteSettings, StorageSettings
+from storage.settings import StorageConfig
 
 __all__ = ["AccountingConfig", "AccountingSettings", "MeterInfo"]
 
@@ -88,14 +88,8 @@ class MeterInfo(Protocol):
     def poll_interval_s(self) -> float: ...
 
 
-class AccountingConfig(Protocol):
-    """What accounting reads of the composed settings."""
-
-    @property
-    def site(self) -> SiteSettings: ...
-
-    @property
-    def storage(self) -> StorageSettings: ...
+class AccountingConfig(StorageConfig, Protocol):
+    """What accounting reads of the composed settings (and what the store needs)."""
 
     @property
     def accounting(self) -> AccountingSettings: ...
@@ -104,9 +98,4 @@ class AccountingConfig(Protocol):
     def meters(self) -> Sequence[MeterInfo]: ...
 
     @property
-    def source(self) -> Path | None: ...
-
-    @property
     def base_dir(self) -> Path: ...
-
-    def resolve(self, path: Path) -> Path: ...

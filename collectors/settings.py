@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import Field, field_validator
 
 from jieneng.vocabulary import SUBITEM_CODES, Carrier, DataType, Function, SettingsSection
-from storage.settings import SiteSettings, StorageSettings
+from storage.settings import StorageConfig
 
 __all__ = [
     "CollectorConfig",
@@ -104,14 +104,8 @@ class CollectorSettings(SettingsSection):
 
 
 
-class CollectorConfig(Protocol):
-    """What the collector service reads of the composed settings."""
-
-    @property
-    def site(self) -> SiteSettings: ...
-
-    @property
-    def storage(self) -> StorageSettings: ...
+class CollectorConfig(StorageConfig, Protocol):
+    """What the collector service reads of the composed settings (and what the store needs)."""
 
     @property
     def collector(self) -> CollectorSettings: ...
@@ -121,8 +115,3 @@ class CollectorConfig(Protocol):
 
     @property
     def meters(self) -> Sequence[MeterSettings]: ...
-
-    @property
-    def source(self) -> Path | None: ...
-
-    def resolve(self, path: Path) -> Path: ...
