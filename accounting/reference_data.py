@@ -30,6 +30,11 @@ Files of a set:
 ``peer_averages.csv``
     published same-type averages: province, year, group, category, level, kgce_per_m2,
     kgce_per_person, water_m3_per_person, source, confidence, note.
+``verdict_rules.csv``
+    rule, value, unit, year, source, confidence, verified_by, note: the rules the verdicts apply
+    (示范单位 score bands ``score_band_<n>_ratio`` / ``score_band_<n>_points``, the 十四五 base
+    year, peer and audit limits), read by ``accounting.verdicts.rules.VerdictRules``. A rule that
+    is a project choice, not a published one, has confidence U; a deployer's row replaces it.
 
 Year rule: a factor published for the year is used; a year without one uses the latest earlier
 year, and a year before the first publication uses the earliest one. Either way
@@ -49,7 +54,10 @@ from accounting.errors import ReferenceDataError, UnitError
 from accounting.settings import AccountingSettings
 from jieneng.vocabulary import CARRIER_INFO
 
-__all__ = ["REFERENCE_ROOT", "Factor", "ReferenceData", "available_factor_sets", "load_reference"]
+__all__ = [
+    "REFERENCE_ROOT", "Factor", "ReferenceData", "available_factor_sets", "load_reference",
+    "read_verdict_rules",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,10 @@ _SPECS = {
         "peer_averages.csv", ("province", "year", "group"), ("year",),
         ("province", "year", "group", "category", "source", "confidence"),
         ("kgce_per_m2", "kgce_per_person", "water_m3_per_person"),
+    ),
+    "rules": _FileSpec(
+        "verdict_rules.csv", ("rule",), ("value",),
+        ("rule", "value", "unit", "source", "confidence"), ("year",),
     ),
     "quota": _FileSpec(
         "", ("table", "province", "category", "level", "area", "climate_zone", "subtype",
@@ -229,6 +241,7 @@ class ReferenceData:
     quota_tables: dict[str, pd.DataFrame]
     target_table: pd.DataFrame
     peer_table: pd.DataFrame
+    rule_table: pd.DataFrame
     files: list[Path] = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False)
     #: Each table's rows as dicts grouped by a column's value, made once (a lookup then reads a
@@ -426,6 +439,14 @@ class ReferenceData:
         frame["year"] = frame["year"].astype(int)
         return frame
 
+    def verdict_rules(self) -> pd.DataFrame:
+        """The verdicts' rules: rule, value, unit, year, source, confidence, ... (one row a rule).
+
+        ``accounting.verdicts.rules.VerdictRules.from_table`` reads them; the shipped rows are in
+        ``verdict_rules.csv`` of the set, a deployer's ``reference_dirs`` replace rows by ``rule``.
+        """
+        return self.rule_table.copy()
+
     def density_kg_per_l(self, fuel: str) -> Factor:
         """Density of a liquid fuel. [kg/L]"""
         rows = self._rows("densities", fuel=fuel)
@@ -559,5 +580,24 @@ def load_reference(settings: AccountingSettings, base_dir: Path | None = None) -
     return ReferenceData(
         settings=settings, tce=tables["tce"], co2=tables["co2"], grid=tables["grid"],
         densities=tables["densities"], quota_tables=quota_tables,
-        target_table=tables["targets"], peer_table=tables["peers"], files=files,
+        target_table=tables["targets"], peer_table=tables["peers"], rule_table=tables["rules"],
+        files=files,
     )
+
+
+def read_verdict_rules(folder: Path | None = None) -> pd.DataFrame:
+    """The rows of one folder's ``verdict_rules.csv``, checked as :func:`load_reference` does.
+
+    ``folder`` defaults to the shipped ``default`` set: the rules a verdict function applies
+    when it is not given a deployment's (``accounting.verdicts.rules.DEFAULT_RULES``).
+
+    Raises
+    ------
+    ReferenceDataError
+        When the file is missing or malformed (naming file, row and column).
+    """
+    spec = _SPECS["rules"]
+    path = (REFERENCE_ROOT / "default" if folder is None else Path(folder)) / spec.name
+    if not path.is_file():
+        raise ReferenceDataError(f"{path}: reference file missing")
+    return _merge([_read_csv(path, spec)], spec.key)

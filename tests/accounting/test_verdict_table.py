@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounting import verdict_table as vt
-from accounting.verdicts import _ranks
+from accounting.verdicts.peers import _ranks
 
 
 def plain(column) -> list:

@@ -1,0 +1,175 @@
+"""Audit verdicts: the checks a provincial auditor runs on an institution's annual figures.
+
+``floor_area_m2_change``, ``occupants_change``
+    建筑面积 or 用能人数 changed by more than ``audit_change_limit`` (10 %) against the previous
+    year: ``flag``; ``unknown`` without both years.
+``intensity_band:<indicator>``
+    a judged quota indicator above 约束值 or below 引导值 (below: is the data complete?).
+``bill_unit_price:<carrier>``
+    a bill's unit price (cost_cny ÷ quantity) outside ``price_ratio_low`` … ``price_ratio_high``
+    × the median of the year's bills of the same carrier and unit (at least ``min_price_peers``
+    bills); the limits are the project's, the check is published.
+
+References
+----------
+《公共机构能源资源消费统计调查制度》 (国管局; revised 国管节能〔2022〕301号), the statistics
+checks as a provincial statistics office applies them (哈密市, 2023): 用能人数 / 建筑面积 change
+over 10 % year on year, 单位建筑面积 above 约束值 or below 引导值, unit-price checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accounting.verdict_table import constant, is_value, select_text, text, where_text
+from accounting.verdicts.figures import Columns, Figures, array, length, table
+from accounting.verdicts.rules import DEFAULT_RULES, VerdictRules
+
+__all__ = ["AUDIT_EXTRA", "audit_parts", "audit_verdicts"]
+
+#: Audit verdicts' columns after :data:`VERDICT_COLUMNS`: the figures they rest on.
+AUDIT_EXTRA = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
+               "year"]
+
+
+def audit_verdicts(
+    figures: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    quota: pd.DataFrame,
+    bills: pd.DataFrame | None,
+    year: int,
+    rules: VerdictRules = DEFAULT_RULES,
+) -> pd.DataFrame:
+    """The checks a provincial auditor runs on an institution's annual figures.
+
+    * floor area and occupants changed by more than ``rules.audit_change_limit`` year on year
+      (``previous``: last year's figures; ``unknown`` without them);
+    * an intensity above 约束值 or below 引导值 (from the quota verdicts);
+    * a bill's unit price (cost_cny ÷ quantity) outside ``rules.price_ratio_limits`` × the
+      median of the year's bills of the same carrier and unit (``bills``: the bills ledger;
+      at least ``rules.min_price_peers`` of them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`VERDICT_COLUMNS` plus previous_value, change, ratio, guide, baseline, constraint,
+        table, year. status ``ok``, ``flag`` or ``unknown``.
+    """
+    return table(audit_parts(Figures(figures), previous, quota, bills, year, rules), AUDIT_EXTRA)
+
+
+def audit_parts(f: Figures, previous: pd.DataFrame | None, quota: Any,
+                bills: pd.DataFrame | None, year: int, rules: VerdictRules) -> list[Columns]:
+    """:func:`audit_verdicts` as columns, one part per check."""
+    parts = _change_checks(f, previous, year, rules.audit_change_limit)
+    judged = np.flatnonzero(~is_value(quota["status"], "unknown"))
+    if len(judged):
+        def take(column: str) -> Any:
+            return array(quota[column])[judged]
+
+        subject = text(take("subject"))
+        status = take("status")
+        flagged = is_value(status, "above_constraint") | is_value(status, "below_guide")
+        parts.append({
+            "institution_id": text(take("institution_id")),
+            "subject": pd.Categorical.from_codes(subject.codes, categories=text(np.asarray(
+                [f"intensity_band:{s}" for s in subject.categories], dtype=object)).categories),
+            "status": where_text(flagged, "flag", "ok"), "value": np.asarray(take("value")),
+            "unit": text(take("unit")), "coverage": np.asarray(take("coverage")),
+            "source": text(take("source")), "missing": constant("", len(judged)),
+            "reason": constant("", len(judged)), "guide": np.asarray(take("guide")),
+            "baseline": np.asarray(take("baseline")),
+            "constraint": np.asarray(take("constraint")), "table": text(take("table")),
+        })
+    if bills is not None and len(bills):
+        prices = _price_checks(bills, year, rules)
+        if len(prices):
+            parts.append({c: prices[c].to_numpy() for c in prices.columns})
+    for part in parts:
+        rows = length(part)
+        part["kind"] = constant("audit", rows)
+        part["year"] = np.full(rows, year)
+    return parts
+
+
+def _change_checks(f: Figures, previous: pd.DataFrame | None, year: int,
+                   change_limit: float) -> list[Columns]:
+    parts = []
+    n = f.n
+    at = f.rows_in(previous)
+    institution_id = f.institutions()
+    for column, unit in (("floor_area_m2", "m2"), ("occupants", "persons")):
+        value = f.numbers([column])
+        before = (f.numbers([column], previous, at) if previous is not None and len(previous)
+                  else np.full(n, np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = value / np.where(before > 0, before, np.nan) - 1.0
+        unknown = np.isnan(change)
+        parts.append({
+            "institution_id": institution_id, "subject": constant(f"{column}_change", n),
+            "status": select_text([unknown, np.abs(change) > change_limit],
+                                  ["unknown", "flag"], default="ok"),
+            "value": value, "unit": constant(unit, n), "coverage": np.full(n, np.nan),
+            "reason": constant("", n),
+            "missing": where_text(unknown, f"{column} of {year - 1} and {year}", ""),
+            "source": constant("provincial audit checks (Hami 2023), reference §6.2", n),
+            "previous_value": before, "change": change,
+        })
+    return parts
+
+
+def _price_checks(bills: pd.DataFrame, year: int, rules: VerdictRules) -> pd.DataFrame:
+    b = bills.copy()
+    if "cost_cny" not in b.columns:
+        return pd.DataFrame()
+    start = pd.to_datetime(b["period_start"]).dt.year
+    end = pd.to_datetime(b["period_end"]).dt.year
+    b = b[(start <= year) & (end >= year)]
+    b = b[pd.to_numeric(b["cost_cny"], errors="coerce").notna()
+          & (pd.to_numeric(b["quantity"], errors="coerce") > 0)]
+    if b.empty:
+        return pd.DataFrame()
+    b["price"] = b["cost_cny"].astype(float) / b["quantity"].astype(float)
+    grouped = b.groupby(["carrier", "unit"])["price"]
+    b["median"] = grouped.transform("median")
+    b["n"] = grouped.transform("size")
+    b["ratio"] = b["price"] / b["median"].where(b["median"] > 0)
+    low, high = rules.price_ratio_limits
+    min_bills = rules.min_price_peers
+    b["far"] = (b["ratio"] < low) | (b["ratio"] > high)
+    rows = []
+    for (inst, carrier, unit), g in b.groupby(["institution_id", "carrier", "unit"]):
+        n = int(g["n"].iloc[0])
+        median = float(g["median"].iloc[0])
+        if n >= min_bills and not median > 0:
+            status, reason = "unknown", (f"the median unit price of {carrier} bills is "
+                                         f"{median:g} CNY/{unit}: nothing to compare with")
+            missing = f"{carrier} bills with a positive cost_cny"
+        elif n < min_bills:
+            status, reason = "unknown", (f"{n} {carrier} bill(s) with a cost in {year}; at least "
+                                         f"{min_bills} needed to compare unit prices")
+            missing = f"at least {min_bills} {carrier} bills with cost_cny"
+        elif g["far"].any():
+            far = g[g["far"]]
+            status, missing = "flag", ""
+            reason = "; ".join(
+                f"bill {pd.Timestamp(s):%Y-%m-%d}…{pd.Timestamp(e):%Y-%m-%d}: {p:.3f} "
+                f"CNY/{unit} = {r:.2f}× the median {median:.3f}"
+                for s, e, p, r in zip(far["period_start"], far["period_end"], far["price"],
+                                      far["ratio"], strict=True))
+        else:
+            status, missing = "ok", ""
+            reason = (f"{len(g)} bill(s) within {low}…{high}× the median {median:.3f} "
+                      f"CNY/{unit} of {n} {carrier} bills")
+        worst = g.loc[(g["ratio"] - 1.0).abs().fillna(-1.0).idxmax()]
+        rows.append({
+            "institution_id": inst, "subject": f"bill_unit_price:{carrier}", "status": status,
+            "value": float(worst["price"]), "unit": f"CNY/{unit}", "coverage": np.nan,
+            "reason": reason, "missing": missing, "source": "provincial audit checks "
+            "(Hami 2023: unit-price check), reference §6.2", "ratio": float(worst["ratio"]),
+        })
+    return pd.DataFrame(rows)
+
