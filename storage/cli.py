@@ -1,4 +1,11 @@
-"""``jieneng import readings FILE --config FILE``: backfill history from another platform."""
+"""``jieneng import readings FILE --config FILE``: backfill history from another platform.
+
+Exit status (:class:`jieneng.vocabulary.ExitCode`): 0 (``ok``) when every reading was imported;
+2 (``bad_input``) when the file has bad rows (all listed, nothing written) or a meter's register map
+cannot be loaded; 4 (``unavailable``) when the store cannot be reached or fails part-way (the rows
+written so far stay; running the same import again completes it, because writes are idempotent);
+1 (``failed``) when the store cannot be opened for another reason or rejects the data.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +13,112 @@ import argparse
 import itertools
 import sys
 from collections.abc import Callable
-from functools import cache
 
+# The one import of a package above storage: the point names a file may hold are those of each
+# meter's register map, which the collectors own. It goes once the top-level CLI (jieneng/cli.py)
+# hands the lookup in.
+from collectors.registermap import RegisterMapError, get_register_map
 from jieneng.settings import Settings
+from jieneng.vocabulary import ExitCode
 from storage import open_store
 from storage.errors import StorageError, StoreUnavailable
 from storage.importer import iter_readings, validate_readings_file
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_STORE", "import_readings_main"]
+__all__ = ["BrokenRegisterMap", "import_readings_main", "points_lookup"]
 
-EXIT_BAD_INPUT = 1
-EXIT_STORE = 4
+#: Readings per ``write_readings`` call. [readings]
 BATCH = 20_000
 
 
-def _points_lookup(settings: Settings) -> Callable[[str], frozenset[str] | None]:
-    """meter id -> point names of its register map, or None when the map cannot be loaded."""
-    models = {m.id: m.model for m in settings.meters}
+class BrokenRegisterMap(Exception):
+    """A configured meter's register map cannot be loaded, so its points cannot be checked.
+
+    The message is one line: the settings file, the meter, the map (file or model) and every
+    problem found in it.
+    """
+
+
+def points_lookup(settings: Settings) -> Callable[[str], frozenset[str]]:
+    """Meter id → the point names of its register map, every map loaded (and checked) now.
+
+    Parameters
+    ----------
+    settings
+        The meters with their models, and ``[collector].register_map_dirs``.
+
+    Returns
+    -------
+    Callable[[str], frozenset[str]]
+        The lookup :func:`storage.importer.validate_readings_file` takes.
+
+    Raises
+    ------
+    BrokenRegisterMap
+        When a meter's map is missing or invalid (a user's map with a syntax error, overlapping
+        points, ...): the import cannot check its points, so it must not go on without.
+    """
     dirs = [settings.resolve(p) for p in settings.collector.register_map_dirs]
+    by_model: dict[str, frozenset[str]] = {}
+    by_meter: dict[str, frozenset[str]] = {}
+    for meter in settings.meters:
+        if meter.model not in by_model:
+            try:
+                regmap = get_register_map(meter.model, dirs)
+            except (RegisterMapError, OSError) as exc:
+                raise BrokenRegisterMap(_one_line(settings, meter.id, meter.model, exc)) from exc
+            by_model[meter.model] = frozenset(p.name for p in regmap.points)
+        by_meter[meter.id] = by_model[meter.model]
+    return by_meter.__getitem__
 
-    @cache
-    def points_of_model(model: str) -> frozenset[str] | None:
-        try:
-            from collectors.registermap import get_register_map
 
-            return frozenset(p.name for p in get_register_map(model, dirs).points)
-        except Exception:  # the map library is another package's; without it, accept any point
-            return None
-
-    return lambda meter: points_of_model(models[meter])
+def _one_line(settings: Settings, meter: str, model: str, exc: Exception) -> str:
+    """Return ``settings: meter 'm1': register map FILE: problem; problem`` on one line."""
+    if isinstance(exc, RegisterMapError):
+        where, problems = exc.where, exc.problems
+    else:
+        where, problems = f"register map {model!r}", [str(exc)]
+    what = "; ".join(" ".join(p.split()) for p in problems)
+    source = settings.source or "the settings"
+    return f"{source}: meter {meter!r}: {where}: {what}"
 
 
 def import_readings_main(args: argparse.Namespace, settings: Settings) -> int:
     """Validate the whole file, then write it in batches with progress on stderr.
 
-    Returns 0 on success, 1 when the file has bad rows (all listed, nothing written), 4 when the
-    store fails part-way (the rows written so far stay; running the same import again completes
-    it, because writes are idempotent).
+    Parameters
+    ----------
+    args
+        ``file``: the CSV file to import.
+    settings
+        The meters (and their register maps) and the store.
+
+    Returns
+    -------
+    int
+        An :class:`~jieneng.vocabulary.ExitCode`, see this module's docstring.
     """
     path = args.file
     meters = {m.id for m in settings.meters}
-    points_of = _points_lookup(settings)
+    try:
+        points_of = points_lookup(settings)
+    except BrokenRegisterMap as exc:
+        print(f"{path}: nothing was imported: {exc}", file=sys.stderr)
+        return ExitCode.bad_input
     total, problems = validate_readings_file(path, meters, points_of)
     if problems:
         print(f"{path}: {len(problems)} problem(s); nothing was imported", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.bad_input
     written = 0
     try:
         store = open_store(settings)
-    except StorageError as exc:
+    except StoreUnavailable as exc:
         print(f"{path}: cannot open the store: {exc}", file=sys.stderr)
-        return EXIT_STORE
+        return ExitCode.unavailable
+    except StorageError as exc:  # [storage] that names no usable store, a refused database, ...
+        print(f"{path}: cannot open the store: {exc}", file=sys.stderr)
+        return ExitCode.failed
     try:
         readings = iter_readings(path, meters, points_of)
         while batch := list(itertools.islice(readings, BATCH)):
@@ -68,8 +128,12 @@ def import_readings_main(args: argparse.Namespace, settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"{path}: the store failed after {written} of {total} readings: {exc}\n"
               "Writes are idempotent: run the same import again to complete it.", file=sys.stderr)
-        return EXIT_STORE
+        return ExitCode.unavailable
+    except StorageError as exc:  # the store rejected the data itself
+        print(f"{path}: the store rejected the readings after {written} of {total}: {exc}",
+              file=sys.stderr)
+        return ExitCode.failed
     finally:
         store.close()
     print(f"{path}: imported {written} readings into the {settings.storage.backend} store")
-    return 0
+    return ExitCode.ok
