@@ -70,32 +70,41 @@ class MeterInfo(Protocol):
     """What accounting reads of a configured meter (``[[meters]]``)."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The meter's id."""
 
     @property
-    def institution(self) -> str: ...
+    def institution(self) -> str:
+        """The institution the meter belongs to."""
 
     @property
-    def building(self) -> str: ...
+    def building(self) -> str:
+        """The building the meter is in."""
 
     @property
-    def carrier(self) -> str: ...
+    def carrier(self) -> str:
+        """What the meter measures."""
 
     @property
-    def subitem(self) -> str: ...
+    def subitem(self) -> str:
+        """The 分项 sub-item code (01000 = total electricity)."""
 
     @property
-    def poll_interval_s(self) -> float: ...
+    def poll_interval_s(self) -> float:
+        """The meter's poll period. [s]"""
 
 
 class AccountingConfig(StorageConfig, Protocol):
     """What accounting reads of the composed settings (and what the store needs)."""
 
     @property
-    def accounting(self) -> AccountingSettings: ...
+    def accounting(self) -> AccountingSettings:
+        """The ``[accounting]`` section."""
 
     @property
-    def meters(self) -> Sequence[MeterInfo]: ...
+    def meters(self) -> Sequence[MeterInfo]:
+        """The ``[[meters]]``."""
 
     @property
-    def base_dir(self) -> Path: ...
+    def base_dir(self) -> Path:
+        """The folder of the settings file."""

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 
 from storage.base import Reading
-from storage.influx_v1 import InfluxV1Store, reading_line
+from storage.influx_v1 import InfluxV1Store
+from storage.lineprotocol import reading_line
 from storage.periods import to_us
 from storage.sqlite import SCHEMA, UPSERT_READING, SqliteStore
 

@@ -9,8 +9,11 @@ and prints them — with ``--format json`` as a JSON list of objects::
      "ct_ratio": 40.0, "pt_ratio": 1.0, "ct_pt_applied": true}
 
 ``value`` already includes the CT/PT ratios where the point says they apply (``ct_pt_applied``).
-Exit status of ``--once``: 0 when at least one meter was read, 1 when none could be, 2 when the
-collector cannot start (a point override that does not fit the register map, an unusable spool).
+
+Exit status (:class:`jieneng.vocabulary.ExitCode`): 0 (``ok``) when at least one meter was read;
+1 (``failed``) when none could be, or when the collector cannot run (an unusable spool); 2
+(``bad_input``) when a register map or a point override in the settings does not fit; 4
+(``unavailable``) when a gateway cannot be reached outside a poll.
 """
 
 from __future__ import annotations
@@ -22,21 +25,34 @@ import logging
 import sys
 from typing import Any
 
-from collectors.errors import CollectorError
+from collectors.errors import CollectorError, DeviceError
 from collectors.poller import DevicePoller, PollResult
+from collectors.registermap import RegisterMapError
 from collectors.service import Collector, ReadingSink, run_collector
 from collectors.settings import CollectorConfig
+from collectors.simulator.server import SIMULATOR_FAULTS, SimulatorStartError, run_simulator
+from jieneng.vocabulary import ExitCode
 
 __all__ = ["collect_main", "reading_records", "simulate_main"]
-
-EXIT_NOTHING_READ = 1
-EXIT_COLLECTOR_ERROR = 2
 
 
 def reading_records(
     pollers: list[DevicePoller], results: list[PollResult]
 ) -> list[dict[str, Any]]:
-    """One JSON-ready record per reading, with the point's unit and the ratios applied."""
+    """One JSON-ready record per reading, with the point's unit and the ratios applied.
+
+    Parameters
+    ----------
+    pollers
+        The pollers that made ``results`` (for each meter's points and CT/PT ratios).
+    results
+        One poll cycle's results.
+
+    Returns
+    -------
+    list[dict[str, Any]]
+        The records described in this module's docstring, in the order of ``results``.
+    """
     by_meter = {p.meter.id: p for p in pollers}
     records = []
     for result in results:
@@ -70,8 +86,21 @@ def _print_table(records: list[dict[str, Any]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
-def collect_once(settings: CollectorConfig, output_format: str = "table") -> int:
-    """One poll cycle of every meter, written to the store; prints the readings."""
+def collect_once(settings: CollectorConfig, output_format: str = "table") -> ExitCode:
+    """One poll cycle of every meter, written to the store; prints the readings.
+
+    Parameters
+    ----------
+    settings
+        The gateways, meters, spool and store.
+    output_format
+        ``"table"`` (aligned columns) or ``"json"`` (see :func:`reading_records`).
+
+    Returns
+    -------
+    ExitCode
+        ``ok`` when at least one meter was read, ``failed`` when none could be.
+    """
     collector = Collector(settings)
 
     async def poll() -> list[PollResult]:
@@ -107,8 +136,8 @@ def collect_once(settings: CollectorConfig, output_format: str = "table") -> int
     read = sum(1 for r in results if r.ok)
     if read == 0:
         print(f"no meter could be read (0 of {len(results)})", file=sys.stderr)
-        return EXIT_NOTHING_READ
-    return 0
+        return ExitCode.failed
+    return ExitCode.ok
 
 
 def _quiet_pymodbus() -> None:
@@ -122,18 +151,37 @@ def _quiet_pymodbus() -> None:
 
 
 def collect_main(args: argparse.Namespace, settings: CollectorConfig) -> int:
-    """``jieneng collect``: run until stopped, or ``--once``."""
+    """``jieneng collect``: run until stopped, or ``--once``.
+
+    Parameters
+    ----------
+    args
+        ``once`` (bool) and ``format`` (``"table"`` or ``"json"``).
+    settings
+        The loaded settings file.
+
+    Returns
+    -------
+    int
+        An :class:`~jieneng.vocabulary.ExitCode` (see this module's docstring).
+    """
     _quiet_pymodbus()
     if not settings.meters:
         print(f"{settings.source}: no [[meters]] configured; nothing to collect", file=sys.stderr)
-        return EXIT_NOTHING_READ
+        return ExitCode.failed
     try:
         if getattr(args, "once", False):
             return collect_once(settings, getattr(args, "format", "table"))
         return run_collector(settings)
-    except CollectorError as exc:  # a register map or override that does not fit, no spool, ...
+    except RegisterMapError as exc:  # a map file, or a point override, that does not fit
         print(f"jieneng collect: {exc}", file=sys.stderr)
-        return EXIT_COLLECTOR_ERROR
+        return ExitCode.bad_input
+    except DeviceError as exc:  # a gateway that cannot be reached outside a poll
+        print(f"jieneng collect: {exc}", file=sys.stderr)
+        return ExitCode.unavailable
+    except CollectorError as exc:  # the spool cannot be used, ...
+        print(f"jieneng collect: {exc}", file=sys.stderr)
+        return ExitCode.failed
 
 
 def parse_faults(specs: list[str], settings: CollectorConfig) -> dict[str, list[str]]:
@@ -142,7 +190,7 @@ def parse_faults(specs: list[str], settings: CollectorConfig) -> dict[str, list[
     Raises
     ------
     ValueError
-        When a spec has no ``:`` or names a meter that is not configured.
+        When a spec has no ``:``, names a meter that is not configured or an unknown fault.
     """
     known = {m.id for m in settings.meters}
     faults: dict[str, list[str]] = {}
@@ -155,21 +203,41 @@ def parse_faults(specs: list[str], settings: CollectorConfig) -> dict[str, list[
                 f"--fault {spec!r}: no meter {meter!r} in {settings.source}; "
                 f"configured: {', '.join(sorted(known))}"
             )
+        if kind not in SIMULATOR_FAULTS:
+            raise ValueError(
+                f"--fault {spec!r}: no fault {kind!r}; expected one of {', '.join(SIMULATOR_FAULTS)}"
+            )
         faults.setdefault(meter, []).append(kind)
     return faults
 
 
 def simulate_main(args: argparse.Namespace, settings: CollectorConfig) -> int:
-    """``jieneng simulate``: serve every configured meter until SIGTERM or Ctrl-C."""
-    from collectors.simulator.server import run_simulator
+    """``jieneng simulate``: serve every configured meter until SIGTERM or Ctrl-C.
 
+    Parameters
+    ----------
+    args
+        ``fault`` (a list of ``METER:KIND``) and ``speed``.
+    settings
+        The loaded settings file.
+
+    Returns
+    -------
+    int
+        ``ok`` after SIGTERM or Ctrl-C; ``bad_input`` for a bad ``--fault`` or ``--speed``, a
+        register map or override that does not fit, or points the simulator cannot serve;
+        ``failed`` when a server cannot start (a port in use, a serial port missing).
+    """
     try:
         faults = parse_faults(list(getattr(args, "fault", []) or []), settings)
     except ValueError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.bad_input
     try:
         return int(run_simulator(settings, faults, getattr(args, "speed", 1.0)) or 0)
-    except CollectorError as exc:  # unknown fault kind, port in use, ...
+    except SimulatorStartError as exc:  # a port in use, a serial port that does not exist
         print(f"jieneng simulate: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.failed
+    except CollectorError as exc:  # the settings describe something the simulator cannot serve
+        print(f"jieneng simulate: {exc}", file=sys.stderr)
+        return ExitCode.bad_input

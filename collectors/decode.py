@@ -44,7 +44,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from collectors.registermap import DataType, Point
+from collectors.registermap import Point
+from jieneng.vocabulary import DataType, Quality
 
 __all__ = [
     "Decoded",
@@ -57,20 +58,12 @@ __all__ = [
     "words_from_raw",
 ]
 
-_STRUCT = {
-    DataType.int16: "h", DataType.uint16: "H",
-    DataType.int32: "i", DataType.uint32: "I",
-    DataType.int64: "q", DataType.uint64: "Q",
-    DataType.float32: "f", DataType.float64: "d",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A decoded point: ``value`` in the point's unit, or ``None`` when ``quality`` is not good."""
 
     value: float | None
-    quality: str = "good"
+    quality: Quality = Quality.good
     reason: str = ""
 
 
@@ -85,7 +78,7 @@ def _to_wire_order(words: Sequence[int], word_order: str) -> list[int]:
 
 
 def raw_from_words(words: Sequence[int], data_type: DataType, word_order: str = "ABCD") -> float:
-    """The raw number encoded in ``words`` (no scale, no sentinel check).
+    """Return the raw number encoded in ``words`` (no scale, no sentinel check).
 
     Raises
     ------
@@ -100,18 +93,18 @@ def raw_from_words(words: Sequence[int], data_type: DataType, word_order: str = 
             raise ValueError(f"register word {w!r} is not a 16-bit value 0…0xFFFF")
     big_endian = _to_wire_order(words, word_order)
     data = b"".join(w.to_bytes(2, "big") for w in big_endian)
-    return struct.unpack(">" + _STRUCT[data_type], data)[0]
+    return struct.unpack(">" + data_type.struct_code, data)[0]
 
 
 def words_from_raw(raw: float, data_type: DataType, word_order: str = "ABCD") -> list[int]:
-    """The register words that encode ``raw`` (an int for integer types).
+    """Return the register words that encode ``raw`` (an int for integer types).
 
     Raises
     ------
     ValueError
         When ``raw`` does not fit the data type.
     """
-    code = _STRUCT[data_type]
+    code = data_type.struct_code
     if not data_type.is_float:
         raw = int(raw)
         lo = -(1 << (data_type.bits - 1)) if data_type.is_signed else 0
@@ -184,7 +177,7 @@ class PointDecoder:
         words_order, value_order = _BYTE_ORDERS.get(point.word_order, (">", ">"))
         self.little_endian_words = words_order == "<"
         self._pack_words = struct.Struct(f"{words_order}{data_type.register_count}H").pack
-        self.unpack_from = struct.Struct(value_order + _STRUCT[data_type]).unpack_from
+        self.unpack_from = struct.Struct(value_order + data_type.struct_code).unpack_from
         self._is_float = data_type.is_float
         #: the raw value meaning "not available" (None: no such value is checked)
         self._invalid_raw: int | None = None
@@ -214,7 +207,7 @@ class PointDecoder:
         point = self.point
         if self.is_bit:
             if len(words) != 1:
-                return Decoded(None, "invalid", f"{point.function} {point.name} needs 1 bit, "
+                return Decoded(None, Quality.invalid, f"{point.function} {point.name} needs 1 bit, "
                                                 f"got {len(words)}")
             return Decoded(1.0 if words[0] else 0.0)
         try:
@@ -224,16 +217,16 @@ class PointDecoder:
             try:
                 raw = raw_from_words(words, point.data_type, point.word_order)
             except ValueError as exc:
-                return Decoded(None, "invalid", f"{point.name}: {exc}")
+                return Decoded(None, Quality.invalid, f"{point.name}: {exc}")
         value, reason = self.value(raw)
         if reason:
-            return Decoded(None, "invalid", reason)
+            return Decoded(None, Quality.invalid, reason)
         return Decoded(value)
 
 
 @functools.lru_cache(maxsize=4096)
 def point_decoder(point: Point, ct_ratio: float = 1.0, pt_ratio: float = 1.0) -> PointDecoder:
-    """The (cached) :class:`PointDecoder` of ``point`` for these ratios."""
+    """Return the (cached) :class:`PointDecoder` of ``point`` for these ratios."""
     return PointDecoder(point, ct_ratio, pt_ratio)
 
 
@@ -292,8 +285,11 @@ class RequestDecoder:
         )
 
     def decode(self, words: Sequence[int]) -> list[tuple[Point, float | None, str]]:
-        """``(point, value, reason)`` for every point: ``reason`` is empty for a good value,
-        ``value`` is None for an invalid one. Same values and reasons as :func:`decode_point`."""
+        """Decode the answer to the read into ``(point, value, reason)`` for every point.
+
+        ``reason`` is empty for a good value, ``value`` is None for an invalid one: the same
+        values and reasons as :func:`decode_point`.
+        """
         if self.is_bit or len(words) != self.count:
             return self._decode_each(words)
         try:
@@ -312,7 +308,7 @@ class RequestDecoder:
         out = []
         for point, decoder, start, stop in self._each:
             decoded = decoder.decode(words[start:stop])
-            reason = "" if decoded.quality == "good" else decoded.reason or decoded.quality
+            reason = "" if decoded.quality == Quality.good else decoded.reason or decoded.quality
             out.append((point, decoded.value, reason))
         return out
 
@@ -344,7 +340,7 @@ def decode_point(
 def encode_value(
     point: Point, value: float, ct_ratio: float = 1.0, pt_ratio: float = 1.0
 ) -> list[int]:
-    """The register words a meter holds when ``point`` reads ``value`` (inverse of decoding).
+    """Return the register words a meter holds when ``point`` reads ``value`` (inverse of decoding).
 
     Integer types are rounded to the nearest raw step, so ``decode_point(encode_value(v))``
     equals ``v`` within ``scale × CT × PT / 2``.

@@ -82,7 +82,7 @@ class HealthTracker:
         return state.last
 
     def snapshot(self) -> list[DeviceHealth]:
-        """The latest record of every device polled so far."""
+        """Return the latest record of every device polled so far."""
         return [s.last for s in self._states.values() if s.last is not None]
 
     def is_available(self, meter: str) -> bool | None:

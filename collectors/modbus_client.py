@@ -24,17 +24,22 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 
 from collectors.errors import DeviceExceptionResponse, DeviceTimeout, GatewayUnavailable
 from collectors.settings import RtuGateway, TcpGateway
+from jieneng.vocabulary import Function
 
 __all__ = ["READ_FUNCTIONS", "GatewayClient"]
 
 log = logging.getLogger(__name__)
 
+#: pymodbus client method that reads each data table.
+_CLIENT_METHODS: dict[Function, str] = {
+    Function.coil: "read_coils",
+    Function.discrete: "read_discrete_inputs",
+    Function.holding: "read_holding_registers",
+    Function.input: "read_input_registers",
+}
 #: Register-map function name → (Modbus function code, pymodbus client method).
 READ_FUNCTIONS: dict[str, tuple[int, str]] = {
-    "coil": (1, "read_coils"),
-    "discrete": (2, "read_discrete_inputs"),
-    "holding": (3, "read_holding_registers"),
-    "input": (4, "read_input_registers"),
+    function.value: (function.code, method) for function, method in _CLIENT_METHODS.items()
 }
 
 
@@ -182,7 +187,7 @@ class GatewayClient:
             raise DeviceExceptionResponse(
                 self.name, device_id, what, int(getattr(response, "exception_code", 0))
             )
-        if function in ("coil", "discrete"):
+        if Function(function).is_bit:
             return [int(b) for b in response.bits[:count]]
         words = list(response.registers)
         if len(words) != count:

@@ -17,12 +17,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from collectors.registermap import (
-    MAX_BITS_PER_REQUEST,
-    MAX_REGISTERS_PER_REQUEST,
-    Function,
-    Point,
-)
+from collectors.registermap import MAX_BITS_PER_REQUEST, MAX_REGISTERS_PER_REQUEST, Point
+from jieneng.vocabulary import Function
 
 __all__ = ["ReadRequest", "plan_requests", "request_limit", "split_request"]
 
@@ -42,7 +38,7 @@ class ReadRequest:
         return self.address + self.count - 1
 
     def words_for(self, point: Point, words: Sequence[int]) -> list[int]:
-        """The slice of a response (``words`` of this request) that belongs to ``point``."""
+        """Return the slice of a response (``words`` of this request) that belongs to ``point``."""
         start = point.address - self.address
         return list(words[start:start + point.register_count])
 
@@ -61,9 +57,9 @@ def plan_requests(
     points: Iterable[Point],
     max_gap: int = 8,
     max_count: int = MAX_REGISTERS_PER_REQUEST,
-    rejected: Collection[tuple[Function, int]] = (),
+    rejected: Collection[tuple[str, int]] = (),
 ) -> list[ReadRequest]:
-    """The fewest read requests that cover ``points``.
+    """Return the fewest read requests that cover ``points``.
 
     Parameters
     ----------

@@ -34,6 +34,7 @@ from collectors.modbus_client import GatewayClient
 from collectors.planning import ReadRequest, plan_requests, split_request
 from collectors.registermap import Point, RegisterMap
 from collectors.settings import MeterSettings
+from jieneng.vocabulary import Quality
 from storage.base import Reading
 
 __all__ = ["DevicePoller", "PointProblem", "PollResult"]
@@ -98,7 +99,7 @@ class PollResult:
 
 
 def _gap_addresses(request: ReadRequest) -> set[tuple[str, int]]:
-    """(function, address) of the registers a request reads that belong to none of its points."""
+    """Return (function, address) of the registers a request reads for none of its points."""
     used: set[int] = set()
     for p in request.points:
         used.update(range(p.address, p.address + p.register_count))
@@ -180,7 +181,7 @@ class DevicePoller:
             if not reason:
                 readings.append(Reading(meter, point.name, at, value))
                 continue
-            readings.append(Reading(meter, point.name, at, None, "invalid"))
+            readings.append(Reading(meter, point.name, at, None, Quality.invalid))
             problems.append(PointProblem(meter, point.name, "invalid_value", reason))
 
     async def poll(self) -> PollResult:

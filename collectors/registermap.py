@@ -12,7 +12,7 @@ File format (see any file in ``collectors/maps/``)::
     model = "chint_dtsu666"            # must equal the file stem
     manufacturer = "CHINT (正泰)"
     description = "..."
-    source = "CHINT DTSU666 user manual ZTY0.464.1002, Table 10"
+    source = "vendor manual ...; volkszaehler/mbmd@fb8f9c2 meters/rs485/dtsu666.go"
     confidence = "high"                # high | medium | medium-low | low
     address_base_note = "manual addresses are 0-based hex protocol addresses; used as printed"
     carriers = ["electricity"]         # what the meter measures; the carrier's counter must exist
@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.errors import CollectorError
-from jieneng.vocabulary import CONSUMPTION_POINTS
+from jieneng.vocabulary import CONSUMPTION_POINTS, DataType, Function, PointKind
 
 __all__ = [
     "BUILTIN_DIR",
@@ -88,62 +88,8 @@ class RegisterMapError(CollectorError):
         super().__init__(f"{where}: {len(self.problems)} problem(s):\n{listing}")
 
 
-class Function(StrEnum):
-    """Modbus data table a point is read from (read function code 01–04)."""
-
-    coil = "coil"  # FC 01
-    discrete = "discrete"  # FC 02
-    holding = "holding"  # FC 03
-    input = "input"  # FC 04
-
-    @property
-    def code(self) -> int:
-        """The Modbus read function code."""
-        return {"coil": 1, "discrete": 2, "holding": 3, "input": 4}[self.value]
-
-    @property
-    def is_bit(self) -> bool:
-        """True for coils and discrete inputs (one bit per address)."""
-        return self in (Function.coil, Function.discrete)
-
-
-class DataType(StrEnum):
-    """How the raw number is encoded in registers."""
-
-    int16 = "int16"
-    uint16 = "uint16"
-    int32 = "int32"
-    uint32 = "uint32"
-    int64 = "int64"
-    uint64 = "uint64"
-    float32 = "float32"
-    float64 = "float64"
-
-    @property
-    def register_count(self) -> int:
-        """Number of 16-bit registers the type occupies."""
-        return _REGISTER_COUNT[self.value]
-
-    @property
-    def bits(self) -> int:
-        """Width of the type. [bit]"""
-        return self.register_count * 16
-
-    @property
-    def is_signed(self) -> bool:
-        """True for int16/int32/int64."""
-        return self.value.startswith("int")
-
-    @property
-    def is_float(self) -> bool:
-        """True for float32/float64."""
-        return self.value.startswith("float")
-
-
-_REGISTER_COUNT = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "int64": 4, "uint64": 4,
-                   "float32": 2, "float64": 4}
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-KINDS = ("counter", "gauge")
+KINDS = tuple(PointKind)
 CONFIDENCES = ("high", "medium", "medium-low", "low")
 PARITIES = ("N", "E", "O")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -188,7 +134,7 @@ class Point:
     scale: float = 1.0
     offset: float = 0.0
     unit: str = ""
-    kind: str = "gauge"
+    kind: PointKind = PointKind.gauge
     apply_ct: bool = False
     apply_pt: bool = False
     description: str = ""
@@ -225,7 +171,7 @@ class RegisterMap:
     path: Path | None = None
 
     def point(self, name: str) -> Point:
-        """The point called ``name``; :class:`RegisterMapError` names the known points."""
+        """Return the point called ``name``; :class:`RegisterMapError` names the known points."""
         for p in self.points:
             if p.name == name:
                 return p
@@ -266,7 +212,7 @@ def get_register_map(model: str, extra_dirs: Iterable[Path] = ()) -> RegisterMap
 
 
 def meter_register_map(meter: Any, extra_dirs: Iterable[Path] = ()) -> RegisterMap:
-    """The register map of a ``[[meters]]`` entry with its ``overrides`` applied."""
+    """Return the register map of a ``[[meters]]`` entry with its ``overrides`` applied."""
     return apply_overrides(get_register_map(meter.model, extra_dirs), meter.overrides)
 
 
@@ -417,9 +363,7 @@ def _parse_point(
             f"{label}: address = {address!r}: expected a 0-based protocol address 0…65535 "
             "(0x0000…0xFFFF); a manual's 1-based register number N is address N − 1"
         )
-    kind = merged.get("kind", "gauge")
-    if kind not in KINDS:
-        problems.append(f"{label}: kind = {kind!r}: expected 'counter' or 'gauge'")
+    kind = _enum(PointKind, merged.get("kind", PointKind.gauge), f"{label}: kind", problems)
     numbers = {}
     for key, default in (("scale", 1.0), ("offset", 0.0)):
         value = merged.get(key, default)
@@ -443,6 +387,8 @@ def _parse_point(
         return None
     assert function is not None
     assert data_type is not None
+    assert isinstance(name, str)
+    assert isinstance(address, int)
     point = Point(
         name=name, function=function, address=address, data_type=data_type,
         word_order=word_order, scale=numbers["scale"], offset=numbers["offset"],
@@ -515,9 +461,9 @@ def validate_register_map(regmap: RegisterMap) -> list[str]:
         point = next((p for p in regmap.points if p.name == name), None)
         if point is None:
             problems.append(f"a {carrier} meter must provide the counter point {name!r} [{unit}]")
-        elif point.kind != "counter" or point.unit != unit:
+        elif point.kind != PointKind.counter or point.unit != unit:
             problems.append(f"point {name} must be kind = 'counter' with unit = {unit!r} "
-                            f"(found kind = {point.kind!r}, unit = {point.unit!r})")
+                            f"(found kind = {str(point.kind)!r}, unit = {point.unit!r})")
     return problems
 
 
@@ -526,7 +472,7 @@ def _hex(address: int) -> str:
 
 
 def apply_overrides(regmap: RegisterMap, overrides: Mapping[str, Any]) -> RegisterMap:
-    """A copy of ``regmap`` with per-meter point overrides applied and validated again.
+    """Return a copy of ``regmap`` with per-meter point overrides applied and validated again.
 
     Parameters
     ----------

@@ -18,10 +18,8 @@ import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collectors.poller import DevicePoller, PollResult
+from collectors.poller import DevicePoller, PollResult
 
 __all__ = ["GatewayScheduler", "backoff_delay_s", "next_slot"]
 
@@ -30,7 +28,7 @@ MAX_BACKOFF_S = 300.0
 
 
 def next_slot(now_s: float, interval_s: float) -> float:
-    """The first multiple of ``interval_s`` strictly after ``now_s``.
+    """Return the first multiple of ``interval_s`` strictly after ``now_s``.
 
     Parameters
     ----------

@@ -29,7 +29,9 @@ from collectors.registermap import meter_register_map
 from collectors.scheduler import GatewayScheduler
 from collectors.settings import CollectorConfig
 from collectors.spool import ForwardResult, Spool
-from storage.base import DeviceHealth, Reading, RetentionResult
+from storage import open_store
+from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
+from storage.errors import StoreUnavailable
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
 
@@ -74,22 +76,19 @@ class ReadingSink:
         self.spool = Spool(
             settings.resolve(cfg.spool_path), cfg.spool_max_readings, cfg.spool_warn_fraction
         )
-        self._store = None
+        self._store: TimeSeriesStore | None = None
         self._store_ok = True
         self._retry_at = 0.0
         self._retry_s = STORE_RETRY_S
 
     @property
     def retry_in_s(self) -> float:
-        """Wait before :meth:`flush` tries the store again (0 when it is not waiting). [s]"""
+        """Wait before :meth:`flush` tries the store again (0 when it is not waiting) [s]."""
         if self._store_ok:
             return 0.0
         return max(0.0, self._retry_at - time.monotonic())
 
-    def _get_store(self):
-        from storage import open_store
-        from storage.errors import StoreUnavailable
-
+    def _get_store(self) -> TimeSeriesStore | None:
         if self._store is None:
             try:
                 self._store = open_store(self.settings)
@@ -134,8 +133,6 @@ class ReadingSink:
 
     def write_health(self, records: Iterable[DeviceHealth]) -> bool:
         """Write health records; False (and nothing kept) when the store is unavailable."""
-        from storage.errors import StoreUnavailable
-
         records = list(records)
         if not records or not self._store_ok:
             return False
@@ -151,8 +148,6 @@ class ReadingSink:
 
     def apply_retention(self) -> RetentionResult | None:
         """Apply the store's retention; None when the store is unavailable."""
-        from storage.errors import StoreUnavailable
-
         store = self._get_store() if self._store_ok else None
         if store is None:
             return None
@@ -211,7 +206,7 @@ class Collector:
         self._drain_pending = False
 
     def by_gateway(self) -> dict[str, list[DevicePoller]]:
-        """The pollers grouped by gateway id, in settings order."""
+        """Return the pollers grouped by gateway id, in settings order."""
         groups: dict[str, list[DevicePoller]] = {}
         for poller in self.pollers:
             groups.setdefault(poller.meter.gateway, []).append(poller)
@@ -278,8 +273,11 @@ class Collector:
             self._sink.put(batch)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
-        """Write every device's health each ``health_interval_s``, retry the spool, and apply
-        the store's retention at start and then daily."""
+        """Write health, retry the spool and apply retention, each on its own schedule.
+
+        Every device's health is written each ``health_interval_s``; the store's retention is
+        applied at start and then daily.
+        """
         assert self._sink is not None
         interval = self.settings.collector.health_interval_s
         next_health = time.monotonic() + interval

@@ -108,10 +108,13 @@ class CollectorConfig(StorageConfig, Protocol):
     """What the collector service reads of the composed settings (and what the store needs)."""
 
     @property
-    def collector(self) -> CollectorSettings: ...
+    def collector(self) -> CollectorSettings:
+        """The ``[collector]`` section."""
 
     @property
-    def gateways(self) -> Sequence[TcpGateway | RtuGateway]: ...
+    def gateways(self) -> Sequence[TcpGateway | RtuGateway]:
+        """The ``[[gateways]]``."""
 
     @property
-    def meters(self) -> Sequence[MeterSettings]: ...
+    def meters(self) -> Sequence[MeterSettings]:
+        """The ``[[meters]]``."""

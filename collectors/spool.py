@@ -18,19 +18,16 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collectors.errors import SpoolError
 from storage.base import Reading
 from storage.errors import StorageError, StoreUnavailable
+from storage.periods import from_us, require_aware, to_us
 
 __all__ = ["ForwardResult", "Spool"]
 
 log = logging.getLogger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled_readings (
@@ -75,16 +72,6 @@ class ForwardResult:
     error: str = ""
 
 
-def _to_us(t: datetime) -> int:
-    if t.tzinfo is None:
-        raise ValueError(f"reading time {t!r} is timezone-naive; expected an aware datetime")
-    return (t - _EPOCH) // _MICROSECOND
-
-
-def _from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
 class Spool:
     """A durable FIFO of readings in one SQLite file.
 
@@ -122,7 +109,7 @@ class Spool:
 
     @property
     def pending(self) -> int:
-        """Readings waiting to be forwarded. [readings]"""
+        """Readings waiting to be forwarded [readings]."""
         return self._pending
 
     def append(self, readings: Sequence[Reading]) -> int:
@@ -141,7 +128,10 @@ class Spool:
         """
         if not readings:
             return 0
-        rows = [(r.meter, r.point, _to_us(r.time), r.value, r.quality) for r in readings]
+        rows = [
+            (r.meter, r.point, to_us(require_aware(r.time, "reading time")), r.value, r.quality)
+            for r in readings
+        ]
         with self._lock:
             room = max(0, self.max_readings - self._pending)
             accepted = rows[:room]
@@ -185,7 +175,7 @@ class Spool:
             self._warned = False
 
     def peek(self, limit: int) -> list[tuple[int, Reading]]:
-        """The oldest ``limit`` readings with their sequence numbers, without removing them."""
+        """Return the oldest ``limit`` readings with their sequence numbers, without removing them."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, meter, point, time_us, value, quality FROM spooled_readings"
@@ -193,7 +183,7 @@ class Spool:
                 (limit,),
             ).fetchall()
         return [
-            (seq, Reading(meter=m, point=p, time=_from_us(t), value=v, quality=q))
+            (seq, Reading(meter=m, point=p, time=from_us(t), value=v, quality=q))
             for seq, m, p, t, v, q in rows
         ]
 
@@ -270,7 +260,13 @@ class Spool:
         return accepted
 
     def rejected(self) -> int:
-        """Readings the store refused as data (kept in ``rejected_readings``). [readings]"""
+        """Count the readings the store refused as data (kept in ``rejected_readings``).
+
+        Returns
+        -------
+        int
+            The number of rejected readings. [readings]
+        """
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM rejected_readings").fetchone()[0])
 

@@ -28,7 +28,7 @@ HANDLERS: dict[str, str] = {
     "demo": "jieneng.demo:demo_main",
     "simulate": "collectors.cli:simulate_main",
     "collect": "collectors.cli:collect_main",
-    "import:readings": "storage.cli:import_readings_main",
+    "import:readings": "collectors.backfill:import_readings_main",
     "import:ledger": "accounting.cli:import_ledger_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",

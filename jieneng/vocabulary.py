@@ -291,7 +291,7 @@ class DataType(StrEnum):
 
     @property
     def bits(self) -> int:
-        """Width of the type. [bit]"""
+        """Width of the type [bit]."""
         return self.register_count * 16
 
     @property

@@ -18,7 +18,10 @@ from storage.errors import (
     StoreUnavailable,
     WriteRejected,
 )
+from storage.influx_v1 import InfluxV1Store
+from storage.influx_v2 import InfluxV2Store
 from storage.settings import StorageConfig
+from storage.sqlite import SqliteStore
 
 __all__ = [
     "DeviceHealth",
@@ -35,12 +38,12 @@ __all__ = [
 
 
 def _env(name: str) -> str | None:
-    """The value of the environment variable ``name`` (None when the name is empty or unset)."""
+    """Return the value of the environment variable ``name`` (None when the name is empty or unset)."""
     return os.environ.get(name) or None if name else None
 
 
 def open_store(settings: StorageConfig) -> TimeSeriesStore:
-    """The store configured in ``[storage]`` of ``settings``.
+    """Return the store configured in ``[storage]`` of ``settings``.
 
     ``settings`` is the composed settings, or anything with ``site``, ``storage``, ``source`` and
     ``resolve`` (:class:`storage.settings.StorageConfig`).
@@ -58,8 +61,6 @@ def open_store(settings: StorageConfig) -> TimeSeriesStore:
     st = settings.storage
     tz = settings.site.tzinfo
     if st.backend == "sqlite":
-        from storage.sqlite import SqliteStore
-
         return SqliteStore(settings.resolve(st.sqlite.path), tz, st.retention_raw_days)
     cfg = st.influxdb
     where = settings.source or "the settings"
@@ -67,8 +68,6 @@ def open_store(settings: StorageConfig) -> TimeSeriesStore:
         raise StorageError(f"{where}: storage.backend = 'influxdb' needs a [storage.influxdb] "
                            "section with at least url = 'http://host:8086'")
     if cfg.api == "v1":
-        from storage.influx_v1 import InfluxV1Store
-
         return InfluxV1Store(
             cfg.url, cfg.database, tz, retention_policy=cfg.retention_policy,
             username=_env(cfg.username_env), password=_env(cfg.password_env),
@@ -76,8 +75,6 @@ def open_store(settings: StorageConfig) -> TimeSeriesStore:
             verify_tls=cfg.verify_tls, create_database=cfg.create_database,
             retention_raw_days=st.retention_raw_days, gzip=cfg.gzip,
         )
-    from storage.influx_v2 import InfluxV2Store
-
     missing = [k for k in ("org", "bucket") if not getattr(cfg, k)]
     if missing:
         raise StorageError(f"{where}: storage.influxdb.api = 'v2' needs "

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from jieneng.vocabulary import Quality
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
     DAILY_GAUGE_COLUMNS,
@@ -94,13 +95,13 @@ def merge_archive(
 
 
 def _good_with_day(readings: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
-    good = readings[(readings["quality"] == "good") & readings["value"].notna()].copy()
+    good = readings[(readings["quality"] == Quality.good) & readings["value"].notna()].copy()
     good["day"] = list(pd.DatetimeIndex(good["time"]).tz_convert(tz).date)
     return good.sort_values([*_KEYS, "time"])
 
 
 def daily_counters_from_readings(readings: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
-    """Reference daily counter aggregates of a raw-readings frame (the contract's definition).
+    """Compute daily counter aggregates of a raw-readings frame (the contract's definition).
 
     Used by tests to check what the databases compute, and by nothing on a hot path.
     """
@@ -118,7 +119,7 @@ def daily_counters_from_readings(readings: pd.DataFrame, tz: ZoneInfo) -> pd.Dat
 
 
 def daily_gauges_from_readings(readings: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
-    """Reference daily gauge aggregates of a raw-readings frame."""
+    """Compute daily gauge aggregates of a raw-readings frame (the contract's definition)."""
     good = _good_with_day(readings, tz)
     if good.empty:
         return empty_frame(DAILY_GAUGE_COLUMNS)
@@ -130,8 +131,11 @@ def daily_gauges_from_readings(readings: pd.DataFrame, tz: ZoneInfo) -> pd.DataF
 
 
 def counter_step_correction(daily: pd.DataFrame) -> np.ndarray:
-    """Per daily row: the non-negative step from the previous day-with-data's last value to this
-    day's first value (0 for a series' first row). Rows must be sorted by meter, point, day."""
+    """Return, per daily row, the counter's step from the previous day with data.
+
+    The step is the non-negative difference from the previous day-with-data's last value to this
+    day's first value (0 for a series' first row). Rows must be sorted by meter, point, day.
+    """
     prev_last = daily.groupby(_KEYS, sort=False)["last_value"].shift(1).astype(float)
     step = (daily["first_value"].astype(float) - prev_last).clip(lower=0).fillna(0.0)
     return step.to_numpy()

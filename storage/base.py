@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from jieneng.vocabulary import Quality
+
 __all__ = [
     "DAILY_COUNTER_COLUMNS",
     "DAILY_GAUGE_COLUMNS",
@@ -88,14 +90,15 @@ class Reading:
     value
         The decoded value in the point's unit, or None when the quality is not "good".
     quality
-        ``"good"``, ``"invalid"``, ``"estimated"``, ... A "good" reading must carry a value.
+        A :class:`jieneng.vocabulary.Quality` (``good``, ``invalid``, ``estimated``,
+        ``unavailable``) or another non-empty word; a ``good`` reading must carry a value.
     """
 
     meter: str
     point: str
     time: datetime
     value: float | None
-    quality: str = "good"
+    quality: str = Quality.good
 
     def __post_init__(self) -> None:
         # Fast path for the common case (a collector's UTC reading with a finite float): the same
@@ -104,10 +107,10 @@ class Reading:
         if (
             type(meter) is str and 0 < len(meter) <= MAX_NAME_LENGTH
             and type(point) is str and 0 < len(point) <= MAX_NAME_LENGTH
-            and type(quality) is str and quality
+            and (type(quality) is Quality or (type(quality) is str and quality))
             and type(self.time) is datetime and self.time.tzinfo is UTC
             and ((type(value) is float and math.isfinite(value))
-                 or (value is None and quality != "good"))
+                 or (value is None and quality != Quality.good))
         ):
             return
         _check_name(self.meter, "Reading.meter")
@@ -122,7 +125,7 @@ class Reading:
                     f"Reading.value of {self.meter!r}/{self.point!r} at {self.time.isoformat()} "
                     f"is {self.value}; store None with a quality such as 'invalid' instead"
                 )
-        elif self.quality == "good":
+        elif self.quality == Quality.good:
             raise ValueError(
                 f"Reading {self.meter!r}/{self.point!r} at {self.time.isoformat()} has quality "
                 "'good' but no value; use quality 'invalid' (or another) for a missing value"
@@ -225,7 +228,7 @@ class TimeSeriesStore(Protocol):
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """The newest reading per meter and point (any quality): :data:`LATEST_COLUMNS`."""
+        """Return the newest reading per meter and point (any quality): :data:`LATEST_COLUMNS`."""
         ...
 
     def write_health(self, records: Iterable[DeviceHealth]) -> int:
@@ -249,10 +252,10 @@ class TimeSeriesStore(Protocol):
 
 
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
-    """An empty frame with these columns."""
+    """Return an empty frame with these columns."""
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
 def as_date(value: date | datetime) -> date:
-    """The date part (for ``day`` and ``month`` columns)."""
+    """Return the date part (for ``day`` and ``month`` columns)."""
     return value.date() if isinstance(value, datetime) else value

@@ -1,5 +1,8 @@
-"""What every backend shares: the site time zone, range checks, and the daily and monthly
-aggregate skeletons (raw-reading aggregates merged with archived days; monthly from daily)."""
+"""What every backend shares: the site time zone, range checks and the aggregate skeletons.
+
+The daily aggregates merge what the database computes from raw readings with the archived days;
+the monthly aggregates are derived from the daily ones.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ __all__ = ["StoreBase", "check_names"]
 
 
 def check_names(names: Sequence[str] | None, what: str) -> list[str] | None:
-    """A list of meter or point names, or None for "all"; a bare string is an error."""
+    """Return a list of meter or point names, or None for "all"; a bare string is an error."""
     if names is None:
         return None
     if isinstance(names, str):
@@ -81,7 +84,7 @@ class StoreBase:
         self, start: datetime, end: datetime, meters: list[str] | None, points: list[str] | None,
         columns: list[str],
     ) -> pd.DataFrame:
-        """Archived days of the local days touched by ``[start, end)``, as ``columns``."""
+        """Return the archived days of the local days touched by ``[start, end)``, as ``columns``."""
         raise NotImplementedError
 
     # -- aggregates ----------------------------------------------------------------------------
@@ -90,8 +93,13 @@ class StoreBase:
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Counter aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_COUNTER_COLUMNS`."""
+        """Aggregate the good counter readings in ``[start, end)`` per meter × point × local day.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`storage.base.DAILY_COUNTER_COLUMNS`.
+        """
         start_us, end_us = self._range_us(start, end)
         meters, points = check_names(meters, "meters"), check_names(points, "points")
         computed = self._computed_counters(start_us, end_us, meters, points)
@@ -102,8 +110,13 @@ class StoreBase:
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Gauge aggregates per meter × point × local day of the good readings in
-        ``[start, end)``: :data:`storage.base.DAILY_GAUGE_COLUMNS`."""
+        """Aggregate the good gauge readings in ``[start, end)`` per meter × point × local day.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`storage.base.DAILY_GAUGE_COLUMNS`.
+        """
         start_us, end_us = self._range_us(start, end)
         meters, points = check_names(meters, "meters"), check_names(points, "points")
         computed = self._computed_gauges(start_us, end_us, meters, points)

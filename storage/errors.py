@@ -19,8 +19,11 @@ class StorageError(Exception):
 
 
 class StoreUnavailable(StorageError):
-    """The store cannot be reached, or refused a write for a reason that may pass (5xx, timeout,
-    lost connection, locked database). Collectors catch exactly this and spool the readings."""
+    """The store cannot be reached, or refused a write for a reason that may pass.
+
+    For example a 5xx answer, a timeout, a lost connection or a locked database. Collectors catch
+    exactly this and spool the readings.
+    """
 
 
 class PermissionDenied(StoreUnavailable):

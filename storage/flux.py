@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from storage.lineprotocol import flux_string
+from jieneng.vocabulary import Quality
+from storage.lineprotocol import READINGS, flux_string
 from storage.periods import rfc3339
 
 __all__ = [
@@ -19,8 +20,6 @@ __all__ = [
     "read_flux",
     "rfc3339",
 ]
-
-READINGS = "readings"
 
 
 def _any_of(column: str, names: Sequence[str] | None) -> str:
@@ -67,7 +66,7 @@ def _good_by_day(
         f"option location = timezone.location(name: {flux_string(zone)})\n"
         "good = "
         + read_flux(bucket, start_us, end_us, meters, points)
-        + '\n  |> filter(fn: (r) => r.quality == "good" and exists r.value)'
+        + f"\n  |> filter(fn: (r) => r.quality == {flux_string(Quality.good)} and exists r.value)"
         + "\n  |> window(every: 1d)\n"
     )
 
@@ -76,8 +75,11 @@ def daily_counters_flux(
     bucket: str, start_us: int, end_us: int, zone: str, meters: Sequence[str] | None,
     points: Sequence[str] | None,
 ) -> str:
-    """Per meter × point × local day: first, last (with their _time), count, and the sum of
-    non-negative differences within the day, as four yields."""
+    """Return the Flux of the daily counter aggregates, as four yields.
+
+    Per meter × point × local day: first, last (with their ``_time``), count, and the sum of
+    non-negative differences within the day.
+    """
     return (
         _good_by_day(bucket, start_us, end_us, zone, meters, points)
         + 'good |> first(column: "value") |> yield(name: "first")\n'

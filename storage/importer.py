@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from jieneng.vocabulary import Quality
 from storage.base import Reading
 
 __all__ = ["REQUIRED_COLUMNS", "ImportProblem", "iter_readings", "validate_readings_file"]
@@ -103,10 +104,10 @@ def _parse_row(
         if known is not None and point not in known:
             bad("point", f"not a point of meter {meter!r}'s register map; "
                          f"expected one of {', '.join(sorted(known))}")
-    quality = (row.get("quality") or "").strip() or "good"
+    quality = (row.get("quality") or "").strip() or Quality.good
     value_text = (row.get("value") or "").strip()
     value: float | None = None
-    if value_text == "" and quality != "good":
+    if value_text == "" and quality != Quality.good:
         value = None
     else:
         try:
@@ -148,7 +149,7 @@ def iter_readings(
     path: Path, meters: set[str],
     points_of: Callable[[str], frozenset[str] | None] = lambda meter: None,
 ) -> Iterator[Reading]:
-    """The readings of a file that :func:`validate_readings_file` found clean."""
+    """Return the readings of a file that :func:`validate_readings_file` found clean."""
     for line, row in _open_rows(path):
         reading, problems = _parse_row(str(path), line, row, meters, points_of)
         if problems or reading is None:

@@ -26,12 +26,13 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import requests
 
+from jieneng.vocabulary import Quality
 from storage.aggregate import counter_step_correction
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
@@ -53,14 +54,18 @@ from storage.errors import (
     WriteRejected,
 )
 from storage.lineprotocol import (
+    ARCHIVE,
+    ARCHIVE_FIELDS,
+    HEALTH,
+    READINGS,
+    archive_lines,
     decode_tag,
-    escape_tag,
-    field_string,
+    health_line,
     influxql_ident,
     influxql_string,
+    reading_lines,
 )
 from storage.periods import (
-    EPOCH,
     day_start_utc,
     local_date,
     retention_cutoff,
@@ -69,58 +74,9 @@ from storage.periods import (
     us_to_local_dates,
 )
 
-__all__ = [
-    "InfluxV1Store", "archive_lines", "health_line", "reading_line", "reading_lines",
-]
+__all__ = ["InfluxV1Store"]
 
 log = logging.getLogger(__name__)
-
-_ONE_US = timedelta(microseconds=1)
-READINGS = "readings"
-HEALTH = "device_health"
-ARCHIVE = "daily_archive"
-_ARCHIVE_FIELDS = [
-    "first_t_us", "first_value", "last_t_us", "last_value", "delta_sum", "mean", "min", "max",
-    "n_readings",
-]
-
-
-def reading_line(r: Reading) -> str:
-    """One reading in line protocol (precision µs)."""
-    return next(reading_lines([r]))
-
-
-def reading_lines(readings: Iterable[Reading]) -> Iterator[str]:
-    """Readings in line protocol (precision µs); escaped series keys are built once per series."""
-    prefixes: dict[tuple[str, str], str] = {}
-    qualities: dict[str, str] = {}
-    for r in readings:
-        prefix = prefixes.get((r.meter, r.point))
-        if prefix is None:
-            prefix = f"{READINGS},meter={escape_tag(r.meter)},point={escape_tag(r.point)} "
-            prefixes[(r.meter, r.point)] = prefix
-        quality = qualities.get(r.quality)
-        if quality is None:
-            quality = qualities[r.quality] = f"quality={field_string(r.quality)}"
-        t_us = (r.time - EPOCH) // _ONE_US
-        if r.value is None:
-            yield f"{prefix}{quality},t_us={t_us}i {t_us}"
-        else:
-            yield f"{prefix}value={float(r.value)!r},{quality},t_us={t_us}i {t_us}"
-
-
-def health_line(h: DeviceHealth) -> str:
-    """One device-health record in line protocol (precision µs)."""
-    fields = [
-        f"available={'true' if h.available else 'false'}",
-        f"consecutive_failures={int(h.consecutive_failures)}i",
-        f"error={field_string(h.error or '')}",
-    ]
-    if h.last_success is not None:
-        fields.append(f"last_success_us={to_us(h.last_success)}i")
-    if h.response_time_s is not None:
-        fields.append(f"response_time_s={float(h.response_time_s)!r}")
-    return f"{HEALTH},meter={escape_tag(h.meter)} {','.join(fields)} {to_us(h.time)}"
 
 
 def _tag_filter(tag: str, names: list[str] | None) -> str:
@@ -344,7 +300,7 @@ class InfluxV1Store(StoreBase):
     ) -> str:
         where = self._range(start_us, end_us)
         if good_only:
-            where += " AND \"quality\" = 'good'"
+            where += f" AND \"quality\" = {influxql_string(Quality.good)}"
         return where + _tag_filter("meter", meters) + _tag_filter("point", points)
 
     def _from(self, measurement: str) -> str:
@@ -372,7 +328,7 @@ class InfluxV1Store(StoreBase):
     def daily_counters_query(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> str:
-        """The InfluxQL (two statements) behind :meth:`daily_counters`."""
+        """Return the InfluxQL (two statements) behind :meth:`daily_counters`."""
         where = self._where(start_us, end_us, meters, points, good_only=True)
         zone = f"tz({influxql_string(self.tz.key)})"
         src = self._from(READINGS)
@@ -387,7 +343,7 @@ class InfluxV1Store(StoreBase):
     def daily_gauges_query(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> str:
-        """The InfluxQL behind :meth:`daily_gauges`."""
+        """Return the InfluxQL behind :meth:`daily_gauges`."""
         where = self._where(start_us, end_us, meters, points, good_only=True)
         return (
             f'SELECT mean("value"), min("value"), max("value"), count("value") '
@@ -449,7 +405,7 @@ class InfluxV1Store(StoreBase):
         first_day = day_start_utc(local_date(start, self.tz), self.tz)
         where = (self._range(to_us(first_day), to_us(end)) + _tag_filter("meter", meters)
                  + _tag_filter("point", points))
-        fields = ", ".join(influxql_ident(f) for f in _ARCHIVE_FIELDS)
+        fields = ", ".join(influxql_ident(f) for f in ARCHIVE_FIELDS)
         q = f'SELECT {fields} FROM {self._from(ARCHIVE)} WHERE {where} GROUP BY "meter", "point"'
         frame = _series_frame(_nth(self._query_raw(q), 0), ["meter", "point"])
         if frame.empty:
@@ -467,7 +423,7 @@ class InfluxV1Store(StoreBase):
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """The newest reading of every meter × point (any quality)."""
+        """Return the newest reading of every meter × point (any quality)."""
         filters = (_tag_filter("meter", check_names(meters, "meters"))
                    + _tag_filter("point", check_names(points, "points")))
         where = f" WHERE {filters[5:]}" if filters else ""
@@ -509,8 +465,10 @@ class InfluxV1Store(StoreBase):
     # -- retention -----------------------------------------------------------------------------
 
     def apply_retention(self, now: datetime | None = None) -> RetentionResult:
-        """Archive daily aggregates of raw readings older than the retention period into
-        ``daily_archive``, then ``DELETE`` those raw readings. Whole local days only.
+        """Archive daily aggregates of old raw readings, then ``DELETE`` those raw readings.
+
+        Raw readings older than the retention period are aggregated into ``daily_archive``;
+        whole local days only.
 
         On InfluxDB 2.x/3.x the v1 endpoint cannot delete: use the bucket's retention there.
         """
@@ -533,24 +491,6 @@ class InfluxV1Store(StoreBase):
         return RetentionResult(cutoff, len(days), int(count))
 
 
-def archive_lines(days: pd.DataFrame, tz: ZoneInfo) -> Iterator[str]:
-    """Daily aggregates (counter and gauge columns of one day) as ``daily_archive`` lines,
-    timestamped at the local day's start (precision µs)."""
-    for row in days.itertuples(index=False):
-        t_us = to_us(day_start_utc(row.day, tz))
-        fields = [
-            f"first_t_us={to_us(row.first_time.to_pydatetime())}i",
-            f"first_value={float(row.first_value)!r}",
-            f"last_t_us={to_us(row.last_time.to_pydatetime())}i",
-            f"last_value={float(row.last_value)!r}",
-            f"delta_sum={float(row.delta_sum)!r}",
-            f"mean={float(row.mean)!r}", f"min={float(row.min)!r}",
-            f"max={float(row.max)!r}", f"n_readings={int(row.n_readings)}i",
-        ]
-        yield (f"{ARCHIVE},meter={escape_tag(row.meter)},point={escape_tag(row.point)} "
-               f"{','.join(fields)} {t_us}")
-
-
 def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(lines)
     while batch := list(itertools.islice(iterator, size)):
@@ -558,7 +498,7 @@ def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def _nth(results: list[dict], index: int) -> dict:
-    """The ``index``-th statement's result, empty when the server sent none."""
+    """Return the ``index``-th statement's result, empty when the server sent none."""
     return results[index] if index < len(results) else {"series": []}
 
 

@@ -1,8 +1,9 @@
 """InfluxDB through its v2 API (``influxdb-client``): line protocol writes, Flux queries.
 
 For InfluxDB 2.x and Cloud (org, bucket, token). The layout is the one of
-:mod:`storage.influx_v1` (measurements ``readings``, ``device_health``, ``daily_archive``), so
-data written through either API reads back through the other.
+:mod:`storage.influx_v1`, built by :mod:`storage.lineprotocol` (measurements ``readings``,
+``device_health``, ``daily_archive``), so data written through either API reads back through the
+other.
 
 Writes are synchronous batches of ``batch_size`` points (the client's background batching would
 swallow errors, and a collector must know when to spool). Only InfluxDB 1.x is installable on the
@@ -19,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from urllib3.exceptions import HTTPError
 
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
@@ -40,15 +42,15 @@ from storage.flux import (
     pivot_flux,
     read_flux,
 )
-from storage.influx_v1 import (
+from storage.lineprotocol import (
     ARCHIVE,
     HEALTH,
     READINGS,
     archive_lines,
+    decode_tag,
     health_line,
     reading_lines,
 )
-from storage.lineprotocol import decode_tag
 from storage.periods import day_start_utc, local_date, retention_cutoff, to_us
 
 __all__ = ["InfluxV2Store"]
@@ -87,6 +89,9 @@ class InfluxV2Store(StoreBase):
         verify_tls: bool = True, retention_raw_days: int = 400,
     ):
         super().__init__(tz)
+        # influxdb-client is imported here and in the methods below, not at module level: only
+        # the v2 backend needs it, and importing it costs about half a second (its whole generated
+        # API), which every ``import storage`` would otherwise pay. No cycle is hidden.
         from influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -105,7 +110,6 @@ class InfluxV2Store(StoreBase):
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a client call; map its errors onto the storage exceptions."""
         from influxdb_client.rest import ApiException
-        from urllib3.exceptions import HTTPError
 
         where = f"{self.url} (org {self.org!r}, bucket {self.bucket!r}): {what}"
         try:
@@ -184,7 +188,7 @@ class InfluxV2Store(StoreBase):
             frame["day"] = [
                 t.astimezone(self.tz).date() for t in pd.to_datetime(frame["_start"], utc=True)
             ]
-        return {name: part for name, part in frame.groupby("result")}
+        return {str(name): part for name, part in frame.groupby("result")}
 
     def _computed_counters(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
@@ -252,7 +256,7 @@ class InfluxV2Store(StoreBase):
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """The newest reading of every meter × point (any quality)."""
+        """Return the newest reading of every meter × point (any quality)."""
         flux = latest_flux(self.bucket, check_names(meters, "meters"),
                            check_names(points, "points"))
         frame = pd.DataFrame(self._records(flux))
@@ -301,9 +305,11 @@ class InfluxV2Store(StoreBase):
     # -- retention -----------------------------------------------------------------------------
 
     def apply_retention(self, now: datetime | None = None) -> RetentionResult:
-        """Archive daily aggregates of raw readings older than the retention period, then delete
-        those raw readings (the bucket itself must keep data for good, or at least as long as
-        the archive is wanted)."""
+        """Archive daily aggregates of old raw readings, then delete those raw readings.
+
+        Raw readings older than the retention period are aggregated; the bucket itself must
+        keep data for good, or at least as long as the archive is wanted.
+        """
         cutoff = retention_cutoff(now or datetime.now(UTC), self.retention_raw_days, self.tz)
         cutoff_us = to_us(cutoff)
         counters = self._computed_counters(0, cutoff_us, None, None)

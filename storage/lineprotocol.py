@@ -1,11 +1,23 @@
-"""Names and values in InfluxDB line protocol, InfluxQL and Flux text: escaping and quoting.
+r"""InfluxDB line protocol: the measurements' names and layout, and the escaping of names and values.
+
+Both InfluxDB backends (:mod:`storage.influx_v1` and :mod:`storage.influx_v2`) write the same
+layout, built here, so data written through either API reads back through the other:
+
+* ``readings``: tags ``meter``, ``point``; fields ``value`` (float, absent when the reading has
+  none), ``quality`` (string) and ``t_us`` (integer, the time in µs, which the daily queries use);
+* ``device_health``: tag ``meter``; fields ``available``, ``consecutive_failures``, ``error`` and,
+  when known, ``last_success_us`` and ``response_time_s``;
+* ``daily_archive``: tags ``meter``, ``point``; the fields :data:`ARCHIVE_FIELDS`, timestamped at
+  the local day's start.
+
+Every timestamp is written with precision µs.
 
 Meter ids may be any Unicode text. Line protocol escapes commas, equals signs and spaces in tag
 values with a backslash, but it cannot carry a newline, and a backslash at the end of a tag value
 is ambiguous. Tag values are therefore stored *percent-encoded* for exactly these characters:
-``%`` itself, ``\\`` and the control characters (U+0000–U+001F, U+007F) become ``%XX``. The
+``%`` itself, ``\`` and the control characters (U+0000–U+001F, U+007F) become ``%XX``. The
 encoding is reversible and leaves every ordinary name (Chinese text, quotes, commas, spaces)
-readable in other tools: ``a" OR 1=1`` is stored as ``a" OR 1=1``, ``line1\\nline2`` as
+readable in other tools: ``a" OR 1=1`` is stored as ``a" OR 1=1``, ``line1\nline2`` as
 ``line1%0Aline2``.
 
 Query text never carries a raw name: InfluxQL string literals and Flux strings are quoted with
@@ -15,16 +27,44 @@ Query text never carries a raw name: InfluxQL string literals and Flux strings a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from storage.base import DeviceHealth, Reading
+from storage.errors import InvalidName
+from storage.periods import day_start_utc, to_us
 
 __all__ = [
+    "ARCHIVE",
+    "ARCHIVE_FIELDS",
+    "HEALTH",
+    "READINGS",
+    "archive_lines",
     "decode_tag",
     "encode_tag",
     "escape_tag",
     "field_string",
     "flux_string",
+    "health_line",
     "influxql_ident",
     "influxql_string",
+    "reading_line",
+    "reading_lines",
 ]
+
+#: Measurement of the raw readings.
+READINGS = "readings"
+#: Measurement of the device-health records.
+HEALTH = "device_health"
+#: Measurement of the daily aggregates kept by retention.
+ARCHIVE = "daily_archive"
+#: Fields of a ``daily_archive`` point, in the order they are written.
+ARCHIVE_FIELDS = (
+    "first_t_us", "first_value", "last_t_us", "last_value", "delta_sum", "mean", "min", "max",
+    "n_readings",
+)
 
 _ENCODE = {c: f"%{c:02X}" for c in [*range(0x20), 0x7F, ord("%"), ord("\\")]}
 _DECODE = re.compile(r"%([0-9A-F]{2})")
@@ -32,46 +72,124 @@ _TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 
 
 def encode_tag(name: str) -> str:
-    """The stored form of a meter or point name: ``%``, ``\\`` and control characters as ``%XX``."""
+    r"""Return the stored form of a name: ``%``, ``\`` and control characters as ``%XX``."""
     return name.translate(_ENCODE)
 
 
 def decode_tag(stored: str) -> str:
-    """The name back from its stored form (inverse of :func:`encode_tag`)."""
+    """Return the name back from its stored form (inverse of :func:`encode_tag`)."""
     if "%" not in stored:
         return stored
     return _DECODE.sub(lambda m: chr(int(m.group(1), 16)), stored)
 
 
 def escape_tag(name: str) -> str:
-    """A name as a tag value in line protocol: encoded, then commas, ``=`` and spaces escaped."""
+    """Return a name as a tag value in line protocol: encoded, then commas, ``=`` and spaces escaped."""
     return name.translate(_ENCODE).translate(_TAG_ESCAPE)
 
 
 def field_string(value: str) -> str:
-    """A string field value in line protocol: double-quoted, ``\\`` and ``"`` escaped, no newline
-    (newlines are percent-encoded like tag values)."""
+    r"""Return a string field value in line protocol: double-quoted, ``\`` and ``"`` escaped.
+
+    Newlines (and the other control characters) are percent-encoded like tag values.
+    """
     text = value.translate(_ENCODE).replace('"', '\\"')
     return f'"{text}"'
 
 
 def influxql_string(name: str) -> str:
-    """An InfluxQL string literal matching the stored form of ``name``."""
+    """Return an InfluxQL string literal matching the stored form of ``name``."""
     text = encode_tag(name).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
 
 
 def influxql_ident(name: str) -> str:
-    """An InfluxQL double-quoted identifier (database, retention policy, measurement)."""
+    """Return an InfluxQL double-quoted identifier (database, retention policy, measurement)."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in name):
-        from storage.errors import InvalidName
-
         raise InvalidName(f"identifier {name!r} contains a control character")
     text = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
 def flux_string(name: str) -> str:
-    """A Flux string literal matching the stored form of ``name`` (``${`` cannot interpolate)."""
+    """Return a Flux string literal matching the stored form of ``name`` (``${`` cannot interpolate)."""
     text = encode_tag(name).replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
     return f'"{text}"'
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines of the three measurements
+# ---------------------------------------------------------------------------------------------
+
+
+def reading_line(r: Reading) -> str:
+    """One reading in line protocol (precision µs)."""
+    return next(reading_lines([r]))
+
+
+def reading_lines(readings: Iterable[Reading]) -> Iterator[str]:
+    """Write readings in line protocol (precision µs); escaped series keys are built once."""
+    prefixes: dict[tuple[str, str], str] = {}
+    qualities: dict[str, str] = {}
+    for r in readings:
+        prefix = prefixes.get((r.meter, r.point))
+        if prefix is None:
+            prefix = f"{READINGS},meter={escape_tag(r.meter)},point={escape_tag(r.point)} "
+            prefixes[(r.meter, r.point)] = prefix
+        quality = qualities.get(r.quality)
+        if quality is None:
+            quality = qualities[r.quality] = f"quality={field_string(r.quality)}"
+        t_us = to_us(r.time)
+        if r.value is None:
+            yield f"{prefix}{quality},t_us={t_us}i {t_us}"
+        else:
+            yield f"{prefix}value={float(r.value)!r},{quality},t_us={t_us}i {t_us}"
+
+
+def health_line(h: DeviceHealth) -> str:
+    """One device-health record in line protocol (precision µs)."""
+    fields = [
+        f"available={'true' if h.available else 'false'}",
+        f"consecutive_failures={int(h.consecutive_failures)}i",
+        f"error={field_string(h.error or '')}",
+    ]
+    if h.last_success is not None:
+        fields.append(f"last_success_us={to_us(h.last_success)}i")
+    if h.response_time_s is not None:
+        fields.append(f"response_time_s={float(h.response_time_s)!r}")
+    return f"{HEALTH},meter={escape_tag(h.meter)} {','.join(fields)} {to_us(h.time)}"
+
+
+def archive_lines(days: pd.DataFrame, tz: ZoneInfo) -> Iterator[str]:
+    """Daily aggregates as ``daily_archive`` lines, timestamped at the local day's start.
+
+    Parameters
+    ----------
+    days
+        Counter and gauge columns of each meter × point × local day (``meter``, ``point``,
+        ``day``, ``first_time``, ``first_value``, ``last_time``, ``last_value``, ``delta_sum``,
+        ``mean``, ``min``, ``max``, ``n_readings``).
+    tz
+        The site's time zone, in which ``day`` is a calendar date.
+
+    Yields
+    ------
+    str
+        One line per row (precision µs).
+    """
+    columns = ("meter", "point", "day", "first_time", "first_value", "last_time", "last_value",
+               "delta_sum", "mean", "min", "max", "n_readings")
+    for (meter, point, day, first_time, first_value, last_time, last_value, delta_sum, mean,
+         low, high, n_readings) in zip(*(days[c].tolist() for c in columns), strict=True):
+        t_us = to_us(day_start_utc(day, tz))
+        fields = [
+            f"first_t_us={to_us(first_time.to_pydatetime())}i",
+            f"first_value={float(first_value)!r}",
+            f"last_t_us={to_us(last_time.to_pydatetime())}i",
+            f"last_value={float(last_value)!r}",
+            f"delta_sum={float(delta_sum)!r}",
+            f"mean={float(mean)!r}", f"min={float(low)!r}",
+            f"max={float(high)!r}", f"n_readings={int(n_readings)}i",
+        ]
+        yield (f"{ARCHIVE},meter={escape_tag(meter)},point={escape_tag(point)} "
+               f"{','.join(fields)} {t_us}")

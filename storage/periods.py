@@ -48,17 +48,17 @@ def require_aware(value: datetime, what: str) -> datetime:
 
 
 def to_us(value: datetime) -> int:
-    """Microseconds since 1970-01-01 UTC of an aware datetime. [µs]"""
+    """Return the microseconds since 1970-01-01 UTC of an aware datetime [µs]."""
     return (value - EPOCH) // _ONE_US
 
 
 def from_us(value_us: int) -> datetime:
-    """The aware UTC datetime of microseconds since the epoch."""
+    """Return the aware UTC datetime of microseconds since the epoch."""
     return EPOCH + timedelta(microseconds=int(value_us))
 
 
 def rfc3339(t_us: int) -> str:
-    """An RFC 3339 UTC time literal (InfluxQL, Flux) of microseconds since the epoch."""
+    """Return an RFC 3339 UTC time literal (InfluxQL, Flux) of microseconds since the epoch."""
     return (EPOCH + timedelta(microseconds=t_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -75,12 +75,12 @@ def us_to_local_dates(values_us: np.ndarray | pd.Series | list, tz: ZoneInfo) ->
 
 
 def local_date(value: datetime, tz: ZoneInfo) -> date:
-    """The calendar date of ``value`` in zone ``tz``."""
+    """Return the calendar date of ``value`` in zone ``tz``."""
     return value.astimezone(tz).date()
 
 
 def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
-    """The UTC instant at which local ``day`` starts (its local midnight)."""
+    """Return the UTC instant at which local ``day`` starts (its local midnight)."""
     local = datetime(day.year, day.month, day.day, tzinfo=tz)
     return local.astimezone(UTC)
 
@@ -91,7 +91,7 @@ def month_start(day: date) -> date:
 
 
 def retention_cutoff(now: datetime, retention_days: int, tz: ZoneInfo) -> datetime:
-    """The local midnight ``retention_days`` days before the local date of ``now``, in UTC.
+    """Return the local midnight ``retention_days`` days before the local date of ``now``, in UTC.
 
     Raw readings before it are dropped; whole local days are archived, never part of a day.
     """
@@ -101,7 +101,7 @@ def retention_cutoff(now: datetime, retention_days: int, tz: ZoneInfo) -> dateti
 
 
 def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int | None, int]]:
-    """The zone's UTC offset over ``[start_us, end_us)`` as segments ``(until_us, offset_us)``.
+    """Return the zone's UTC offset over ``[start_us, end_us)`` as segments ``(until_us, offset_us)``.
 
     Each segment holds up to (not including) ``until_us``; the last one has ``until_us = None``.
     A reading at ``t`` has local wall time ``t + offset`` of the segment that holds ``t``.
@@ -131,8 +131,10 @@ def offset_segments(start_us: int, end_us: int, tz: ZoneInfo) -> list[tuple[int 
 
 
 def _first_change_us(lo: int, hi: int, current: int, offset_at: Callable[[int], int]) -> int:
-    """The first instant after ``lo`` whose offset is not ``current``, by bisection to the
-    microsecond (``offset_at(lo) == current != offset_at(hi)``)."""
+    """Return the first instant after ``lo`` whose offset is not ``current``.
+
+    Found by bisection to the microsecond; ``offset_at(lo) == current != offset_at(hi)``.
+    """
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if offset_at(mid) == current:

@@ -98,12 +98,16 @@ class StorageConfig(Protocol):
     """What :func:`storage.open_store` reads of the composed settings."""
 
     @property
-    def site(self) -> SiteSettings: ...
+    def site(self) -> SiteSettings:
+        """The ``[site]`` section (time zone, province)."""
 
     @property
-    def storage(self) -> StorageSettings: ...
+    def storage(self) -> StorageSettings:
+        """The ``[storage]`` section."""
 
     @property
-    def source(self) -> Path | None: ...
+    def source(self) -> Path | None:
+        """The settings file these came from (for messages), or None."""
 
-    def resolve(self, path: Path) -> Path: ...
+    def resolve(self, path: Path) -> Path:
+        """Return an absolute path for a path written in the settings file."""

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from jieneng.vocabulary import Quality
 from storage.aggregate import counter_step_correction
 from storage.base import (
     DAILY_COUNTER_COLUMNS,
@@ -108,7 +109,7 @@ UPSERT_READING = (
 
 
 def local_day_sql(segments: list[tuple[int | None, int]], column: str = "t") -> str:
-    """SQL for the local day number (days since 1970-01-01 local) of a µs-epoch column.
+    """Return SQL for the local day number (days since 1970-01-01 local) of a µs-epoch column.
 
     ``segments`` come from :func:`storage.periods.offset_segments`; every number in the text is
     an integer computed here, never user input.
@@ -134,8 +135,10 @@ def _names_filter(column: str, table: str, names: list[str] | None, params: list
 def _series_filter(
     prefix: str, meters: list[str] | None, points: list[str] | None, params: list
 ) -> str:
-    """SQL keeping only these meters and points (None = all) of the columns ``<prefix>meter_id``
-    and ``<prefix>point_id``; appends the parameters to ``params``."""
+    """Return SQL keeping only these meters and points (None = all); appends to ``params``.
+
+    The columns are ``<prefix>meter_id`` and ``<prefix>point_id``.
+    """
     return (_names_filter(f"{prefix}meter_id", "meters", meters, params)
             + _names_filter(f"{prefix}point_id", "points", points, params))
 
@@ -297,7 +300,7 @@ class SqliteStore(StoreBase):
     def daily_counters_sql(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> tuple[str, list]:
-        """The SQL (and parameters) of :meth:`daily_counters` over raw readings."""
+        """Return the SQL (and parameters) of :meth:`daily_counters` over raw readings."""
         params: list = [start_us, end_us]
         filters = _series_filter("", meters, points, params)
         day = local_day_sql(offset_segments(start_us, end_us, self.tz))
@@ -310,7 +313,7 @@ FROM (
         SELECT meter_id, point_id, t, {day} AS day,
                value - LAG(value) OVER (PARTITION BY meter_id, point_id ORDER BY t) AS step
         FROM readings
-        WHERE t >= ? AND t < ? AND quality = 'good' AND value IS NOT NULL{filters}
+        WHERE t >= ? AND t < ? AND quality = '{Quality.good}' AND value IS NOT NULL{filters}
     )
     GROUP BY meter_id, point_id, day
 ) a
@@ -322,7 +325,7 @@ JOIN meters m ON m.id = a.meter_id JOIN points p ON p.id = a.point_id"""
     def daily_gauges_sql(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None
     ) -> tuple[str, list]:
-        """The SQL (and parameters) of :meth:`daily_gauges` over raw readings."""
+        """Return the SQL (and parameters) of :meth:`daily_gauges` over raw readings."""
         params: list = [start_us, end_us]
         filters = _series_filter("", meters, points, params)
         day = local_day_sql(offset_segments(start_us, end_us, self.tz))
@@ -330,7 +333,7 @@ JOIN meters m ON m.id = a.meter_id JOIN points p ON p.id = a.point_id"""
 SELECT m.name, p.name, g.day, avg(value), min(value), max(value), count(*)
 FROM (
     SELECT meter_id, point_id, value, {day} AS day FROM readings
-    WHERE t >= ? AND t < ? AND quality = 'good' AND value IS NOT NULL{filters}
+    WHERE t >= ? AND t < ? AND quality = '{Quality.good}' AND value IS NOT NULL{filters}
 ) g JOIN meters m ON m.id = g.meter_id JOIN points p ON p.id = g.point_id
 GROUP BY g.meter_id, g.point_id, g.day"""
         return sql, params
@@ -389,7 +392,7 @@ GROUP BY g.meter_id, g.point_id, g.day"""
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """The newest reading of every meter × point (any quality)."""
+        """Return the newest reading of every meter × point (any quality)."""
         params: list = []
         sql = (
             "SELECT m.name, p.name, r.t, r.value, r.quality FROM series s "
@@ -457,8 +460,11 @@ GROUP BY g.meter_id, g.point_id, g.day"""
     # -- retention -----------------------------------------------------------------------------
 
     def apply_retention(self, now: datetime | None = None) -> RetentionResult:
-        """Archive the daily aggregates of raw readings older than the retention period, then
-        drop those raw readings. Whole local days only; archived days are kept for good."""
+        """Archive the daily aggregates of old raw readings, then drop those raw readings.
+
+        Raw readings older than the retention period are aggregated; whole local days only.
+        Archived days are kept for good.
+        """
         cutoff = retention_cutoff(now or datetime.now(UTC), self.retention_raw_days, self.tz)
         cutoff_us = to_us(cutoff)
         with self._write() as cur:
@@ -470,7 +476,7 @@ GROUP BY g.meter_id, g.point_id, g.day"""
 INSERT INTO daily_archive
 WITH g AS (
     SELECT meter_id, point_id, t, value, {day} AS day FROM readings
-    WHERE t >= ? AND t < ? AND quality = 'good' AND value IS NOT NULL
+    WHERE t >= ? AND t < ? AND quality = '{Quality.good}' AND value IS NOT NULL
 ), w AS (
     SELECT meter_id, point_id, t, value, day,
            LAG(day) OVER win AS prev_day, LAG(value) OVER win AS prev_value,

@@ -30,10 +30,11 @@ import asyncio
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from pymodbus.pdu import ExceptionResponse
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import SimDevice
@@ -214,6 +215,10 @@ class _FaultInjectingMixin:
     fault_plan: FaultPlan
     device_ids: frozenset[int]
     is_serial: bool
+    # set by pymodbus's ModbusBaseServer, which every concrete server below also derives from
+    trace_packet: Callable[[bool, bytes], bytes] | None
+    trace_pdu: Callable[[bool, ModbusPDU], ModbusPDU] | None
+    trace_connect: Callable[[bool], None] | None
 
     def callback_new_connection(self):
         return _FaultyHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
@@ -261,8 +266,9 @@ class ThreadedModbusServer:
         self.host = host
         self.port = port
         self.serial_port = serial_port
-        self.serial_settings = {"baudrate": baudrate, "parity": parity, "stopbits": stopbits,
-                                "bytesize": bytesize}
+        self.serial_settings: dict[str, Any] = {
+            "baudrate": baudrate, "parity": parity, "stopbits": stopbits, "bytesize": bytesize,
+        }
         self.faults = faults if faults is not None else FaultPlan()
         #: For RTU on a null modem: the serial device a client opens (set by whoever made it).
         self.client_port: str | None = None
@@ -319,7 +325,9 @@ class ThreadedModbusServer:
         server.device_ids = frozenset(d.id for d in self.devices)
         await server.serve_forever(background=True)
         if not self.serial_port:
-            self.port = server.transport.sockets[0].getsockname()[1]
+            # a listening TCP server's transport is the asyncio.Server from create_server()
+            listener = cast(asyncio.Server, server.transport)
+            self.port = listener.sockets[0].getsockname()[1]
         self._server = server
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -347,15 +355,21 @@ class ThreadedModbusServer:
 
     def set_registers(self, device_id: int, address: int, words: Sequence[int]) -> None:
         """Write register words into a device's memory (a live update)."""
-        self._call(self._server.async_setValues(device_id, 16, address, list(words)))
+        self._call(self._running().async_setValues(device_id, 16, address, list(words)))
 
     def get_registers(self, device_id: int, address: int, count: int) -> list[int]:
         """Read register words from a device's memory (bypassing faults)."""
-        return list(self._call(self._server.async_getValues(device_id, 3, address, count)))
+        return list(self._call(self._running().async_getValues(device_id, 3, address, count)))
 
     async def async_set_registers(self, device_id: int, address: int, words: Sequence[int]) -> None:
         """:meth:`set_registers` for callers on the server's own loop."""
-        await self._server.async_setValues(device_id, 16, address, list(words))
+        await self._running().async_setValues(device_id, 16, address, list(words))
+
+    def _running(self) -> _TcpServer | _SerialServer:
+        """Return the pymodbus server; :class:`ServerStartError` when it is not running."""
+        if self._server is None:
+            raise ServerStartError("the Modbus server is not running")
+        return self._server
 
     def _call(self, coro):
         if self._server is None or self.loop is None:

@@ -27,7 +27,9 @@ class NullModem:
         self.client_port = os.ttyname(self._slave_b)
         self._wake_r, self._wake_w = os.pipe()
         self.bytes_copied = 0
-        self._thread = threading.Thread(target=self._copy, name="null-modem", daemon=True)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._copy, name="null-modem", daemon=True
+        )
         self._thread.start()
 
     def _copy(self) -> None:

@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
+
 from collectors.decode import decode_point, encode_value
 from collectors.registermap import RegisterMap, meter_register_map
 from storage import Reading
@@ -68,7 +70,7 @@ MEAN_RATE = {"electricity": 10.0, "water": 1.2, "natural_gas": 4.0, "heat": 0.6,
 
 
 def _hash_unit(*parts: object) -> float:
-    """A stable number in [0, 1) from ``parts`` (not Python's salted ``hash``)."""
+    """Return a stable number in [0, 1) from ``parts`` (not Python's salted ``hash``)."""
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
@@ -77,10 +79,8 @@ def _hash_unit(*parts: object) -> float:
 def is_workday(day: date) -> bool:
     """Chinese working day (节假日 and 调休 from ``chinese_calendar``; weekdays outside its range)."""
     try:
-        import chinese_calendar
-
         return bool(chinese_calendar.is_workday(day))
-    except (NotImplementedError, ImportError):
+    except NotImplementedError:  # a year the calendar does not cover
         return day.weekday() < 5
 
 
@@ -113,7 +113,7 @@ def _shape(carrier: str, day: date) -> tuple[float, ...]:
 
 @lru_cache(maxsize=65536)
 def _day_params(meter_id: str, carrier: str, subitem: str, day: date) -> tuple[float, ...]:
-    """The 25 knots (00:00 … 24:00) of the day's rate curve [unit/h]."""
+    """Return the 25 knots (00:00 … 24:00) of the day's rate curve [unit/h]."""
     mean = MEAN_RATE_ELECTRICITY_KW.get(subitem, MEAN_RATE["electricity"]) \
         if carrier == "electricity" else MEAN_RATE.get(carrier, 1.0)
     size = 0.7 + 0.6 * _hash_unit("size", meter_id)
@@ -181,7 +181,7 @@ def _carrier(meter) -> str:
 
 
 def start_value(meter) -> float:
-    """The counter's reading at :data:`EPOCH` [unit] (a stable per-meter number)."""
+    """Return the counter's reading at :data:`EPOCH` [unit] (a stable per-meter number)."""
     return _start_value(meter.id)
 
 
@@ -191,7 +191,7 @@ def _start_value(meter_id: str) -> float:
 
 
 def counter_value(meter, t: datetime, tz: tzinfo = SHANGHAI) -> float:
-    """The meter's consumption counter at ``t`` (cumulative, in the point's unit, primary side).
+    """Return the meter's consumption counter at ``t`` (cumulative, in the point's unit, primary side).
 
     Parameters
     ----------
@@ -347,7 +347,7 @@ def history_readings(
     meters: Sequence[str] | None = None,
     points: Sequence[str] | None = None,
 ) -> Iterator[Reading]:
-    """What the configured meters would have read every ``step_s`` seconds in ``[start, end)``.
+    """Compute what the configured meters would have read every ``step_s`` s in ``[start, end)``.
 
     Values go through the register encoding of each meter's model and back, so a backfilled
     reading has exactly the precision a live poll of the simulator would have.

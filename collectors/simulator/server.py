@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
@@ -36,12 +37,15 @@ from collectors.errors import CollectorError
 from collectors.registermap import Point, RegisterMap, meter_register_map
 from collectors.simulator.modbus_server import FAULT_KINDS, ThreadedModbusServer
 from collectors.simulator.profile import point_values
+from jieneng.vocabulary import PointKind
 
 __all__ = [
     "FILL_GAP_REGISTERS",
+    "SIMULATOR_FAULTS",
     "SimulatedMeter",
     "SimulatorError",
     "SimulatorHandle",
+    "SimulatorStartError",
     "run_simulator",
     "start_simulator",
 ]
@@ -53,14 +57,18 @@ SIMULATOR_FAULTS = (*FAULT_KINDS, "reset")
 
 
 class SimulatorError(CollectorError):
-    """The simulator cannot serve the configuration (bad fault, port in use, ...)."""
+    """The simulator cannot serve the configuration (bad fault, overlapping points, ...)."""
+
+
+class SimulatorStartError(SimulatorError):
+    """A Modbus server of the simulator cannot start (a port in use, no such serial port)."""
 
 
 @dataclass
 class SimulatedMeter:
     """One served meter: its settings, its map, and counter offsets after a ``reset`` fault."""
 
-    meter: object
+    meter: Any  #: the meter's ``[[meters]]`` entry (``jieneng.settings.MeterSettings``)
     regmap: RegisterMap
     points: tuple[Point, ...]
     blocks: tuple[tuple[int, int], ...]
@@ -68,6 +76,7 @@ class SimulatedMeter:
 
     @property
     def device_id(self) -> int:
+        """The meter's Modbus device id."""
         return self.meter.device_id
 
 
@@ -113,7 +122,7 @@ def _invalid_words(point: Point) -> list[int]:
 
 
 def meter_image(sim: SimulatedMeter, t: datetime, tz) -> dict[tuple[int, int], list[int]]:
-    """The register words of every served block of a meter at simulated time ``t``."""
+    """Return the register words of every served block of a meter at simulated time ``t``."""
     meter = sim.meter
     values = point_values(meter, sim.regmap, t, tz)
     image: dict[tuple[int, int], list[int]] = {
@@ -121,7 +130,7 @@ def meter_image(sim: SimulatedMeter, t: datetime, tz) -> dict[tuple[int, int], l
     }
     for p in sim.points:
         value = values.get(p.name, 0.0)
-        if p.kind == "counter":
+        if p.kind == PointKind.counter:
             value -= sim.counter_offsets.get(p.name, 0.0)
         try:
             words = encode_value(p, value, meter.ct_ratio, meter.pt_ratio)
@@ -227,7 +236,7 @@ class SimulatorHandle:
         values = point_values(sim.meter, sim.regmap, t, self.settings.site.tzinfo)
         with self._lock:
             sim.counter_offsets = {p.name: values[p.name] for p in sim.points
-                                   if p.kind == "counter"}
+                                   if p.kind == PointKind.counter}
         self.update(t)
 
     def _meter(self, meter_id: str) -> SimulatedMeter:
@@ -289,8 +298,10 @@ def start_simulator(
 
     Raises
     ------
+    SimulatorStartError
+        When a server cannot start (a port in use, no such serial port).
     SimulatorError
-        When a fault kind or meter is unknown, or a server cannot start.
+        When a fault kind or meter is unknown, or the points cannot be served.
     """
     if speed < 0:
         raise SimulatorError(f"speed = {speed}: expected 0 or more simulated seconds per second")
@@ -333,7 +344,7 @@ def start_simulator(
     except Exception as exc:
         for server in servers.values():
             server.stop()
-        raise SimulatorError(f"cannot start the simulator: {exc}") from exc
+        raise SimulatorStartError(f"cannot start the simulator: {exc}") from exc
     handle = SimulatorHandle(settings, servers, sims, t0, speed)
     try:
         for meter_id, kinds in (faults or {}).items():

@@ -10,6 +10,7 @@ import pytest
 from jieneng.cli import main
 from jieneng.settings import load_settings
 from storage import open_store
+from tests.support.services import free_port
 
 CONFIG = """\
 [site]
@@ -100,7 +101,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, caps
         + "yesterday,gov01-main,energy_import_kwh,abc\n",  # line 9: two problems
         encoding="utf-8",
     )
-    assert main(["import", "readings", str(csv), "--config", str(config)]) == 1
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "5 problem(s); nothing was imported" in err
     assert f"{csv}:5: column 'time' = '2024-01-01T00:30:00': no UTC offset" in err
@@ -115,12 +116,12 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(config, tmp_path, caps
 def test_bad_header_and_missing_file(config, tmp_path, capsys) -> None:
     csv = tmp_path / "header.csv"
     csv.write_text("timestamp,meter,point,value\n2024-01-01T00:00:00Z,gov01-main,x,1\n")
-    assert main(["import", "readings", str(csv), "--config", str(config)]) == 1
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "column 'time'" in err
     assert "missing column" in err
     assert "column 'timestamp' = 'timestamp': unknown column" in err
-    assert main(["import", "readings", str(tmp_path / "nope.csv"), "--config", str(config)]) == 1
+    assert main(["import", "readings", str(tmp_path / "nope.csv"), "--config", str(config)]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
@@ -133,3 +134,60 @@ def test_quality_column_and_empty_value(config, tmp_path) -> None:
     frame = _all_readings(config)
     assert list(frame["quality"]) == ["invalid", "estimated"]
     assert frame["value"].isna().tolist() == [True, False]
+
+
+def test_a_broken_register_map_is_an_error_not_a_silent_fallback(config, tmp_path, capsys) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    # a user's copy of a built-in map with a syntax error replaces the built-in one
+    (maps / "tuf2000m.toml").write_text("[meter\nmodel = 'tuf2000m'\n", encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[[gateways]]", '[collector]\nregister_map_dirs = ["maps"]\n\n'
+                                   "[[gateways]]"), encoding="utf-8")
+    csv = tmp_path / "history.csv"
+    csv.write_text(GOOD, encoding="utf-8")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "nothing was imported" in lines[0]
+    assert "meter '水表, 1号'" in lines[0]
+    assert str(maps / "tuf2000m.toml") in lines[0]
+    assert "not valid TOML" in lines[0]
+    assert _all_readings(config).empty
+
+
+def test_a_register_map_with_overlapping_points_names_them(config, tmp_path, capsys) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "tuf2000m.toml").write_text(
+        '[meter]\nmodel = "tuf2000m"\nmanufacturer = "x"\ndescription = "x"\nsource = "x"\n'
+        'confidence = "low"\naddress_base_note = "x"\n\n'
+        '[[points]]\nname = "volume_m3"\nfunction = "holding"\naddress = 0\n'
+        'data_type = "float32"\nunit = "m3"\nkind = "counter"\n\n'
+        '[[points]]\nname = "flow_m3h"\nfunction = "holding"\naddress = 1\n'
+        'data_type = "float32"\nunit = "m3/h"\n',
+        encoding="utf-8",
+    )
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[[gateways]]", '[collector]\nregister_map_dirs = ["maps"]\n\n'
+                                   "[[gateways]]"), encoding="utf-8")
+    csv = tmp_path / "history.csv"
+    csv.write_text(GOOD, encoding="utf-8")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "overlaps flow_m3h at 0x0001" in err
+
+
+def test_an_unreachable_store_exits_unavailable(config, tmp_path, capsys) -> None:
+    text = config.read_text(encoding="utf-8").replace(
+        'backend = "sqlite"',
+        f'backend = "influxdb"\n[storage.influxdb]\nurl = "http://127.0.0.1:{free_port()}"\n'
+        "timeout_s = 0.5\ncreate_database = true",
+    )
+    config.write_text(text, encoding="utf-8")
+    csv = tmp_path / "history.csv"
+    csv.write_text(GOOD, encoding="utf-8")
+    assert main(["import", "readings", str(csv), "--config", str(config)]) == 4
+    assert "127.0.0.1" in capsys.readouterr().err

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from storage.base import Reading
 from storage.errors import InvalidName
-from storage.influx_v1 import reading_line
 from storage.lineprotocol import (
     decode_tag,
     encode_tag,
@@ -19,6 +18,7 @@ from storage.lineprotocol import (
     flux_string,
     influxql_ident,
     influxql_string,
+    reading_line,
 )
 
 names = st.text(min_size=1, max_size=40)
