@@ -34,6 +34,7 @@ HANDLERS: dict[str, str] = {
     "report": "accounting.cli:report_main",
     "forecast": "forecasting.cli:forecast_main",
     "dashboard": "dashboard.cli:dashboard_main",
+    "dashboard:hash-password": "dashboard.cli:hash_password_main",
 }
 
 
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--refresh-s", type=float, default=30.0,
                    help="print the live readings this often [s]")
+    p.add_argument("--port", type=int, help="the dashboard's port (default: the file's, 8050)")
+    p.add_argument("--workdir", type=Path, metavar="DIR",
+                   help="folder for all the demo's state (default: var/demo)")
 
     p = sub.add_parser("simulate", help="serve every configured meter from simulated Modbus devices")
     _config_arg(p)
@@ -102,8 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--year", type=int)
 
-    p = sub.add_parser("dashboard", help="serve the Dash dashboard")
-    _config_arg(p)
+    p = sub.add_parser("dashboard", help="serve the Dash dashboard (or: dashboard hash-password)")
+    p.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
+                   help="serve (default), or hash-password: print an argon2 hash to paste")
+    _config_arg(p, required=False)
+    p.add_argument("--host", help="listen on this address (default: [dashboard] host)")
+    p.add_argument("--port", type=int, help="listen on this port (default: [dashboard] port)")
 
     p = sub.add_parser("check-config", help="validate a settings file; list every problem")
     p.add_argument("file", type=Path)
@@ -163,11 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = args.command
     if key == "import":
         key = "import:readings" if args.kind == "readings" else "import:ledger"
+    if key == "dashboard" and args.action == "hash-password":
+        key = "dashboard:hash-password"
     handler = _handler(key)
     if handler is None:
         print(f"jieneng {args.command}: not built yet (handler {HANDLERS[key]} does not exist)",
               file=sys.stderr)
         return EXIT_NOT_BUILT
+    if key == "dashboard:hash-password":  # needs no settings file
+        return int(handler(args, None) or 0)  # type: ignore[arg-type]
 
     config = args.config if args.config is not None else Path("config/demo.toml")
     try:

@@ -1,13 +1,20 @@
 """``jieneng demo``: the whole chain on one machine, with nothing but this repository.
 
-1. loads the demo city's ledgers from ``sample_data/`` (institutions, buildings, headcount,
+1. writes a derived settings file into the work folder (``--workdir``, default ``var/demo`` beside
+   the configuration's folder) whose store, spool and ledger paths point into that folder, with
+   one dashboard user per role;
+2. loads the demo city's ledgers from ``sample_data/`` (institutions, buildings, headcount,
    vehicles, fuel, facilities, bills);
-2. backfills the store with what the simulated meters would have read since 1 January of last year
-   (hourly counter readings), so that accounting has a history;
-3. starts ``jieneng simulate`` (the meters, on 127.0.0.1) and ``jieneng collect`` (polling them into
-   the store) as child processes;
-4. prints the accounting of the current year, then the live readings every ``--refresh-s`` seconds,
-   until Ctrl-C (or ``--duration-s`` seconds), and stops both children.
+3. backfills the store with what the simulated meters would have read since 1 January of last year
+   (hourly counter readings; a second start only adds what is new), and imports
+   ``sample_data/weather.csv`` when forecasting's weather importer exists;
+4. starts ``jieneng simulate`` (the meters), ``jieneng collect`` (polling them into the store) and
+   ``jieneng dashboard`` as child processes (logs in ``<workdir>/logs``), waits until each answers,
+   and prints the dashboard's address with one sign-in per role (passwords made for this run and
+   handed to the dashboard through environment variables);
+5. prints the accounting of the current year (and the year-end risk table when forecasting is
+   built), then the live readings every ``--refresh-s`` seconds until Ctrl-C (or
+   ``--duration-s``), and stops every child.
 
 Each step uses the same code and commands a deployment uses; the demo only wires them together.
 """
@@ -16,18 +23,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import io
+import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from typing import IO
 
-from jieneng.settings import CONSUMPTION_POINTS, Settings
+from accounting.cli import account_main
+from accounting.ledgers import import_ledger
+from collectors.simulator.profile import history_readings
+from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
+from storage import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -36,16 +55,64 @@ LEDGER_ORDER = (
 )
 BACKFILL_STEP_S = 3600.0
 BACKFILL_BATCH = 20_000
+#: One demo sign-in per role: (name, role, institutions).
+DEMO_USERS = (
+    ("manager", "manager", ("gov01",)),
+    ("officer", "officer", ()),
+    ("leader", "leader", ()),
+    ("admin", "admin", ()),
+)
+#: Keys of the settings file whose paths the demo moves into its work folder.
+_PATH_KEYS = {"path": "jieneng.sqlite", "spool_path": "spool.sqlite",
+              "ledger_path": "ledgers.sqlite"}
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def password_env(name: str) -> str:
+    """The environment variable that hands the demo user ``name``'s password to the dashboard."""
+    return f"JIENENG_DEMO_PASSWORD_{name.upper()}"
+
+
+def derived_config(source: Path, workdir: Path, port: int | None) -> str:
+    """The demo's settings text with its state in ``workdir`` and one dashboard user per role.
+
+    Parameters
+    ----------
+    source
+        The demo's settings file (``config/demo.toml``).
+    workdir
+        The work folder (absolute): store, spool and ledgers go there.
+    port
+        The dashboard's port, or None for the file's.
+    """
+    text = source.read_text(encoding="utf-8")
+    for key, file in _PATH_KEYS.items():
+        text = re.sub(rf'(?m)^{key} = ".*"$', f'{key} = {_toml_str(workdir / file)}', text)
+    if port is not None:
+        text = re.sub(r"(?ms)(^\[dashboard\].*?^port = )\d+", rf"\g<1>{port}", text, count=1)
+    base = source.parent.resolve()
+    text = re.sub(r'(?m)^reference_dirs = \[(.*)\]$',
+                  lambda m: "reference_dirs = [" + ", ".join(
+                      _toml_str(base / d) for d in re.findall(r'"([^"]*)"', m.group(1))) + "]",
+                  text)
+    users = [f"\n[[dashboard.users]]\nname = \"{name}\"\nrole = \"{role}\"\n"
+             + (f"institutions = [{', '.join(repr(i).replace(chr(39), chr(34)) for i in inst)}]\n"
+                if inst else "")
+             + f"password_env = \"{password_env(name)}\"\n"
+             for name, role, inst in DEMO_USERS]
+    return (f"# Written by `jieneng demo` from {source}; edited copies are overwritten.\n"
+            + text.rstrip("\n") + "\n" + "".join(users))
+
+
+def _toml_str(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\") + '"'
+
+
 def import_sample_ledgers(settings: Settings, folder: Path = SAMPLE_DATA) -> dict[str, int]:
     """Import every ledger file of ``folder`` (``<kind>.csv``); rows imported per kind."""
-    from accounting.ledgers import import_ledger
-
     counts = {}
     for kind in LEDGER_ORDER:
         path = folder / f"{kind}.csv"
@@ -56,9 +123,6 @@ def import_sample_ledgers(settings: Settings, folder: Path = SAMPLE_DATA) -> dic
 
 def backfill(settings: Settings, start: datetime, end: datetime) -> int:
     """Write the simulated meters' hourly counter readings in ``[start, end)``; readings written."""
-    from collectors.simulator.profile import history_readings
-    from storage import open_store
-
     points = sorted({point for point, _unit in CONSUMPTION_POINTS.values()})
     readings = history_readings(settings, start, end, BACKFILL_STEP_S, points=points)
     store = open_store(settings)
@@ -112,13 +176,39 @@ def _wait_for_ports(settings: Settings, timeout_s: float) -> list[str]:
     return sorted(closed)
 
 
+def _wait_for_collector(settings: Settings, since: datetime, timeout_s: float,
+                        child: subprocess.Popen) -> bool:
+    """True once the store holds a reading written after ``since`` (the collector answers)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and child.poll() is None:
+        store = open_store(settings)
+        try:
+            latest = store.latest()
+        finally:
+            store.close()
+        if len(latest) and latest["time"].max().to_pydatetime() >= since:
+            return True
+        time.sleep(1.0)
+    return False
+
+
+def _wait_for_http(url: str, timeout_s: float, child: subprocess.Popen) -> bool:
+    """True once ``url`` answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and child.poll() is None:
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return True
+        time.sleep(0.5)
+    return False
+
+
 def _jieneng(*args: str) -> list[str]:
     return [sys.executable, "-m", "jieneng.cli", *args]
 
 
 def _account_table(settings: Settings, year: int) -> str:
-    from accounting.cli import account_main
-
     args = argparse.Namespace(config=settings.source, year=year, institution=None, format="table")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -128,8 +218,6 @@ def _account_table(settings: Settings, year: int) -> str:
 
 def _latest_table(settings: Settings) -> str:
     """Each meter's latest consumption counter, as a building manager reads it off the meter."""
-    from storage import open_store
-
     counter_point = {m.id: CONSUMPTION_POINTS[str(m.carrier)][0] for m in settings.meters
                      if str(m.carrier) in CONSUMPTION_POINTS}
     store = open_store(settings)
@@ -151,12 +239,54 @@ def _latest_table(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def _import_weather(settings: Settings, path: Path) -> str:
+    """Import the sample weather with forecasting's importer; what happened, in one line."""
+    if not path.exists():
+        return f"{path.name}: not in sample_data/ (forecasting ships it)"
+    if importlib.util.find_spec("forecasting.weather") is None:
+        return "forecasting's weather importer is not built yet; weather not imported"
+    weather = importlib.import_module("forecasting.weather")
+    importer = getattr(weather, "import_weather", None)
+    if importer is None:
+        return "forecasting.weather has no import_weather; weather not imported"
+    result = importer(settings, path)
+    return f"weather imported from {path.name}: {result}"
+
+
+def _risk_table(settings: Settings, year: int) -> str | None:
+    """forecasting's year-end risk table, or None when forecasting is not built."""
+    if importlib.util.find_spec("forecasting.api") is None:
+        return None
+    api = importlib.import_module("forecasting.api")
+    result = api.forecast_year(settings, year)
+    return str(api.risk_table(result))
+
+
+def _start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    handle: IO[bytes] = log.open("ab")
+    try:
+        return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    finally:
+        handle.close()
+
+
 def demo_main(args: argparse.Namespace, settings: Settings) -> int:
     """Run the demo (see the module docstring)."""
+    source = Path(settings.source or "config/demo.toml")
+    workdir = Path(args.workdir).resolve() if getattr(args, "workdir", None) else \
+        settings.resolve(Path("../var/demo"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "logs").mkdir(exist_ok=True)
+    config = workdir / "demo.toml"
+    config.write_text(derived_config(source, workdir, getattr(args, "port", None)),
+                      encoding="utf-8")
+    settings = load_settings(config)
+
     now = datetime.now(UTC)
     year = now.astimezone(settings.site.tzinfo).year
     _say(f"== Jieneng demo: {settings.site.name}, {len(settings.meters)} meters on "
-         f"{len(settings.gateways)} simulated gateways, store: {settings.storage.backend}")
+         f"{len(settings.gateways)} simulated gateways, store: {settings.storage.backend}, "
+         f"work folder: {workdir}")
 
     counts = import_sample_ledgers(settings, Path(args.sample_data))
     _say("== ledgers imported from sample_data/: "
@@ -170,23 +300,48 @@ def demo_main(args: argparse.Namespace, settings: Settings) -> int:
     written = backfill(settings, start, now)
     _backfill_marker(settings).write_text(now.isoformat())
     _say(f"   {written:,} readings written")
+    _say(f"== {_import_weather(settings, Path(args.sample_data) / 'weather.csv')}")
 
-    config = str(settings.source)
+    passwords = {name: secrets.token_urlsafe(9) for name, _role, _inst in DEMO_USERS}
+    env = dict(os.environ)
+    env.update({password_env(name): pw for name, pw in passwords.items()})
+    dash = settings.dashboard
+    url = f"http://{dash.host}:{dash.port}"
+    logs = workdir / "logs"
     children: list[subprocess.Popen] = []
     try:
-        children.append(subprocess.Popen(_jieneng("simulate", "--config", config)))
+        children.append(_start(_jieneng("simulate", "--config", str(config)),
+                               logs / "simulate.log"))
         closed = _wait_for_ports(settings, timeout_s=30)
         if closed:
-            _say(f"error: simulated gateways did not open: {', '.join(closed)}")
+            _say(f"error: simulated gateways did not open: {', '.join(closed)} "
+                 f"(see {logs / 'simulate.log'})")
             return 1
         _say("== simulated meters listening on "
              + ", ".join(sorted({f'{g.host}:{g.port}' for g in settings.gateways
                                  if g.protocol == 'tcp'})))
-        children.append(subprocess.Popen(_jieneng("collect", "--config", config)))
-        _say(f"== collector polling every meter; accounting for {year}:")
+        polled_since = datetime.now(UTC)
+        children.append(_start(_jieneng("collect", "--config", str(config)),
+                               logs / "collect.log"))
+        children.append(_start(_jieneng("dashboard", "--config", str(config)),
+                               logs / "dashboard.log", env))
+        if not _wait_for_collector(settings, polled_since, 60, children[1]):
+            _say(f"error: the collector wrote nothing within 60 s (see {logs / 'collect.log'})")
+            return 1
+        _say("== collector polling every meter into the store")
+        if not _wait_for_http(f"{url}/login", 90, children[2]):
+            _say(f"error: the dashboard did not answer at {url} (see {logs / 'dashboard.log'})")
+            return 1
+        _say(f"== dashboard: {url}   sign in as (passwords made for this run):")
+        for name, role, inst in DEMO_USERS:
+            scope = f" ({', '.join(inst)} only)" if inst else ""
+            _say(f"     {role:<8} name {name:<8} password {passwords[name]}{scope}")
+        _say(f"== accounting for {year}:")
         _say(_account_table(settings, year))
-        _say("== the dashboard is not built yet (`jieneng dashboard`); live readings follow. "
-             "Ctrl-C stops the demo.")
+        risks = _risk_table(settings, year)
+        _say(f"== year-end risk ({year}):\n{risks}" if risks is not None else
+             "== forecasting is not built yet: no year-end projection")
+        _say("== live readings follow. Ctrl-C stops the demo.")
         deadline = time.monotonic() + args.duration_s if args.duration_s else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(min(args.refresh_s, max(0.0, (deadline or 1e18) - time.monotonic())))

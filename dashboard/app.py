@@ -1,0 +1,842 @@
+"""The Dash app: the page shell, the five pages and their callbacks.
+
+Callbacks are thin: each reads the signed-in user (:func:`dashboard.auth.current_user`), narrows
+the request to the institutions that user may see (:meth:`DataService.scope`), fetches through
+:class:`DataService` and hands the tables to :mod:`dashboard.figures`. A request for an institution
+the user may not see gets the "no access" answer and no data, whatever the browser sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import dash
+import dash_bootstrap_components as dbc
+import flask
+import numpy as np
+import pandas as pd
+from dash import ALL, Input, Output, State, dcc, html
+
+from accounting.errors import LedgerImportError
+from accounting.ledgers import import_ledger
+from accounting.report import write_report
+from dashboard import figures as fig
+from dashboard.auth import RateLimiter, User, current_user, install_auth, load_users
+from dashboard.data import LEDGER_KINDS, DataService, hourly_table
+from dashboard.i18n import fmt_age, fmt_date, fmt_datetime, fmt_number, fmt_pct, is_missing, t
+from dashboard.projection import Projections
+
+__all__ = ["PAGES", "create_app"]
+
+log = logging.getLogger("dashboard.app")
+ASSETS = Path(__file__).with_name("assets")
+#: path → (label key, roles that may open it).
+PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "/live": ("nav.live", ("manager", "officer", "leader", "admin")),
+    "/statistics": ("nav.statistics", ("manager", "officer", "leader", "admin")),
+    "/carbon": ("nav.carbon", ("manager", "officer", "leader", "admin")),
+    "/benchmarking": ("nav.benchmarking", ("manager", "officer", "leader", "admin")),
+    "/system": ("nav.system", ("admin",)),
+}
+HOME = {"manager": "/live", "officer": "/statistics", "leader": "/carbon", "admin": "/system"}
+#: A meter or gateway without a reading for this long is stale. [s]
+STALE_S = 900.0
+
+
+def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
+           lang: str = "zh", year: int = 0) -> Any:
+    """An HTML table; with ``trace_column`` each row gets a 🔎 button opening its traceability."""
+    if frame is None or frame.empty:
+        return html.P(t("common.no_rows", lang), className="text-muted", id=table_id)
+    shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
+    header = html.Thead(html.Tr([html.Th(c) for c in shown.columns]
+                                + ([html.Th("")] if trace_column else [])))
+    rows = []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        cells = [html.Td(str(v)) for v in row[shown.columns]]
+        if trace_column:
+            inst = row.get(trace_column, "")
+            cells.append(html.Td(html.Button(
+                "🔎 " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
+                className="btn btn-link btn-sm p-0") if inst else ""))
+        rows.append(html.Tr(cells))
+    return dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
+                     size="sm", striped=True, responsive=True)
+
+
+def _no_access(lang: str) -> Any:
+    return dbc.Alert(t("common.no_access", lang), color="warning", className="no-access")
+
+
+def _card(title: str, body: Any, card_id: str | None = None) -> Any:
+    kwargs = {"id": card_id} if card_id else {}
+    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(body)], className="mb-3", **kwargs)
+
+
+def _year_options(lang: str, today: date) -> list[dict]:
+    return [{"label": str(y) if lang == "en" else f"{y}年", "value": y}
+            for y in range(today.year, 2019, -1)]
+
+
+def _institution_options(data: DataService, user: User, lang: str, every: bool) -> list[dict]:
+    table = data.visible_institutions(user)
+    options = [{"label": t("common.all_institutions", lang), "value": "*"}] if every else []
+    options += [{"label": f"{r.name} ({r.institution_id})" if isinstance(r.name, str)
+                 else r.institution_id, "value": r.institution_id} for r in table.itertuples()]
+    return options
+
+
+def _names(data: DataService) -> dict[str, str]:
+    table = data.institutions()
+    return {r.institution_id: r.name if isinstance(r.name, str) else r.institution_id
+            for r in table.itertuples()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Page layouts (labels only; data comes from the callbacks)
+# ---------------------------------------------------------------------------------------------
+
+
+def live_page(data: DataService, user: User, lang: str) -> Any:
+    """实时监测: latest readings, offline devices, today's hours, sub-items, base load, trend."""
+    options = _institution_options(data, user, lang, every=False)
+    return html.Div([
+        html.H2(t("nav.live", lang), className="h4 page-title"),
+        dbc.Row([dbc.Col([dbc.Label(t("common.institution", lang)), dcc.Dropdown(
+            id="live-inst", options=options, value=options[0]["value"] if options else None,
+            clearable=False)], md=4)], className="mb-3"),
+        dcc.Interval(id="live-tick", interval=30_000),
+        dbc.Row([dbc.Col(_card(t("live.latest_title", lang), html.Div(id="live-latest")), md=7),
+                 dbc.Col(_card(t("live.offline_title", lang), html.Div(id="live-offline")), md=5)]),
+        dbc.Row([dbc.Col(dcc.Graph(id="live-hourly"), md=7),
+                 dbc.Col(dcc.Graph(id="live-subitem"), md=5)]),
+        _card(t("live.baseload_title", lang), html.Div(id="live-baseload")),
+        dbc.Row([dbc.Col([dbc.Label(t("live.meter", lang)),
+                          dcc.Dropdown(id="live-meter", clearable=False)], md=4)]),
+        dcc.Graph(id="live-trend"),
+    ])
+
+
+def statistics_page(data: DataService, user: User, lang: str, today: date) -> Any:
+    """统计: monthly quantities, completeness, the review list, ledgers, upload, workbook."""
+    options = _institution_options(data, user, lang, every=True)
+    tools = []
+    if user.can_download:
+        tools.append(html.A("⬇ " + t("stats.download", lang), id="stats-download",
+                            className="btn btn-outline-primary me-2",
+                            href=f"/download/report/{today.year}.xlsx"))
+    upload = []
+    if user.can_upload:
+        upload = [_card(t("stats.upload_title", lang), [
+            dbc.Row([dbc.Col(dcc.Dropdown(
+                id="stats-upload-kind", value="headcount", clearable=False,
+                options=[{"label": t(f"ledger.{k}", lang), "value": k} for k in LEDGER_KINDS]),
+                md=3),
+                dbc.Col(dcc.Upload(id="stats-upload", children=html.Div(
+                    t("stats.upload_hint", lang)), className="border border-2 rounded p-2 "
+                    "text-center", style={"borderStyle": "dashed"}), md=9)]),
+            html.Div(id="stats-upload-result", className="mt-2")])]
+    return html.Div([
+        html.H2(t("nav.statistics", lang), className="h4 page-title"),
+        dbc.Row([
+            dbc.Col([dbc.Label(t("common.year", lang)), dcc.Dropdown(
+                id="stats-year", options=_year_options(lang, today), value=today.year,
+                clearable=False)], md=2),
+            dbc.Col([dbc.Label(t("common.institution", lang)), dcc.Dropdown(
+                id="stats-inst", options=options, value="*", clearable=False)], md=4),
+            dbc.Col(tools, md=6, className="d-flex align-items-end justify-content-end"),
+        ], className="mb-3"),
+        dcc.Loading(html.Div(id="stats-status")),
+        _card(t("stats.monthly_title", lang), html.Div(
+            id="stats-monthly", style={"maxHeight": "28rem", "overflowY": "auto"})),
+        dcc.Graph(id="stats-heatmap"),
+        _card(t("stats.review_title", lang), html.Div(
+            id="stats-review", style={"maxHeight": "24rem", "overflowY": "auto"})),
+        _card(t("stats.ledgers_title", lang), [
+            dcc.Dropdown(id="stats-ledger-kind", value="institutions", clearable=False,
+                         options=[{"label": t(f"ledger.{k}", lang), "value": k}
+                                  for k in LEDGER_KINDS], className="mb-2"),
+            html.Div(id="stats-ledger", style={"maxHeight": "24rem", "overflowY": "auto"})]),
+        *upload,
+    ])
+
+
+def carbon_page(data: DataService, user: User, lang: str, today: date) -> Any:
+    """碳排放: monthly tce and CO2 by scope or carrier, the 十四五 path, the projection."""
+    options = _institution_options(data, user, lang, every=True)
+    return html.Div([
+        html.H2(t("nav.carbon", lang), className="h4 page-title"),
+        dbc.Row([
+            dbc.Col([dbc.Label(t("common.year", lang)), dcc.Dropdown(
+                id="carbon-year", options=_year_options(lang, today), value=today.year,
+                clearable=False)], md=2),
+            dbc.Col([dbc.Label(t("common.institution", lang)), dcc.Dropdown(
+                id="carbon-inst", options=options, value="*" if len(options) > 2
+                else options[-1]["value"], clearable=False)], md=4),
+            dbc.Col([dbc.Label(t("carbon.split", lang)), dbc.RadioItems(
+                id="carbon-by", inline=True, value="scope", options=[
+                    {"label": t("carbon.by_scope", lang), "value": "scope"},
+                    {"label": t("carbon.by_carrier", lang), "value": "carrier"}])], md=3),
+            dbc.Col([dbc.Label(t("carbon.indicator", lang)), dcc.Dropdown(
+                id="carbon-subject", value="kgce_per_m2", clearable=False, options=[
+                    {"label": t(f"indicator.{s}", lang), "value": s} for s in
+                    ("kgce_per_m2", "kgce_per_person", "kgco2_per_m2", "water_m3_per_person")])],
+                md=3),
+        ], className="mb-3"),
+        dcc.Loading(html.Div(id="carbon-totals")),
+        dbc.Row([dbc.Col(dcc.Graph(id="carbon-tce"), md=6),
+                 dbc.Col(dcc.Graph(id="carbon-co2"), md=6)]),
+        dcc.Graph(id="carbon-fyp14"),
+        _card(t("carbon.projection_title", lang), html.Div(id="carbon-projection")),
+        dcc.Interval(id="carbon-poll", interval=3000, disabled=False),
+    ])
+
+
+def benchmarking_page(data: DataService, user: User, lang: str, today: date) -> Any:
+    """对标: league tables in peer groups, bands, certification, scatter, year-on-year."""
+    return html.Div([
+        html.H2(t("nav.benchmarking", lang), className="h4 page-title"),
+        dbc.Row([
+            dbc.Col([dbc.Label(t("common.year", lang)), dcc.Dropdown(
+                id="bench-year", options=_year_options(lang, today), value=today.year,
+                clearable=False)], md=2),
+            dbc.Col([dbc.Label(t("carbon.indicator", lang)), dcc.Dropdown(
+                id="bench-indicator", value="kgce_per_m2", clearable=False,
+                options=[{"label": f"{t(f'indicator.{k}', lang)} ({unit})", "value": k}
+                         for k, unit in fig.INDICATORS.items()])], md=4),
+        ], className="mb-3"),
+        dcc.Loading(_card(t("bench.league_title", lang), html.Div(id="bench-league"))),
+        _card(t("bench.peers_title", lang), html.Div(id="bench-peers")),
+        dcc.Graph(id="bench-scatter"),
+        _card(t("bench.cert_title", lang), html.Div(id="bench-cert")),
+    ])
+
+
+def system_page(data: DataService, user: User, lang: str) -> Any:
+    """System (admin): collectors and gateways, spool, store."""
+    return html.Div([
+        html.H2(t("nav.system", lang), className="h4 page-title"),
+        dcc.Interval(id="system-tick", interval=30_000),
+        _card(t("system.store_title", lang), html.Div(id="system-store")),
+        _card(t("system.gateways_title", lang), html.Div(id="system-gateways")),
+        _card(t("system.meters_title", lang), html.Div(id="system-meters")),
+    ])
+
+
+def navbar(user: User, lang: str, path: str) -> Any:
+    """The top bar: pages the user may open, who is signed in, the language switch."""
+    links = [dbc.NavItem(dbc.NavLink(t(key, lang), href=p, active=p == path,
+                                     id=f"nav-{p.strip('/')}"))
+             for p, (key, roles) in PAGES.items() if user.role in roles]
+    return dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand(t("app.title", lang), href="/", id="brand"),
+        dbc.Nav(links, navbar=True),
+        html.Div([
+            html.Span(t("app.signed_in_as", lang, name=user.name,
+                        role=t(f"role.{user.role}", lang)), className="text-light me-3 small",
+                      id="who"),
+            html.Button(t("lang.switch", lang), id="lang-toggle",
+                        className="btn btn-sm btn-outline-light me-2"),
+            html.A(t("app.sign_out", lang), href="/logout", className="btn btn-sm btn-light",
+                   id="sign-out"),
+        ], className="d-flex align-items-center"),
+    ], fluid=True), color="dark", dark=True, className="mb-3")
+
+
+# ---------------------------------------------------------------------------------------------
+# The app
+# ---------------------------------------------------------------------------------------------
+
+
+def create_app(settings: Any, users: dict[str, User] | None = None,
+               data: DataService | None = None, projections: Projections | None = None,
+               secret_key: str | None = None, limiter: RateLimiter | None = None) -> dash.Dash:
+    """The dashboard's Dash app, guarded by the sign-in.
+
+    Parameters
+    ----------
+    settings
+        The composed settings (``[dashboard]``, the store, the ledgers, the meters).
+    users
+        Who may sign in; :func:`dashboard.auth.load_users` of the settings when None.
+    data, projections
+        Shared services (made from the settings when None).
+    secret_key
+        The cookie signing key (``secret_key_env`` or random when None).
+    limiter
+        The sign-in rate limit.
+    """
+    users = load_users(settings.dashboard) if users is None else users
+    data = data or DataService(settings)
+    projections = projections or Projections(settings)
+    default_lang = settings.dashboard.language
+    app = dash.Dash(__name__, assets_folder=str(ASSETS), title="节能 Jieneng",
+                    update_title=None, suppress_callback_exceptions=True, serve_locally=True)
+    install_auth(app.server, users, settings.dashboard, limiter=limiter, secret_key=secret_key)
+    app.jieneng_data = data  # type: ignore[attr-defined]  (for tests and the benchmark)
+    tz = settings.site.tzinfo
+
+    def today() -> date:
+        return datetime.now(tz).date()
+
+    def shell() -> Any:
+        lang = flask.request.cookies.get("jieneng_lang") if flask.has_request_context() else None
+        return html.Div([
+            dcc.Location(id="url"),
+            dcc.Store(id="lang", data=lang if lang in ("zh", "en") else default_lang),
+            dcc.Store(id="width", data=fig.DEFAULT_WIDTH_PX),
+            html.Div(id="navbar"),
+            dbc.Container(html.Div(id="page"), fluid=True),
+            dbc.Offcanvas(html.Div(id="trace-body"), id="trace", placement="end",
+                          is_open=False, style={"width": "48rem"}),
+        ])
+
+    app.layout = shell
+
+    app.clientside_callback(
+        "function(p) { return Math.max(300, Math.round(window.innerWidth * 0.9)); }",
+        Output("width", "data"), Input("url", "pathname"))
+
+    @app.callback(Output("lang", "data"), Input("lang-toggle", "n_clicks"), State("lang", "data"),
+                  prevent_initial_call=True)
+    def toggle_language(_clicks: int | None, lang: str) -> str:
+        return "en" if lang == "zh" else "zh"
+
+    @app.callback(Output("navbar", "children"), Output("page", "children"),
+                  Input("url", "pathname"), Input("lang", "data"))
+    def render(path: str | None, lang: str) -> tuple[Any, Any]:
+        user = current_user()
+        if user is None:
+            raise dash.exceptions.PreventUpdate
+        lang = lang if lang in ("zh", "en") else default_lang
+        path = path if path in PAGES else HOME[user.role]
+        if user.role not in PAGES[path][1]:
+            return navbar(user, lang, path), _no_access(lang)
+        builders = {
+            "/live": lambda: live_page(data, user, lang),
+            "/statistics": lambda: statistics_page(data, user, lang, today()),
+            "/carbon": lambda: carbon_page(data, user, lang, today()),
+            "/benchmarking": lambda: benchmarking_page(data, user, lang, today()),
+            "/system": lambda: system_page(data, user, lang),
+        }
+        return navbar(user, lang, path), builders[path]()
+
+    # -- live ------------------------------------------------------------------------------------
+
+    @app.callback(Output("live-latest", "children"), Output("live-offline", "children"),
+                  Output("live-hourly", "figure"), Output("live-subitem", "figure"),
+                  Output("live-baseload", "children"), Output("live-meter", "options"),
+                  Output("live-meter", "value"),
+                  Input("live-inst", "value"), Input("live-tick", "n_intervals"),
+                  State("lang", "data"), State("live-meter", "value"))
+    def live(institution: str | None, _tick: int | None, lang: str, meter: str | None) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user and institution else []
+        if not scope:
+            empty = fig.empty_figure(t("common.no_access", lang), lang)
+            return _no_access(lang), "", empty, empty, "", [], None
+        inst = scope[0]
+        now = datetime.now(tz)
+        latest = data.latest(scope)
+        latest_rows = pd.DataFrame([{
+            t("col.building", lang): r.building, t("col.meter", lang): r.meter,
+            t("col.carrier", lang): t(f"carrier.{r.carrier}", lang),
+            t("col.reading", lang): f"{fmt_number(r.value, lang, 2)} {r.unit}",
+            t("col.quality", lang): r.quality,
+            t("col.age", lang): fmt_age((now - r.time.to_pydatetime()).total_seconds(), lang),
+        } for r in latest.sort_values(["building", "meter"]).itertuples()])
+        health = data.health(scope, now - timedelta(days=7))
+        offline = _offline_rows(health, latest, data, scope, now, lang)
+        start = datetime.combine(now.date() - timedelta(days=7), datetime.min.time(), tz)
+        raw = data.counter_readings(inst, start - timedelta(hours=1), now)
+        elec = raw[raw["carrier"] == "electricity"]
+        hours = hourly_table(elec, tz)
+
+        def day_series(day: date) -> pd.Series:
+            part = hours[hours["day"] == day].set_index("hour")["quantity"]
+            return part.reindex(range(24))
+
+        hourly = fig.hourly_figure(day_series(now.date()), day_series(now.date() - timedelta(1)),
+                                   day_series(now.date() - timedelta(7)), "kWh", lang) \
+            if len(hours) else fig.empty_figure(t("live.no_hourly", lang), lang)
+        month_start = now.date().replace(day=1)
+        daily = data.daily(scope, month_start, now.date() + timedelta(days=1))
+        subitems = fig.subitem_figure(fig.subitem_totals(daily), lang)
+        workdays = {d: chinese_calendar.is_workday(d) for d in set(hours["day"])}
+        load = fig.base_load(hours[hours["day"] < now.date()], workdays)
+        baseload = html.Div([
+            html.Span(t("live.night", lang) + f": {fmt_number(load['night'], lang, 1)} kWh/h · "),
+            html.Span(t("live.daytime", lang) + f": {fmt_number(load['day'], lang, 1)} kWh/h · "),
+            html.Span(t("live.restday", lang) + f": {fmt_number(load['rest'], lang, 1)} kWh/h · "),
+            html.Strong(t("live.ratio", lang) + f": {fmt_pct(load['ratio'], lang)}"),
+        ], id="live-baseload-text")
+        meters = data.meters[data.meters["institution_id"] == inst]
+        meter_options = [{"label": f"{m.meter} ({t(f'carrier.{m.carrier}', lang)})",
+                          "value": m.meter} for m in meters.itertuples()]
+        meter = meter if meter in set(meters["meter"]) else (
+            meter_options[0]["value"] if meter_options else None)
+        return (_table(latest_rows, "live-latest-table", lang=lang), offline, hourly, subitems,
+                baseload, meter_options, meter)
+
+    @app.callback(Output("live-trend", "figure"), Input("live-meter", "value"),
+                  Input("width", "data"), State("lang", "data"))
+    def live_trend(meter: str | None, width: int | None, lang: str) -> Any:
+        user = current_user()
+        rows = data.meters[data.meters["meter"] == meter]
+        if user is None or rows.empty or not user.sees(rows.iloc[0]["institution_id"]):
+            return fig.empty_figure(t("common.no_access", lang), lang)
+        m = rows.iloc[0]
+        now = datetime.now(tz)
+        with data.store() as store:
+            raw = store.read_readings(now - timedelta(days=7), now, meters=[meter],
+                                      points=[m["point"]])
+        raw = raw[raw["quality"] == "good"]
+        if raw.empty:
+            return fig.empty_figure(t("live.no_readings", lang), lang)
+        times = raw["time"].dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
+        return fig.trend_figure(times, raw["value"].to_numpy(dtype=float), meter, m["unit"],
+                                lang, int(width or fig.DEFAULT_WIDTH_PX))
+
+    # -- statistics --------------------------------------------------------------------------------
+
+    @app.callback(Output("stats-monthly", "children"), Output("stats-heatmap", "figure"),
+                  Output("stats-review", "children"), Output("stats-status", "children"),
+                  Input("stats-year", "value"), Input("stats-inst", "value"),
+                  Input("width", "data"), State("lang", "data"))
+    def statistics(year: int, institution: str | None, width: int | None, lang: str) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user else []
+        if not scope:
+            return _no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", ""
+        yd = data.year_data(int(year))
+        names = _names(data)
+        monthly = yd.monthly[yd.monthly["institution_id"].isin(scope)]
+        table = fig.monthly_quantities(monthly, names, lang)
+        table.insert(0, "institution_id", "")
+        heat = data.completeness(int(year), scope)
+        if len(heat) > 40:  # the least complete first: the review is about them
+            heat = heat.loc[heat.mean(axis=1).sort_values().index[:40]]
+        heatmap = fig.completeness_heatmap(heat, names, lang, int(width or fig.DEFAULT_WIDTH_PX))
+        review = _review_rows(yd, scope, names, lang)
+        status = html.Small(t("stats.computed", lang, seconds=f"{yd.seconds:.1f}"),
+                            className="text-muted")
+        return _table(table, "stats-monthly-table", lang=lang), heatmap, \
+            _table(review, "stats-review-table", "institution_id", lang, int(year)), status
+
+    @app.callback(Output("stats-ledger", "children"), Input("stats-ledger-kind", "value"),
+                  State("lang", "data"))
+    def ledger(kind: str, lang: str) -> Any:
+        user = current_user()
+        if user is None or kind not in LEDGER_KINDS:
+            return _no_access(lang)
+        table = data.ledger(kind, user)
+        note = html.Small(t("stats.ledger_rows", lang, n=len(table), shown=min(len(table), 200)),
+                          className="text-muted")
+        return [note, _table(table.head(200).astype(object).where(table.head(200).notna(), "–"),
+                             "stats-ledger-table", lang=lang)]
+
+    @app.callback(Output("stats-upload-result", "children"), Input("stats-upload", "contents"),
+                  State("stats-upload", "filename"), State("stats-upload-kind", "value"),
+                  State("lang", "data"), prevent_initial_call=True)
+    def upload(contents: str | None, filename: str | None, kind: str, lang: str) -> Any:
+        user = current_user()
+        if user is None or not user.can_upload:
+            return _no_access(lang)
+        if not contents or kind not in LEDGER_KINDS:
+            raise dash.exceptions.PreventUpdate
+        return _import_upload(settings, contents, filename or "upload.csv", kind, lang)
+
+    @app.server.route("/download/report/<int:year>.xlsx")
+    def download_report(year: int) -> flask.Response:
+        user = current_user()
+        if user is None or not user.can_download:
+            return flask.Response(t("common.no_access", default_lang), 403)
+        yd = data.year_data(year)
+        with tempfile.TemporaryDirectory(prefix="jieneng-report-") as folder:
+            out = write_report(yd.account, Path(folder) / f"jieneng-{year}.xlsx", settings,
+                               as_of=today())
+            payload = out.read_bytes()
+        response = flask.Response(payload, mimetype="application/vnd.openxmlformats-"
+                                  "officedocument.spreadsheetml.sheet")
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=jieneng-report-{year}.xlsx")
+        return response
+
+    # -- carbon ----------------------------------------------------------------------------------
+
+    @app.callback(Output("carbon-tce", "figure"), Output("carbon-co2", "figure"),
+                  Output("carbon-fyp14", "figure"), Output("carbon-totals", "children"),
+                  Input("carbon-year", "value"), Input("carbon-inst", "value"),
+                  Input("carbon-by", "value"), Input("carbon-subject", "value"),
+                  State("lang", "data"))
+    def carbon(year: int, institution: str | None, by: str, subject: str, lang: str) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user else []
+        if not scope:
+            empty = fig.empty_figure(t("common.no_access", lang), lang)
+            return empty, empty, empty, _no_access(lang)
+        yd = data.year_data(int(year))
+        monthly = yd.monthly[yd.monthly["institution_id"].isin(scope)]
+        tce = fig.monthly_figure(monthly, "kgce", by, lang)
+        co2 = fig.monthly_figure(monthly, "kgco2", by, lang)
+        figures = yd.account.figures[yd.account.figures["institution_id"].isin(scope)]
+        if len(scope) == 1:
+            v = yd.account.verdicts
+            rows = v[(v["kind"].astype(str) == "fyp14") & (v["institution_id"].astype(str)
+                                                          == scope[0])
+                     & (v["subject"].astype(str) == subject)]
+            path = fig.fyp14_figure(rows, _projected(projections, data, yd, scope[0], subject),
+                                    lang)
+        else:
+            path = fig.empty_figure(t("carbon.pick_one", lang), lang)
+        totals = html.Div([
+            html.Span(f"{t('carbon.total_tce', lang)}: "
+                      f"{fmt_number(figures['energy_tce'].sum(min_count=1), lang, 1)} tce · "),
+            html.Span(f"{t('carbon.total_co2', lang)}: "
+                      f"{fmt_number(figures['co2_t'].sum(min_count=1), lang, 1)} tCO2 · "),
+            html.Span(f"{t('carbon.scope1', lang)}: "
+                      f"{fmt_number(figures['scope1_co2_t'].sum(min_count=1), lang, 1)} · "
+                      f"{t('carbon.scope2', lang)}: "
+                      f"{fmt_number(figures['scope2_co2_t'].sum(min_count=1), lang, 1)} tCO2"),
+        ], id="carbon-totals-text")
+        return tce, co2, path, totals
+
+    @app.callback(Output("carbon-projection", "children"), Output("carbon-poll", "disabled"),
+                  Input("carbon-year", "value"), Input("carbon-inst", "value"),
+                  Input("carbon-poll", "n_intervals"), State("lang", "data"))
+    def projection(year: int, institution: str | None, _n: int | None, lang: str) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user else []
+        if not scope:
+            return _no_access(lang), True
+        yd = data.year_data(int(year))
+        state = projections.get(int(year), yd.key)
+        if state.status == "missing":
+            return dbc.Alert(t("carbon.forecast_missing", lang), color="secondary",
+                             id="projection-missing"), True
+        if state.status == "computing":
+            return html.Div([dbc.Spinner(size="sm"), " " + t("carbon.computing", lang)],
+                            id="projection-computing"), False
+        if state.status == "failed":
+            return dbc.Alert(t("carbon.forecast_failed", lang, error=state.error),
+                             color="danger"), True
+        return _projection_tables(state.result, scope, _names(data), lang), True
+
+    # -- benchmarking ------------------------------------------------------------------------------
+
+    @app.callback(Output("bench-league", "children"), Output("bench-peers", "children"),
+                  Output("bench-scatter", "figure"), Output("bench-cert", "children"),
+                  Input("bench-year", "value"), Input("bench-indicator", "value"),
+                  State("lang", "data"))
+    def benchmarking(year: int, indicator: str, lang: str) -> tuple:
+        user = current_user()
+        if user is None or indicator not in fig.INDICATORS:
+            empty = fig.empty_figure(t("common.no_access", lang), lang)
+            return _no_access(lang), "", empty, ""
+        yd = data.year_data(int(year))
+        previous = data.cached_year(int(year) - 1)
+        visible = None if user.institutions is None else set(user.institutions)
+        v = yd.account.verdicts
+        quota_subject = {"kwh_per_m2": "electricity_kwh_per_m2"}.get(indicator, indicator)
+        quota = v[(v["kind"].astype(str) == "quota")].copy()
+        quota["subject"] = quota["subject"].astype(str).replace({quota_subject: indicator})
+        league = fig.league_table(yd.account.figures, previous.account.figures if previous
+                                  else None, quota, indicator, visible, lang)
+        peers = _peer_rows(yd.account.figures, indicator, visible, lang)
+        scatter = fig.benchmark_scatter(yd.account.figures, visible, lang)
+        cert = v[v["kind"].astype(str) == "certification"]
+        if visible is not None:
+            cert = cert[cert["institution_id"].astype(str).isin(visible)]
+        names = _names(data)
+        cert_rows = pd.DataFrame([{
+            "institution_id": str(r.institution_id),
+            t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
+            t("col.certification", lang): t(f"cert.{r.subject}", lang),
+            t("col.status", lang): t(f"status.{r.status}", lang),
+            t("col.reason", lang): r.reason or "–",
+        } for r in cert.itertuples()])
+        return (_table(league, "bench-league-table", "institution_id", lang, int(year)),
+                _table(peers, "bench-peers-table", lang=lang), scatter,
+                _table(cert_rows, "bench-cert-table", "institution_id", lang, int(year)))
+
+    # -- traceability ------------------------------------------------------------------------------
+
+    @app.callback(Output("trace", "is_open"), Output("trace", "title"),
+                  Output("trace-body", "children"),
+                  Input({"type": "trace-btn", "inst": ALL, "row": ALL, "year": ALL}, "n_clicks"),
+                  State("lang", "data"), prevent_initial_call=True)
+    def trace(clicks: list, lang: str) -> tuple:
+        user = current_user()
+        trigger = dash.ctx.triggered_id
+        if user is None or not isinstance(trigger, dict) or not any(clicks or []):
+            raise dash.exceptions.PreventUpdate
+        inst = str(trigger.get("inst", ""))
+        if not inst or not user.sees(inst):
+            return True, t("trace.title", lang), _no_access(lang)
+        year = int(trigger.get("year") or today().year)
+        return True, t("trace.title", lang), _trace_body(data.year_data(year), inst,
+                                                         _names(data), lang)
+
+    # -- system ----------------------------------------------------------------------------------
+
+    @app.callback(Output("system-store", "children"), Output("system-gateways", "children"),
+                  Output("system-meters", "children"), Input("system-tick", "n_intervals"),
+                  State("lang", "data"))
+    def system(_n: int | None, lang: str) -> tuple:
+        user = current_user()
+        if user is None or user.role != "admin":
+            return _no_access(lang), "", ""
+        status = data.system_status()
+        now = datetime.now(tz)
+        store_rows = pd.DataFrame([
+            {t("col.item", lang): t("system.backend", lang), t("col.value", lang):
+             status["backend"]},
+            {t("col.item", lang): t("system.path", lang), t("col.value", lang):
+             status.get("store_path", "–")},
+            {t("col.item", lang): t("system.size", lang), t("col.value", lang):
+             _megabytes(status.get("store_bytes"), lang)},
+            {t("col.item", lang): t("system.latest_write", lang), t("col.value", lang):
+             fmt_datetime(status["latest_write"].astimezone(tz), lang)
+             if status["latest_write"] else "–"},
+            {t("col.item", lang): t("system.series", lang), t("col.value", lang):
+             str(status["series"])},
+            {t("col.item", lang): t("system.spool", lang), t("col.value", lang):
+             f"{status['spool_path']} · {_megabytes(status['spool_bytes'], lang)} · "
+             + t("system.pending", lang, n="–" if status["spool_pending"] is None
+                 else status["spool_pending"])},
+        ])
+        health = data.health(None, now - timedelta(days=1))
+        latest = data.latest(list(data.meters["institution_id"].unique()))
+        meters = _meter_health(health, latest, data, now, lang)
+        gateways = _gateway_rows(meters, lang)
+        return (_table(store_rows, "system-store-table", lang=lang),
+                _table(gateways, "system-gateways-table", lang=lang),
+                _table(meters.drop(columns=["_gateway", "_ok"]), "system-meters-table",
+                       lang=lang))
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers of the callbacks (pure, on tables)
+# ---------------------------------------------------------------------------------------------
+
+
+def _megabytes(size: int | None, lang: str) -> str:
+    return "–" if size is None else f"{fmt_number(size / 1e6, lang, 1)} MB"
+
+
+def _meter_health(health: pd.DataFrame, latest: pd.DataFrame, data: DataService, now: datetime,
+                  lang: str) -> pd.DataFrame:
+    """One row per meter: gateway, state (ok / offline / stale), since when, last error."""
+    newest = latest.groupby("meter")["time"].max() if len(latest) else pd.Series(dtype=object)
+    h = health.set_index("meter") if len(health) else pd.DataFrame()
+    rows = []
+    for m in data.meters.itertuples():
+        last = newest.get(m.meter)
+        age = (now - last.to_pydatetime()).total_seconds() if last is not None else None
+        rec = h.loc[m.meter] if len(h) and m.meter in h.index else None
+        offline = rec is not None and not bool(rec["available"])
+        stale = age is None or age > STALE_S
+        state = "offline" if offline else "stale" if stale else "ok"
+        since = rec["last_success"] if rec is not None and offline else last
+        rows.append({
+            "_gateway": m.gateway, "_ok": state == "ok",
+            t("col.meter", lang): m.meter, t("col.gateway", lang): m.gateway,
+            t("col.state", lang): t(f"state.{state}", lang),
+            t("col.since", lang): fmt_datetime(pd.Timestamp(since).tz_convert(now.tzinfo)
+                                               .to_pydatetime(), lang)
+            if since is not None and not is_missing_ts(since) else "–",
+            t("col.age", lang): fmt_age(age, lang),
+            t("col.error", lang): (str(rec["error"]) or "–") if rec is not None else "–",
+        })
+    return pd.DataFrame(rows)
+
+
+def is_missing_ts(value: Any) -> bool:
+    """True for None/NaT."""
+    return value is None or pd.isna(value)
+
+
+def _gateway_rows(meters: pd.DataFrame, lang: str) -> pd.DataFrame:
+    if meters.empty:
+        return meters
+    out = meters.groupby("_gateway").agg(n=("_ok", "size"), ok=("_ok", "sum")).reset_index()
+    return pd.DataFrame([{
+        t("col.gateway", lang): r._1, t("col.meters", lang): int(r.n),
+        t("col.ok", lang): int(r.ok),
+        t("col.state", lang): t("state.ok" if r.ok == r.n else "state.offline" if r.ok == 0
+                                else "state.partial", lang),
+    } for r in out.itertuples()])
+
+
+def _offline_rows(health: pd.DataFrame, latest: pd.DataFrame, data: DataService,
+                  scope: list[str], now: datetime, lang: str) -> Any:
+    meters = _meter_health(health, latest, data, now, lang)
+    if meters.empty:
+        return html.P(t("common.no_rows", lang))
+    mine = data.meters["institution_id"].isin(scope).to_numpy()
+    meters = meters[mine & ~meters["_ok"].to_numpy()]
+    if meters.empty:
+        return dbc.Alert(t("live.all_online", lang), color="success", className="mb-0")
+    return _table(meters.drop(columns=["_gateway", "_ok"]), "live-offline-table", lang=lang)
+
+
+def _review_rows(yd: Any, scope: list[str], names: dict[str, str], lang: str) -> pd.DataFrame:
+    """Audit verdicts that are flagged or unknown, low coverage, and counter findings."""
+    v = yd.account.verdicts
+    audit = v[(v["kind"].astype(str) == "audit") & v["institution_id"].astype(str).isin(scope)
+              & v["status"].astype(str).isin(["flag"])]
+    rows = [{"institution_id": str(r.institution_id),
+             t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
+             t("col.kind", lang): t("review.audit", lang), t("col.subject", lang): str(r.subject),
+             t("col.reason", lang): r.reason or "–"} for r in audit.itertuples()]
+    c = yd.account.carriers
+    low = c[c["institution_id"].astype(str).isin(scope)
+            & (pd.to_numeric(c["coverage"], errors="coerce") < 0.8)]
+    rows += [{"institution_id": str(r.institution_id),
+              t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
+              t("col.kind", lang): t("review.coverage", lang),
+              t("col.subject", lang): t(f"carrier.{r.carrier}", lang),
+              t("col.reason", lang): t("review.coverage_reason", lang,
+                                       coverage=fmt_pct(r.coverage, lang))}
+             for r in low.itertuples()]
+    f = yd.findings
+    f = f[f["institution_id"].isin(scope)] if len(f) else f
+    rows += [{"institution_id": str(r.institution_id),
+              t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
+              t("col.kind", lang): t("review.counter", lang),
+              t("col.subject", lang): f"{r.meter} {r.quality}",
+              t("col.reason", lang): f"{r.start} – {r.end}: {r.note}"}
+             for r in f.head(200).itertuples()]
+    return pd.DataFrame(rows)
+
+
+def _peer_rows(figures: pd.DataFrame, indicator: str, visible: set[str] | None,
+               lang: str) -> pd.DataFrame:
+    """Peer statistics of each group the reader's institutions are in (all groups otherwise)."""
+    group = ["category", "level", "climate_zone"]
+    rows = []
+    for key, part in figures.groupby([figures[g].astype(str) for g in group]):
+        if visible is not None and not part["institution_id"].isin(visible).any():
+            continue
+        stats = fig.peer_statistics(part[indicator])
+        rows.append({t("col.group", lang): " · ".join(key), t("col.peers", lang): stats["n"],
+                     "P25": fmt_number(stats["p25"], lang, 2),
+                     t("col.median", lang): fmt_number(stats["median"], lang, 2),
+                     "P75": fmt_number(stats["p75"], lang, 2),
+                     t("col.mean", lang): fmt_number(stats["mean"], lang, 2)})
+    return pd.DataFrame(rows)
+
+
+def _projected(projections: Projections, data: DataService, yd: Any, institution: str,
+               subject: str) -> dict[str, float] | None:
+    """p10/p50/p90 of the institution's year-end ``subject`` when the projection is ready."""
+    state = projections.get(yd.year, yd.key)
+    if state.status != "ready":
+        return None
+    ye = state.result.year_end
+    row = ye[ye["institution_id"].astype(str) == institution]
+    cols = [f"{subject}_p10", f"{subject}_p50", f"{subject}_p90"]
+    if row.empty or not all(c in row.columns for c in cols):
+        return None
+    values = [float(row.iloc[0][c]) for c in cols]
+    if any(is_missing(x) for x in values):
+        return None
+    return dict(zip(("p10", "p50", "p90"), values, strict=True))
+
+
+def _projection_tables(result: Any, scope: list[str], names: dict[str, str], lang: str) -> Any:
+    ye = result.year_end[result.year_end["institution_id"].astype(str).isin(scope)]
+    rows = pd.DataFrame([{
+        t("col.institution", lang): names.get(str(r["institution_id"]), str(r["institution_id"])),
+        t("carbon.energy_tce", lang): f"{fmt_number(r['energy_tce_p50'], lang, 1)} "
+        f"({fmt_number(r['energy_tce_p10'], lang, 1)}–{fmt_number(r['energy_tce_p90'], lang, 1)})",
+        t("carbon.co2_t", lang): f"{fmt_number(r['co2_t_p50'], lang, 1)} "
+        f"({fmt_number(r['co2_t_p10'], lang, 1)}–{fmt_number(r['co2_t_p90'], lang, 1)})",
+    } for r in ye.to_dict("records")])
+    risk = result.risk[result.risk["institution_id"].astype(str).isin(scope)]
+    risk_rows = pd.DataFrame([{
+        t("col.institution", lang): names.get(str(r["institution_id"]), str(r["institution_id"])),
+        t("col.kind", lang): str(r["kind"]), t("col.subject", lang): str(r["subject"]),
+        t("col.level", lang): str(r["level"]),
+        t("col.threshold", lang): f"{fmt_number(r['threshold'], lang, 2)} {r['unit']}",
+        t("col.probability", lang): fmt_pct(r["probability"], lang),
+    } for r in risk.to_dict("records")])
+    return html.Div([
+        html.Small(t("carbon.as_of", lang, date=fmt_date(result.as_of, lang)),
+                   className="text-muted"),
+        _table(rows, "projection-table", lang=lang),
+        html.H3(t("carbon.risk_title", lang), className="h6 mt-3"),
+        _table(risk_rows, "risk-table", lang=lang),
+    ], id="projection-ready")
+
+
+def _trace_body(yd: Any, institution: str, names: dict[str, str], lang: str) -> Any:
+    quantities, factors = fig.trace_tables(yd.account.carriers, yd.account.factors, yd.monthly,
+                                           institution, lang)
+    figures = yd.account.figures
+    row = figures[figures["institution_id"].astype(str) == institution]
+    headline = []
+    if len(row):
+        r = row.iloc[0]
+        headline = [html.P([html.Strong(names.get(institution, institution)), f" · {yd.year} · ",
+                            f"{fmt_number(r['energy_tce'], lang, 1)} tce · ",
+                            f"{fmt_number(r['co2_t'], lang, 1)} tCO2 · ",
+                            f"{fmt_number(r['kgce_per_m2'], lang, 2)} kgce/m² · ",
+                            t("col.coverage", lang) + f" {fmt_pct(r['energy_coverage'], lang)} · ",
+                            t("col.estimated", lang) + f" {fmt_pct(r['estimated_share'], lang)}"])]
+    v = yd.account.verdicts
+    mine = v[(v["institution_id"].astype(str) == institution)
+             & v["kind"].astype(str).isin(["quota", "fyp14", "certification"])]
+    verdicts = pd.DataFrame([{
+        t("col.kind", lang): str(r.kind), t("col.subject", lang): str(r.subject),
+        t("col.status", lang): t(f"status.{r.status}", lang),
+        t("col.source", lang): str(r.source) if isinstance(r.source, str) else "–",
+        t("col.reason", lang): r.reason or "–"} for r in mine.itertuples()])
+    return html.Div([
+        *headline,
+        html.H3(t("trace.quantities", lang), className="h6"),
+        _table(quantities, "trace-quantities", lang=lang),
+        html.H3(t("trace.factors", lang), className="h6"),
+        _table(factors, "trace-factors", lang=lang),
+        html.H3(t("trace.verdicts", lang), className="h6"),
+        _table(verdicts, "trace-verdicts", lang=lang),
+    ], id="trace-content")
+
+
+def _import_upload(settings: Any, contents: str, filename: str, kind: str, lang: str) -> Any:
+    """Import an uploaded ledger atomically; every bad row is listed, nothing is imported."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        return dbc.Alert(t("stats.upload_suffix", lang, name=filename), color="danger")
+    _header, _, encoded = contents.partition(",")
+    with tempfile.TemporaryDirectory(prefix="jieneng-upload-") as folder:
+        path = Path(folder) / Path(filename).name
+        path.write_bytes(base64.b64decode(encoded))
+        try:
+            result = import_ledger(kind, path, settings)
+        except LedgerImportError as exc:
+            rows = pd.DataFrame([{
+                t("col.row", lang): getattr(p, "row", "–"),
+                t("col.column", lang): getattr(p, "column", "–") or "–",
+                t("col.value", lang): str(getattr(p, "value", "–")),
+                t("col.reason", lang): getattr(p, "reason", str(p)),
+            } for p in exc.problems])
+            return html.Div([dbc.Alert(t("stats.upload_failed", lang, name=filename,
+                                         n=len(exc.problems)), color="danger"),
+                             _table(rows, "upload-problems", lang=lang)])
+        except (OSError, ValueError) as exc:
+            return dbc.Alert(f"{filename}: {exc}".splitlines()[0], color="danger")
+    return dbc.Alert(t("stats.upload_done", lang, name=filename, n=result.rows,
+                       added=result.added, replaced=result.replaced), color="success",
+                     id="upload-done")
+
+
+_ = (np, fmt_date)

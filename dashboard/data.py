@@ -1,0 +1,404 @@
+"""What the pages read: the store, the ledgers and the annual account, cached and scoped by role.
+
+:class:`DataService` is shared by every user and callback of one dashboard process. The annual
+account (and the year's monthly consumption table) is computed once per (year, ledger state,
+store state) and reused; a lock per key makes concurrent callers wait for the one computation
+instead of starting their own. Every method that returns institution data takes the
+:class:`~dashboard.auth.User` and drops what that user may not see, so a callback cannot forget to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from accounting.consumption import annual_inputs
+from accounting.engine import AnnualAccount
+from accounting.ledgers import LedgerStore
+from accounting.verdicts.explain import explain
+from dashboard.auth import User
+from jieneng.vocabulary import CONSUMPTION_POINTS
+from storage import open_store
+
+if importlib.util.find_spec("accounting.annual") is not None:
+    from accounting.annual import compute_account
+else:  # until the annual account moves out of accounting/cli.py
+    from accounting.cli import compute_account
+
+__all__ = ["DataService", "YearData"]
+
+log = logging.getLogger("dashboard.data")
+
+#: Ledgers shown on the statistics page.
+LEDGER_KINDS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills")
+
+
+@dataclass
+class YearData:
+    """One year's account and the tables the pages draw from it.
+
+    Attributes
+    ----------
+    year
+        The accounting year.
+    account
+        ``AnnualAccount``: figures, carriers, factors, verdicts (reasons written), totals.
+    monthly
+        Monthly consumption per institution × carrier × use × source with ``kgce``, ``kgco2``
+        and ``scope`` from the year's factors.
+    findings
+        Counter findings of the year (``accounting.metered.FINDING_COLUMNS``) with the meter's
+        institution.
+    key
+        The (year, ledger state, store state) it was computed for.
+    seconds
+        How long it took to compute. [s]
+    """
+
+    year: int
+    account: AnnualAccount
+    monthly: pd.DataFrame
+    findings: pd.DataFrame
+    key: tuple
+    seconds: float
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    value: Any = None
+
+
+class DataService:
+    """Reads for the pages, shared across users and callbacks.
+
+    Parameters
+    ----------
+    settings
+        The composed settings.
+    refresh_s
+        The store's state counts in steps of this many seconds: a collector writing every 15 s
+        does not recompute the account more often than this. [s]
+    """
+
+    def __init__(self, settings: Any, refresh_s: float = 300.0):
+        self.settings = settings
+        self.refresh_s = refresh_s
+        self.tz = settings.site.tzinfo
+        self._slots: dict[tuple, _Slot] = {}
+        self._slots_lock = threading.Lock()
+        self.meters = pd.DataFrame([{
+            "meter": m.id, "gateway": m.gateway, "institution_id": m.institution,
+            "building": m.building, "carrier": str(m.carrier), "subitem": m.subitem,
+            "point": CONSUMPTION_POINTS.get(str(m.carrier), (None, None))[0],
+            "unit": CONSUMPTION_POINTS.get(str(m.carrier), (None, None))[1],
+        } for m in settings.meters], columns=["meter", "gateway", "institution_id", "building",
+                                               "carrier", "subitem", "point", "unit"])
+        #: Seconds spent in store/accounting calls by this thread's current callback.
+        self._timing = threading.local()
+
+    # -- timing of the bare calls (for the benchmark) ---------------------------------------------
+
+    def reset_timing(self) -> None:
+        """Start counting this thread's time in store and accounting calls."""
+        self._timing.seconds = 0.0
+
+    def bare_seconds(self) -> float:
+        """Seconds this thread spent in store and accounting calls since :meth:`reset_timing`."""
+        return getattr(self._timing, "seconds", 0.0)
+
+    @contextlib.contextmanager
+    def _timed(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._timing.seconds = self.bare_seconds() + time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[Any]:
+        """An open store (closed afterwards); the time spent inside counts as bare calls."""
+        with self._timed():
+            store = open_store(self.settings)
+            try:
+                yield store
+            finally:
+                store.close()
+
+    # -- state and caching ---------------------------------------------------------------------
+
+    def ledger_path(self) -> Path:
+        """The ledger database file."""
+        return self.settings.resolve(self.settings.accounting.ledger_path)
+
+    def ledger_state(self) -> tuple[int, int]:
+        """(mtime in ns, size) of the ledger database and its WAL; changes on every import."""
+        parts = []
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                stat = os.stat(str(self.ledger_path()) + suffix)
+                parts.append((stat.st_mtime_ns, stat.st_size))
+        return tuple(sum(p[i] for p in parts) for i in (0, 1)) if parts else (0, 0)  # type: ignore[return-value]
+
+    def store_state(self) -> int:
+        """The store's latest write, in steps of ``refresh_s`` (file times for SQLite)."""
+        if self.settings.storage.backend == "sqlite":
+            path = self.settings.resolve(self.settings.storage.sqlite.path)
+            times = []
+            for suffix in ("", "-wal"):
+                with contextlib.suppress(FileNotFoundError):
+                    times.append(os.stat(str(path) + suffix).st_mtime)
+            newest = max(times, default=0.0)
+        else:
+            with self.store() as store:
+                latest = store.latest()
+            newest = latest["time"].max().timestamp() if len(latest) else 0.0
+        return int(newest // self.refresh_s)
+
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, computed once; concurrent callers wait for that computation."""
+        with self._slots_lock:
+            slot = self._slots.setdefault(key, _Slot())
+        with slot.lock:
+            if slot.value is None:
+                slot.value = compute()
+                with self._slots_lock:  # drop older states of the same kind and year
+                    for old in [k for k in self._slots if k[:2] == key[:2] and k != key]:
+                        del self._slots[old]
+            return slot.value
+
+    def year_data(self, year: int) -> YearData:
+        """The year's account and monthly tables, computed once per (year, ledger, store) state."""
+        key = ("year", year, self.ledger_state(), self.store_state())
+        return self._cached(key, lambda: self._compute_year(year, key))
+
+    def _compute_year(self, year: int, key: tuple) -> YearData:
+        started = time.perf_counter()
+        log.info("computing the %d account", year)
+        with self.store() as store:
+            account = compute_account(self.settings, year, store=store)
+            inputs = annual_inputs(self.settings, year, store)
+        account.verdicts = explain(account.verdicts)
+        monthly = monthly_with_factors(inputs.consumption, account.carriers)
+        findings = inputs.findings.merge(self.meters[["meter", "institution_id"]], on="meter",
+                                         how="left")
+        seconds = time.perf_counter() - started
+        log.info("the %d account took %.1f s", year, seconds)
+        return YearData(year, account, monthly, findings, key, seconds)
+
+    def cached_year(self, year: int) -> YearData | None:
+        """The year's data when it is already computed for the current state, else None."""
+        key = ("year", year, self.ledger_state(), self.store_state())
+        slot = self._slots.get(key)
+        return slot.value if slot is not None else None
+
+    # -- institutions and scope ----------------------------------------------------------------
+
+    def institutions(self) -> pd.DataFrame:
+        """Every institution: id, name, category, level, climate zone (ledger and meters)."""
+        table = LedgerStore(self.ledger_path()).table("institutions")
+        cols = ["institution_id", "name", "category", "level", "climate_zone"]
+        table = table[[c for c in cols if c in table.columns]].copy()
+        extra = sorted(set(self.meters["institution_id"]) - set(table.get("institution_id", [])))
+        if extra:
+            table = pd.concat([table, pd.DataFrame({"institution_id": extra})], ignore_index=True)
+        return table.reindex(columns=cols).sort_values("institution_id").reset_index(drop=True)
+
+    def visible_institutions(self, user: User) -> pd.DataFrame:
+        """The institutions ``user`` may see."""
+        table = self.institutions()
+        if user.institutions is None:
+            return table
+        return table[table["institution_id"].isin(user.institutions)].reset_index(drop=True)
+
+    def scope(self, user: User, institution: str | None) -> list[str]:
+        """Institution ids a request may read: the one asked for if allowed, else every visible
+        one (``institution`` None or ``"*"``); an id the user may not see gives []."""
+        visible = list(self.visible_institutions(user)["institution_id"])
+        if institution in (None, "", "*"):
+            return visible
+        return [institution] if institution in visible and user.sees(institution) else []
+
+    # -- live ----------------------------------------------------------------------------------
+
+    def latest(self, institutions: list[str]) -> pd.DataFrame:
+        """Latest reading of each meter of the institutions, with its age and the meter's place."""
+        meters = self.meters[self.meters["institution_id"].isin(institutions)]
+        if meters.empty:
+            return pd.DataFrame(columns=["meter", "point", "time", "value", "quality"])
+        with self.store() as store:
+            latest = store.latest(meters=list(meters["meter"]),
+                                  points=sorted(set(meters["point"].dropna())))
+        return latest.merge(meters, on=["meter", "point"], how="inner")
+
+    def health(self, institutions: list[str] | None, since: datetime) -> pd.DataFrame:
+        """The newest health record of each meter (of ``institutions``, or all) since ``since``."""
+        meters = self.meters if institutions is None else \
+            self.meters[self.meters["institution_id"].isin(institutions)]
+        if meters.empty:
+            return pd.DataFrame()
+        with self.store() as store:
+            health = store.read_health(since, None, meters=list(meters["meter"]))
+        if health.empty:
+            return health
+        newest = health.sort_values("time").groupby("meter", as_index=False).tail(1)
+        return newest.merge(meters, on="meter", how="left")
+
+    def counter_readings(self, institution: str, start: datetime, end: datetime,
+                         top_level: bool = True) -> pd.DataFrame:
+        """Raw counter readings of one institution's meters in ``[start, end)``.
+
+        ``top_level``: only the building totals (sub-item codes ``xx000``), which is what the
+        hourly profile and the base load need; the range is bounded by the caller (days).
+        """
+        meters = self.meters[self.meters["institution_id"] == institution]
+        if top_level:
+            meters = meters[meters["subitem"].astype(str).str.endswith("000")]
+        if meters.empty:
+            return pd.DataFrame(columns=["time", "meter", "point", "value", "quality"])
+        with self.store() as store:
+            raw = store.read_readings(start, end, meters=list(meters["meter"]),
+                                      points=sorted(set(meters["point"].dropna())))
+        raw = raw[raw["quality"] == "good"]
+        return raw.merge(meters[["meter", "point", "carrier", "unit", "subitem"]],
+                         on=["meter", "point"], how="inner")
+
+    def daily(self, institutions: list[str], start: date, end: date) -> pd.DataFrame:
+        """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days)."""
+        meters = self.meters[self.meters["institution_id"].isin(institutions)]
+        if meters.empty:
+            return pd.DataFrame(columns=["meter", "point", "day", "delta_sum", "n_readings"])
+        start_dt = datetime.combine(start, datetime.min.time(), self.tz)
+        end_dt = datetime.combine(end, datetime.min.time(), self.tz)
+        with self.store() as store:
+            daily = store.daily_counters(start_dt, end_dt, meters=list(meters["meter"]),
+                                         points=sorted(set(meters["point"].dropna())))
+        return daily.merge(meters, on=["meter", "point"], how="inner")
+
+    def completeness(self, year: int, institutions: list[str]) -> pd.DataFrame:
+        """Share of each institution's meters with readings, per day of ``year`` (cached)."""
+        key = ("completeness", year, self.store_state())
+        end = min(date(year + 1, 1, 1), datetime.now(self.tz).date() + timedelta(days=1))
+        every = list(self.meters["institution_id"].unique())
+        daily = self._cached(key, lambda: self.daily(every, date(year, 1, 1), end))
+        return completeness_table(daily, self.meters, institutions, date(year, 1, 1), end)
+
+    # -- ledgers and system ----------------------------------------------------------------------
+
+    def ledger(self, kind: str, user: User) -> pd.DataFrame:
+        """A ledger's rows that ``user`` may see (rows of other institutions are dropped)."""
+        table = LedgerStore(self.ledger_path()).table(kind)
+        if user.institutions is None:
+            return table
+        if "institution_id" in table.columns:
+            return table[table["institution_id"].isin(user.institutions)]
+        if kind == "fuel":  # fuel cards name a plate; the vehicles ledger names the institution
+            vehicles = LedgerStore(self.ledger_path()).table("vehicles")
+            plates = vehicles[vehicles["institution_id"].isin(user.institutions)]["plate"]
+            return table[table["plate"].isin(plates)]
+        return table.iloc[0:0]
+
+    def system_status(self) -> dict[str, Any]:
+        """Store, spool and collector figures for the system page."""
+        status: dict[str, Any] = {"backend": self.settings.storage.backend,
+                                  "meters": len(self.meters),
+                                  "gateways": self.meters["gateway"].nunique()}
+        if self.settings.storage.backend == "sqlite":
+            path = self.settings.resolve(self.settings.storage.sqlite.path)
+            status["store_path"] = str(path)
+            status["store_bytes"] = sum(
+                os.stat(str(path) + s).st_size for s in ("", "-wal")
+                if os.path.exists(str(path) + s))
+        spool = self.settings.resolve(self.settings.collector.spool_path)
+        status["spool_path"] = str(spool)
+        status["spool_bytes"] = spool.stat().st_size if spool.exists() else None
+        status["spool_pending"] = spool_pending(spool)
+        with self.store() as store:
+            latest = store.latest()
+        status["latest_write"] = latest["time"].max().to_pydatetime() if len(latest) else None
+        status["series"] = len(latest)
+        return status
+
+
+def spool_pending(path: Path) -> int | None:
+    """Readings waiting in the collector's spool (read-only), or None without a spool file."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")]
+            table = next((t for t in tables if "reading" in t or "spool" in t), None)
+            return int(conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]) if table \
+                else None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+def monthly_with_factors(consumption: pd.DataFrame, carriers: pd.DataFrame) -> pd.DataFrame:
+    """The monthly consumption table with kgce, kgCO2 and scope from the year's factors."""
+    keys = ["institution_id", "carrier", "unit", "use"]
+    factors = carriers[[*keys, "kgce_per_unit", "kgco2_per_unit", "scope"]].copy()
+    for key in keys:
+        factors[key] = factors[key].astype(str)
+    monthly = consumption.copy()
+    for key in keys:
+        monthly[key] = monthly[key].astype(str)
+    monthly = monthly.merge(factors.drop_duplicates(keys), on=keys, how="left")
+    monthly["quantity"] = pd.to_numeric(monthly["quantity"], errors="coerce")
+    monthly["kgce"] = monthly["quantity"] * pd.to_numeric(monthly["kgce_per_unit"], errors="coerce")
+    monthly["kgco2"] = monthly["quantity"] * pd.to_numeric(monthly["kgco2_per_unit"],
+                                                           errors="coerce")
+    if not pd.api.types.is_integer_dtype(monthly["month"]):
+        monthly["month"] = pd.to_datetime(monthly["month"]).dt.month
+    return monthly
+
+
+def completeness_table(daily: pd.DataFrame, meters: pd.DataFrame, institutions: list[str],
+                       start: date, end: date) -> pd.DataFrame:
+    """Institution × day: the share of the institution's meters with at least one reading."""
+    days = pd.date_range(start, end - timedelta(days=1), freq="D").date
+    wanted = meters[meters["institution_id"].isin(institutions)]
+    per_inst = wanted.groupby("institution_id")["meter"].nunique()
+    if daily.empty or per_inst.empty:
+        return pd.DataFrame(index=per_inst.index, columns=days, dtype=float)
+    seen = daily[(daily["institution_id"].isin(institutions)) & (daily["n_readings"] > 0)]
+    counts = seen.groupby(["institution_id", "day"])["meter"].nunique().unstack("day")
+    counts = counts.reindex(index=per_inst.index, columns=days).fillna(0)
+    return counts.div(per_inst, axis=0).astype(float)
+
+
+def hourly_table(raw: pd.DataFrame, tz: Any) -> pd.DataFrame:
+    """Consumption per local day and hour, summed over the meters: columns day, hour, quantity.
+
+    Each hour's consumption is the rise of each meter's counter from its last reading of the
+    hour before to its last reading in the hour (an hour without readings is missing, not 0).
+    """
+    if raw.empty:
+        return pd.DataFrame(columns=["day", "hour", "quantity"])
+    frame = pd.DataFrame({"meter": raw["meter"].to_numpy(), "time": raw["time"].to_numpy(),
+                          "value": raw["value"].to_numpy(dtype=float),
+                          "bucket": pd.DatetimeIndex(raw["time"]).tz_convert(tz).floor("h")})
+    last = frame.sort_values("time").groupby(["meter", "bucket"])["value"].last().reset_index()
+    last["step"] = last.groupby("meter")["value"].diff().clip(lower=0)
+    last["gap"] = last.groupby("meter")["bucket"].diff()
+    steps = last[(last["gap"] == pd.Timedelta(hours=1)) & last["step"].notna()]
+    per_hour = steps.groupby("bucket")["step"].sum()
+    index = pd.DatetimeIndex(per_hour.index)
+    return pd.DataFrame({"day": index.date, "hour": index.hour,
+                         "quantity": per_hour.to_numpy()})

@@ -1,0 +1,105 @@
+"""A demo city's store and ledgers, and one dashboard served by waitress per test module.
+
+The data: the demo's ledgers from ``sample_data/`` and 40 days of the simulated meters' hourly
+history, written once per session; health records put one meter offline. Each test module gets
+its own dashboard server (waitress in a thread, on a free port); browser tests share the
+session's headless Chromium and sign in through the real sign-in page.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import waitress
+
+from dashboard.app import create_app
+from dashboard.auth import RateLimiter, load_users
+from jieneng import demo
+from jieneng.settings import load_settings
+from storage import DeviceHealth, open_store
+from tests.support.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORDS = {name: f"pw-{name}-{i}" for i, (name, _r, _i) in enumerate(demo.DEMO_USERS)}
+IMG = ROOT / "docs" / "img"
+
+
+@dataclass
+class Served:
+    """A running dashboard: its address, settings and app."""
+
+    url: str
+    settings: object
+    app: object
+    server: object
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory) -> object:
+    """Settings of a demo city with ledgers and 40 days of hourly meter history."""
+    folder = tmp_path_factory.mktemp("city")
+    workdir = folder / "var"
+    workdir.mkdir()
+    config = workdir / "demo.toml"
+    config.write_text(demo.derived_config(ROOT / "config" / "demo.toml", workdir, free_port()),
+                      encoding="utf-8")
+    settings = load_settings(config)
+    demo.import_sample_ledgers(settings)
+    now = datetime.now(UTC)
+    demo.backfill(settings, now - timedelta(days=40), now)
+    store = open_store(settings)
+    try:
+        store.write_health([
+            DeviceHealth("gov01-lifts", now - timedelta(minutes=20), False, 12,
+                         now - timedelta(hours=2), None, "timeout after 1.0 s"),
+            DeviceHealth("gov01-main", now - timedelta(minutes=1), True, 0, now, 0.05, ""),
+        ])
+    finally:
+        store.close()
+    return settings
+
+
+def serve(settings, limiter: RateLimiter | None = None) -> Iterator[Served]:
+    """Serve the dashboard of ``settings`` with waitress in a thread until the generator ends."""
+    env = {demo.password_env(name): pw for name, pw in PASSWORDS.items()}
+    users = load_users(settings.dashboard, env)
+    app = create_app(settings, users=users, secret_key="test-secret", limiter=limiter)
+    port = free_port()
+    server = waitress.create_server(app.server, host="127.0.0.1", port=port, threads=6)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/login", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    try:
+        yield Served(url, settings, app, server)
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def served(city) -> Iterator[Served]:
+    """One dashboard server per test module."""
+    yield from serve(city)
+
+
+def session_for(served: Served, name: str) -> requests.Session:
+    """A signed-in HTTP session (for hand-made requests)."""
+    session = requests.Session()
+    answer = session.post(f"{served.url}/login",
+                          data={"username": name, "password": PASSWORDS[name]},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text[:300]
+    return session
