@@ -289,7 +289,8 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         lang = flask.request.cookies.get("jieneng_lang") if flask.has_request_context() else None
         return html.Div([
             dcc.Location(id="url"),
-            dcc.Store(id="lang", data=lang if lang in ("zh", "en") else default_lang),
+            dcc.Store(id="lang", data=lang if lang in ("zh", "en") else default_lang,
+                      storage_type="local"),
             dcc.Store(id="width", data=fig.DEFAULT_WIDTH_PX),
             html.Div(id="navbar"),
             dbc.Container(html.Div(id="page"), fluid=True),
@@ -305,7 +306,9 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 
     @app.callback(Output("lang", "data"), Input("lang-toggle", "n_clicks"), State("lang", "data"),
                   prevent_initial_call=True)
-    def toggle_language(_clicks: int | None, lang: str) -> str:
+    def toggle_language(clicks: int | None, lang: str) -> str:
+        if not clicks:  # the navbar is re-rendered with a fresh button: not a click
+            raise dash.exceptions.PreventUpdate
         return "en" if lang == "zh" else "zh"
 
     @app.callback(Output("navbar", "children"), Output("page", "children"),

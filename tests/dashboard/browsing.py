@@ -49,7 +49,8 @@ def plot_traces(browser, graph_id: str) -> int:
     """Number of data traces drawn in the Plotly graph ``graph_id``."""
     return browser.execute_script(
         "const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
-        "return g && g.data ? g.data.filter(d => (d.x || d.z || []).length > 0).length : 0;",
+        "const n = v => v ? (v.length || (v.bdata ? 1 : 0)) : 0;"
+        "return g && g.data ? g.data.filter(d => n(d.x) + n(d.z) > 0).length : 0;",
         graph_id)
 
 
@@ -66,3 +67,21 @@ def page_done(browser) -> bool:
     return browser.execute_script(
         "return !document.querySelector('[data-dash-is-loading=\"true\"]') && "
         "!document.querySelector('._dash-loading-callback');")
+
+
+def select_option(browser, dropdown_id: str, label_part: str) -> None:
+    """Open the dropdown ``dropdown_id`` and click the option whose label contains the text."""
+    browser.find_element(By.ID, dropdown_id).click()
+    option = WebDriverWait(browser, TIMEOUT_S).until(ec.element_to_be_clickable(
+        (By.XPATH, f"//*[@role='option'][contains(., '{label_part}')]")))
+    option.click()
+
+
+def options_of(browser, dropdown_id: str) -> list[str]:
+    """The labels a dropdown offers (opened and closed again)."""
+    browser.find_element(By.ID, dropdown_id).click()
+    WebDriverWait(browser, TIMEOUT_S).until(
+        ec.presence_of_element_located((By.XPATH, "//*[@role='option']")))
+    labels = [e.text for e in browser.find_elements(By.XPATH, "//*[@role='option']")]
+    browser.find_element(By.TAG_NAME, "body").send_keys("\ue00c")  # Escape
+    return labels

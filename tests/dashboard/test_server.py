@@ -1,0 +1,224 @@
+"""The server side: nothing before sign-in, roles in every callback and download, rate limiting,
+passwords, downsampling, the shared account cache (no browser)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import openpyxl
+import pytest
+import requests
+from pydantic import ValidationError
+
+from dashboard import figures
+from dashboard.auth import RateLimiter, hash_password, load_users, verify_password
+from dashboard.settings import DashboardSettings
+from tests.dashboard.conftest import PASSWORDS, serve, session_for
+
+YEAR = datetime.now(UTC).year
+
+
+def post_callback(session: requests.Session, url: str, output: str, outputs: list[dict],
+                  inputs: list[dict], state: list[dict] | None = None) -> requests.Response:
+    """A hand-made POST to /_dash-update-component, as a browser's Dash renderer sends it."""
+    body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    return session.post(f"{url}/_dash-update-component", json=body, timeout=120)
+
+
+def carbon_request(session, url: str, institution: str) -> requests.Response:
+    outs = [{"id": "carbon-tce", "property": "figure"}, {"id": "carbon-co2", "property": "figure"},
+            {"id": "carbon-fyp14", "property": "figure"},
+            {"id": "carbon-totals", "property": "children"}]
+    return post_callback(
+        session, url, "..carbon-tce.figure...carbon-co2.figure...carbon-fyp14.figure..."
+        "carbon-totals.children..", outs,
+        [{"id": "carbon-year", "property": "value", "value": YEAR},
+         {"id": "carbon-inst", "property": "value", "value": institution},
+         {"id": "carbon-by", "property": "value", "value": "carrier"},
+         {"id": "carbon-subject", "property": "value", "value": "kgce_per_m2"}],
+        [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def test_nothing_but_the_sign_in_page_before_sign_in(served):
+    anonymous = requests.Session()
+    assert anonymous.get(f"{served.url}/_dash-layout", timeout=10).status_code == 401
+    assert anonymous.get(f"{served.url}/_dash-dependencies", timeout=10).status_code == 401
+    answer = carbon_request(anonymous, served.url, "gov01")
+    assert answer.status_code == 401
+    assert "gov01" not in answer.text
+    assert anonymous.get(f"{served.url}/download/report/{YEAR}.xlsx",
+                         timeout=10).status_code == 401
+    page = anonymous.get(f"{served.url}/statistics", allow_redirects=False, timeout=10)
+    assert page.status_code == 302
+    assert page.headers["Location"].endswith("/login")
+    login = anonymous.get(f"{served.url}/login", timeout=10)
+    assert login.status_code == 200
+    assert 'id="username"' in login.text
+    assert "_dash-config" not in login.text  # no Dash app, no layout, before sign-in
+
+
+def test_session_cookie_is_httponly_and_samesite(served):
+    answer = requests.post(f"{served.url}/login", allow_redirects=False, timeout=10,
+                           data={"username": "officer", "password": PASSWORDS["officer"]})
+    assert answer.status_code == 302
+    cookie = next(c for c in answer.headers.get_all("Set-Cookie")
+                  if c.startswith("jieneng_session=")) if hasattr(answer.headers, "get_all") \
+        else answer.raw.headers.getlist("Set-Cookie")
+    text = cookie if isinstance(cookie, str) else next(c for c in cookie
+                                                       if c.startswith("jieneng_session="))
+    assert "HttpOnly" in text
+    assert "SameSite=Lax" in text
+
+
+def test_a_manager_gets_nothing_of_another_institution_by_a_hand_made_post(served):
+    manager = session_for(served, "manager")  # manages gov01 only
+    own = carbon_request(manager, served.url, "gov01")
+    assert own.status_code == 200
+    assert '"type":"bar"' in own.text.replace(" ", "") or '"bar"' in own.text
+    other = carbon_request(manager, served.url, "hos01")
+    assert other.status_code == 200
+    data = other.json()["response"]
+    for graph in ("carbon-tce", "carbon-co2", "carbon-fyp14"):
+        assert data[graph]["figure"]["data"] == []
+    assert "may not see" in json.dumps(data)
+    # and the officer does get hos01's figures through the same request
+    officer = session_for(served, "officer")
+    data = carbon_request(officer, served.url, "hos01").json()["response"]
+    assert data["carbon-tce"]["figure"]["data"]
+
+
+def test_a_managers_league_table_names_no_other_institution(served):
+    manager = session_for(served, "manager")
+    outs = [{"id": i, "property": p} for i, p in (("bench-league", "children"),
+                                                   ("bench-peers", "children"),
+                                                   ("bench-scatter", "figure"),
+                                                   ("bench-cert", "children"))]
+    answer = post_callback(
+        manager, served.url, "..bench-league.children...bench-peers.children..."
+        "bench-scatter.figure...bench-cert.children..", outs,
+        [{"id": "bench-year", "property": "value", "value": YEAR},
+         {"id": "bench-indicator", "property": "value", "value": "kgce_per_m2"}],
+        [{"id": "lang", "property": "data", "value": "en"}])
+    assert answer.status_code == 200
+    text = json.dumps(answer.json(), ensure_ascii=False)
+    assert "市政府办公楼" in text  # gov01, the manager's own
+    for other in ("市人民医院", "市发改委", "hos01", "gov02", "edu01"):
+        assert other not in text, other
+    assert "(another institution)" in text  # others appear only as a rank
+
+
+def test_roles_on_pages_and_downloads(served):
+    manager = session_for(served, "manager")
+    assert manager.get(f"{served.url}/download/report/{YEAR}.xlsx",
+                       timeout=60).status_code == 403
+    outs = [{"id": "system-store", "property": "children"},
+            {"id": "system-gateways", "property": "children"},
+            {"id": "system-meters", "property": "children"}]
+    answer = post_callback(manager, served.url, "..system-store.children...system-gateways."
+                           "children...system-meters.children..", outs,
+                           [{"id": "system-tick", "property": "n_intervals", "value": 1}],
+                           [{"id": "lang", "property": "data", "value": "en"}])
+    assert "may not see" in answer.text
+    assert "gw-school" not in answer.text
+
+
+def test_the_workbook_downloads_and_opens_with_openpyxl(served):
+    officer = session_for(served, "officer")
+    answer = officer.get(f"{served.url}/download/report/{YEAR}.xlsx", timeout=120)
+    assert answer.status_code == 200, answer.text[:300]
+    book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
+    assert "能源资源消费状况" in book.sheetnames
+    assert "基本信息" in book.sheetnames
+
+
+def test_the_account_is_computed_once_and_shared(served):
+    data = served.app.jieneng_data
+    first = data.year_data(YEAR)
+    second = data.year_data(YEAR)
+    assert first is second
+    # every session and callback above used this one object
+    assert data.cached_year(YEAR) is first
+
+
+def test_sign_in_is_rate_limited(city):
+    gen = serve(city, limiter=RateLimiter(max_failures=3, window_s=60))
+    served = next(gen)
+    try:
+        for _ in range(3):
+            answer = requests.post(f"{served.url}/login", timeout=10, allow_redirects=False,
+                                   data={"username": "leader", "password": "wrong"})
+            assert answer.status_code == 401
+        answer = requests.post(f"{served.url}/login", timeout=10, allow_redirects=False,
+                               data={"username": "leader", "password": PASSWORDS["leader"]})
+        assert answer.status_code == 429  # even the right password waits now
+        assert "Too many" in answer.text or "过多" in answer.text
+    finally:
+        gen.close()
+
+
+def test_passwords_are_argon2_hashes():
+    hashed = hash_password("s3cret")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "s3cret")
+    assert not verify_password(hashed, "S3cret")
+    settings = DashboardSettings.model_validate({"users": [
+        {"name": "a", "role": "admin", "password_env": "PW_A"},
+        {"name": "m", "role": "manager", "institutions": ["gov01"], "password_env": "PW_M"}]})
+    users = load_users(settings, {"PW_A": "plain", "PW_M": hashed})
+    assert users["a"].password_hash.startswith("$argon2id$")
+    assert verify_password(users["a"].password_hash, "plain")
+    assert users["m"].password_hash == hashed  # a hash is used as it is
+    assert users["m"].institutions == frozenset({"gov01"})
+    assert users["a"].institutions is None
+
+
+def test_hash_password_command_prints_a_hash():
+    run = subprocess.run([sys.executable, "-m", "jieneng.cli", "dashboard", "hash-password"],
+                         input="horse battery\n", capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert verify_password(run.stdout.strip(), "horse battery")
+
+
+def test_a_manager_needs_institutions():
+    with pytest.raises(ValidationError, match="manager"):
+        DashboardSettings.model_validate(
+            {"users": [{"name": "m", "role": "manager", "password_env": "X"}]})
+    with pytest.raises(ValidationError, match="unique"):
+        DashboardSettings.model_validate({"users": [
+            {"name": "a", "role": "admin", "password_env": "X"},
+            {"name": "a", "role": "leader", "password_env": "Y"}]})
+
+
+def test_minmax_downsampling_keeps_at_most_twice_the_width():
+    x = np.arange(100_000)
+    y = np.sin(x / 500.0)
+    y[12_345] = 9.0  # a spike must survive
+    y[67_890] = -9.0
+    dx, dy = figures.minmax_downsample(x, y, 400)
+    assert len(dx) <= 800
+    assert dy.max() == 9.0
+    assert dy.min() == -9.0
+    assert np.all(np.diff(dx) > 0)  # order kept
+    short_x, _ = figures.minmax_downsample(x[:500], y[:500], 400)
+    assert len(short_x) == 500  # short series are sent as they are
+
+
+def test_the_meter_trend_ships_at_most_twice_its_width(served):
+    admin = session_for(served, "admin")
+    answer = post_callback(admin, served.url, "live-trend.figure",
+                           {"id": "live-trend", "property": "figure"},
+                           [{"id": "live-meter", "property": "value", "value": "gov01-main"},
+                            {"id": "width", "property": "data", "value": 60}],
+                           [{"id": "lang", "property": "data", "value": "en"}])
+    assert answer.status_code == 200, answer.text[:300]
+    trace = answer.json()["response"]["live-trend"]["figure"]["data"][0]
+    x = trace["x"]
+    n = len(x["bdata"]) if isinstance(x, dict) else len(x)
+    assert 0 < n <= 120 or (isinstance(x, dict) and "shape" in x and int(x["shape"]) <= 120)
+    _ = timedelta
