@@ -38,6 +38,7 @@ from accounting.bills import bill_coverage, spread_bills
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
 from jieneng.settings import Settings
+from storage import open_store
 
 __all__ = ["CONSUMPTION_COLUMNS", "Inputs", "annual_inputs", "metered_to_consumption"]
 
@@ -95,8 +96,6 @@ def annual_inputs(settings: Settings, year: int, store: Any = None) -> Inputs:
     if settings.meters:
         own = store is None
         if own:
-            from storage import open_store  # accounting reads the store only when meters exist
-
             store = open_store(settings)
         try:
             metered, findings = monthly_metered_with_findings(store, settings, year)
