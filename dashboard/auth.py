@@ -182,9 +182,11 @@ def _login_page(lang: str, message: str = "", status: int = 200) -> flask.Respon
 <div class="mb-3"><label class="form-label" for="password">{html.escape(t('login.password', lang))}</label>
 <input class="form-control" id="password" name="password" type="password"
  autocomplete="current-password" required></div>
-<button class="btn btn-primary w-100" id="login-submit" type="submit">{html.escape(t('login.submit', lang))}</button>
+<button class="btn btn-primary w-100" id="login-submit" type="submit">
+{html.escape(t('login.submit', lang))}</button>
 </form>
-<p class="mt-3 mb-0 small"><a href="/login?lang={other}" id="login-lang">{html.escape(t('lang.switch', lang))}</a></p>
+<p class="mt-3 mb-0 small"><a href="/login?lang={other}" id="login-lang">
+{html.escape(t('lang.switch', lang))}</a></p>
 </div></div></main></body></html>"""
     response = flask.make_response(body, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"

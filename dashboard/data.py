@@ -10,7 +10,6 @@ instead of starting their own. Every method that returns institution data takes 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import sqlite3
@@ -24,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from accounting.annual import compute_account
 from accounting.consumption import annual_inputs
 from accounting.engine import AnnualAccount
 from accounting.ledgers import LedgerStore
@@ -31,11 +31,6 @@ from accounting.verdicts.explain import explain
 from dashboard.auth import User
 from jieneng.vocabulary import CONSUMPTION_POINTS
 from storage import open_store
-
-if importlib.util.find_spec("accounting.annual") is not None:
-    from accounting.annual import compute_account
-else:  # until the annual account moves out of accounting/cli.py
-    from accounting.cli import compute_account
 
 __all__ = ["DataService", "YearData"]
 

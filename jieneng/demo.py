@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import io
 import os
 import re
 import secrets
@@ -42,11 +41,14 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from accounting.cli import account_main
+from accounting.annual import compute_account
+from accounting.errors import AccountingError
+from accounting.export import account_json, account_table
 from accounting.ledgers import import_ledger
 from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
 from storage import open_store
+from storage.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -196,10 +198,10 @@ def _wait_for_http(url: str, timeout_s: float, child: subprocess.Popen) -> bool:
     """True once ``url`` answers 200."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and child.poll() is None:
-        with contextlib.suppress(OSError, urllib.error.URLError):
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return True
+        with contextlib.suppress(OSError, urllib.error.URLError), \
+                urllib.request.urlopen(url, timeout=2) as answer:
+            if answer.status == 200:
+                return True
         time.sleep(0.5)
     return False
 
@@ -209,11 +211,16 @@ def _jieneng(*args: str) -> list[str]:
 
 
 def _account_table(settings: Settings, year: int) -> str:
-    args = argparse.Namespace(config=settings.source, year=year, institution=None, format="table")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        account_main(args, settings)
-    return out.getvalue()
+    """The table ``jieneng account --year YEAR`` prints (progress to stderr, as it does)."""
+    try:
+        account = compute_account(settings, year, progress=_progress)
+    except (AccountingError, StorageError) as exc:
+        return f"  accounts for {year} could not be computed: {exc}"
+    return account_table(account_json(account))
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _latest_table(settings: Settings) -> str:

@@ -86,6 +86,7 @@ def serve(settings, limiter: RateLimiter | None = None) -> Iterator[Served]:
     try:
         yield Served(url, settings, app, server)
     finally:
+        server.task_dispatcher.shutdown(timeout=10)
         server.close()
 
 

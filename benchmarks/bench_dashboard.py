@@ -1,0 +1,271 @@
+"""Benchmark: the dashboard on a generated city, in headless Chromium and on the server.
+
+Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--quick] [--institutions 500]
+[--meters-per-institution 10] [--days 365] [--repeats 5]``
+
+Data (built before timing, seeded): N institutions (4 categories × 2 levels, 10 per gateway),
+each with one main electricity meter, sub-item meters (照明插座, 空调, 动力, 特殊), water, gas and
+heat meters, buildings and headcount ledgers, and hourly counter readings of every meter for the
+last ``--days`` days. The default is the issue's city (500 institutions, 5,000 meters, a year of
+hourly readings = 43.8 million readings, which takes hours to write here); ``--quick`` builds 50
+institutions × 10 meters × 30 days (360,000 readings) so the whole run takes a few minutes.
+
+Measured in the same run, with the dashboard served by waitress in this process:
+
+* per page, in headless Chromium signed in as an officer (every institution): the time from
+  navigation to the first complete render (every callback answered, the page's table and charts
+  drawn), cold (first visit, the annual account computed) and warm (median of the repeats); the
+  bytes of the callbacks' answers per page;
+* per callback, on the server: its time, and the time of the bare store/accounting calls it made
+  (:meth:`dashboard.data.DataService.bare_seconds`), and their ratio (server overhead);
+* the median callback round trip seen by the browser.
+
+Goals (issue 12): first render under 2 s, callbacks under 300 ms median, server time ≤ 1.5× the
+bare calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import flask
+import numpy as np
+import pandas as pd
+import waitress
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from accounting.ledgers import import_ledger
+from dashboard.app import create_app
+from dashboard.auth import User, hash_password
+from jieneng.settings import load_settings
+from storage import DeviceHealth, Reading, open_store
+from tests.dashboard.browsing import page_done, plot_traces, sign_in, wait_css, wait_until
+from tests.support.browser import CHROMIUM_FLAGS
+from tests.support.services import free_port
+
+CATEGORIES = ["government", "education", "healthcare", "venue"]
+LEVELS = ["municipal", "county"]
+#: (suffix, carrier, model, sub-item, point, mean hourly consumption)
+METER_KINDS = [
+    ("main", "electricity", "eastron_sdm630", "01000", "energy_import_kwh", 80.0),
+    ("light", "electricity", "eastron_sdm630", "01A00", "energy_import_kwh", 20.0),
+    ("hvac", "electricity", "eastron_sdm630", "01B00", "energy_import_kwh", 30.0),
+    ("power", "electricity", "eastron_sdm630", "01C00", "energy_import_kwh", 10.0),
+    ("special", "electricity", "eastron_sdm630", "01D00", "energy_import_kwh", 5.0),
+    ("water", "water", "generic_water_meter", "02000", "volume_m3", 1.5),
+    ("gas", "natural_gas", "generic_gas_meter", "03000", "volume_m3", 4.0),
+    ("heat", "heat", "generic_heat_meter", "04000", "heat_gj", 0.3),
+    ("light2", "electricity", "eastron_sdm630", "01A00", "energy_import_kwh", 8.0),
+    ("hvac2", "electricity", "eastron_sdm630", "01B00", "energy_import_kwh", 12.0),
+]
+PAGES = {  # page → (css of its table, graphs that must show traces)
+    "live": ("#live-latest-table tbody tr", ["live-hourly", "live-subitem", "live-trend"]),
+    "statistics": ("#stats-monthly-table tbody tr", ["stats-heatmap"]),
+    "carbon": ("#carbon-totals-text", ["carbon-tce", "carbon-co2"]),
+    "benchmarking": ("#bench-league-table tbody tr", ["bench-scatter"]),
+    "system": ("#system-meters-table tbody tr", []),
+}
+
+
+def build_city(folder: Path, n_inst: int, per_inst: int, days: int, seed: int = 1) -> Path:
+    """Write the settings, ledgers and readings of a generated city; the settings file."""
+    rng = np.random.default_rng(seed)
+    ids = [f"inst{i:04d}" for i in range(n_inst)]
+    lines = ['[site]\nname = "bench city"\ntimezone = "Asia/Shanghai"\nprovince = "shandong"\n'
+             'region_code = "370100"\n', '[storage]\nbackend = "sqlite"\n',
+             f'[storage.sqlite]\npath = "{folder / "store.sqlite"}"\n',
+             f'[collector]\nspool_path = "{folder / "spool.sqlite"}"\n',
+             f'[accounting]\nledger_path = "{folder / "ledgers.sqlite"}"\n',
+             '[dashboard]\nport = 8050\n[[dashboard.users]]\nname = "officer"\nrole = "officer"\n'
+             'password_env = "BENCH_PW"\n']
+    n_gw = (n_inst + 9) // 10
+    for g in range(n_gw):
+        lines.append(f'[[gateways]]\nid = "gw{g:03d}"\nprotocol = "tcp"\nhost = "127.0.0.1"\n'
+                     f'port = {20000 + g}\n')
+    meters = []
+    for i, inst in enumerate(ids):
+        for k, (suffix, carrier, model, subitem, point, rate) in enumerate(METER_KINDS[:per_inst]):
+            meter = f"{inst}-{suffix}"
+            meters.append((meter, point, rate * rng.uniform(0.5, 2.0)))
+            lines.append(
+                f'[[meters]]\nid = "{meter}"\ngateway = "gw{i // 10:03d}"\n'
+                f'device_id = {(i % 10) * per_inst + k + 1}\nmodel = "{model}"\n'
+                f'institution = "{inst}"\nbuilding = "{inst}-b"\ncarrier = "{carrier}"\n'
+                f'subitem = "{subitem}"\n')
+    config = folder / "bench.toml"
+    config.write_text("\n".join(lines), encoding="utf-8")
+    settings = load_settings(config)
+    pd.DataFrame({"institution_id": ids, "name": [f"机构{i:04d}" for i in range(n_inst)],
+                  "category": rng.choice(CATEGORIES, n_inst), "level": rng.choice(LEVELS, n_inst),
+                  "province": "shandong", "climate_zone": "cold"}).to_csv(
+        folder / "institutions.csv", index=False)
+    area = rng.uniform(3_000, 30_000, n_inst).round(0)
+    pd.DataFrame({"building_id": [f"{i}-b" for i in ids], "institution_id": ids,
+                  "floor_area_m2": area, "heated_area_m2": (area * 0.9).round(0)}).to_csv(
+        folder / "buildings.csv", index=False)
+    year = datetime.now(UTC).year
+    pd.DataFrame({"institution_id": ids * 2, "year": [year] * n_inst + [2020] * n_inst,
+                  "occupants": list(rng.integers(50, 1500, n_inst)) * 2}).to_csv(
+        folder / "headcount.csv", index=False)
+    for kind in ("institutions", "buildings", "headcount"):
+        import_ledger(kind, folder / f"{kind}.csv", settings)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    times = [end - timedelta(hours=h) for h in range(days * 24, 0, -1)]
+    hour_shape = np.array([0.4] * 7 + [1.0] * 11 + [0.6] * 6)
+    store = open_store(settings)
+    written = 0
+    try:
+        batch: list[Reading] = []
+        for meter, point, rate in meters:
+            steps = rate * hour_shape[[(t.hour + 8) % 24 for t in times]] * rng.uniform(
+                0.9, 1.1, len(times))
+            values = np.round(1000 + np.cumsum(steps), 3)
+            batch.extend(Reading(meter, point, t, float(v)) for t, v in zip(times, values,
+                                                                            strict=True))
+            if len(batch) >= 50_000:
+                written += store.write_readings(batch)
+                batch = []
+                print(f"\r  readings: {written:,}", end="", file=sys.stderr, flush=True)
+        written += store.write_readings(batch)
+        now = datetime.now(UTC)
+        store.write_health([DeviceHealth(m, now, i % 50 != 0, 0 if i % 50 else 4, now, 0.05,
+                                         "" if i % 50 else "timeout")
+                            for i, (m, _p, _r) in enumerate(meters)])
+    finally:
+        store.close()
+    print(f"\r  readings: {written:,}", file=sys.stderr)
+    return config
+
+
+class Meter:
+    """Per-request server timing of /_dash-update-component answers, by callback output."""
+
+    def __init__(self, app, data) -> None:
+        self.rows: list[tuple[str, float, float, int]] = []
+        self.page_bytes = 0
+        self._lock = threading.Lock()
+        server = app.server
+
+        @server.before_request
+        def _start() -> None:
+            flask.g.bench_t0 = time.perf_counter()
+            data.reset_timing()
+
+        @server.after_request
+        def _stop(response):
+            if flask.request.path == "/_dash-update-component":
+                output = (flask.request.get_json(silent=True) or {}).get("output", "?")
+                seconds = time.perf_counter() - flask.g.bench_t0
+                size = len(response.get_data())
+                with self._lock:
+                    self.rows.append((output, seconds, data.bare_seconds(), size))
+                    self.page_bytes += size
+            return response
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="50 institutions × 10 meters × 30 days (a few minutes)")
+    parser.add_argument("--institutions", type=int, default=500)
+    parser.add_argument("--meters-per-institution", type=int, default=10)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if args.quick:
+        args.institutions, args.days, args.repeats = 50, 30, 3
+    with tempfile.TemporaryDirectory(prefix="jieneng-bench-dash-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        print(f"== building a city: {args.institutions} institutions, "
+              f"{args.institutions * args.meters_per_institution} meters, {args.days} days of "
+              "hourly readings")
+        config = build_city(folder, args.institutions, args.meters_per_institution, args.days)
+        print(f"   built in {time.perf_counter() - started:.0f} s")
+        settings = load_settings(config)
+        users = {"officer": User("officer", "officer", None, hash_password("bench"))}
+        app = create_app(settings, users=users, secret_key="bench")
+        data = app.jieneng_data
+        meter = Meter(app, data)
+        port = free_port()
+        server = waitress.create_server(app.server, host="127.0.0.1", port=port, threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={folder / 'chromium'}")
+        browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        renders: dict[str, list[float]] = defaultdict(list)
+        payload: dict[str, int] = {}
+        browser_rt: list[float] = []
+        try:
+            sign_in(browser, url, "officer", "bench")
+            for repeat in range(args.repeats + 1):
+                for page, (css, graphs) in PAGES.items():
+                    if page == "system":  # admin only: skipped for the officer
+                        continue
+                    meter.page_bytes = 0
+                    t0 = time.perf_counter()
+                    browser.get(f"{url}/{page}")
+                    wait_css(browser, css, timeout=600)
+                    for graph in graphs:
+                        wait_until(lambda g=graph: plot_traces(browser, g) > 0, 600, graph)
+                    wait_until(lambda: page_done(browser), 600, "callbacks")
+                    renders[page].append(time.perf_counter() - t0)
+                    payload[page] = meter.page_bytes
+                    browser_rt.extend(browser.execute_script(
+                        "return performance.getEntriesByType('resource').filter(e => "
+                        "e.name.includes('_dash-update-component')).map(e => e.duration);"))
+                    if repeat == 0:
+                        print(f"   {page}: first (cold) render {renders[page][0]:.2f} s")
+        finally:
+            browser.quit()
+            server.task_dispatcher.shutdown(timeout=10)
+            server.close()
+
+    print("\n== first complete render per page (headless Chromium), warm median of "
+          f"{args.repeats}; payload = callback answers")
+    print(f"   {'page':<14}{'cold s':>9}{'warm s':>9}{'payload kB':>12}")
+    for page, times in renders.items():
+        warm = statistics.median(times[1:]) if len(times) > 1 else float("nan")
+        print(f"   {page:<14}{times[0]:>9.2f}{warm:>9.2f}{payload[page] / 1000:>12.1f}")
+    print(f"\n== callback round trip seen by the browser: median "
+          f"{statistics.median(browser_rt):.0f} ms over {len(browser_rt)} callbacks")
+    by_output: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for output, seconds, bare, _size in meter.rows:
+        by_output[output].append((seconds, bare))
+    print("\n== server time per callback vs the bare store/accounting calls it makes "
+          "(medians; the first, cold call of each excluded)")
+    print(f"   {'callback (outputs)':<58}{'n':>4}{'server ms':>11}{'bare ms':>9}{'ratio':>7}")
+    ratios = []
+    for output, rows in sorted(by_output.items()):
+        warm = rows[1:] or rows
+        server_ms = statistics.median(r[0] for r in warm) * 1000
+        bare_ms = statistics.median(r[1] for r in warm) * 1000
+        ratio = server_ms / bare_ms if bare_ms > 0.05 else float("nan")
+        if ratio == ratio:
+            ratios.append(ratio)
+        print(f"   {output[:57]:<58}{len(rows):>4}{server_ms:>11.1f}{bare_ms:>9.1f}"
+              f"{ratio:>7.2f}")
+    all_server = [r[1] for r in meter.rows]
+    print(f"\n   median callback on the server: {statistics.median(all_server) * 1000:.0f} ms; "
+          f"median ratio server/bare: {statistics.median(ratios):.2f} (goal ≤ 1.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
