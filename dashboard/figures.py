@@ -9,12 +9,14 @@ that no trace ships more than about twice its width in pixels.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.i18n import fmt_date, fmt_number, fmt_pct, is_missing, month_label, t
+from jieneng.vocabulary import CARRIERS
 
 __all__ = [
     "MAX_POINTS_PER_PX",
@@ -37,6 +39,9 @@ MAX_POINTS_PER_PX = 2
 DEFAULT_WIDTH_PX = 1200
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
+
+#: Scope → colour (scope 1 fuel burnt on site, scope 2 purchased, 0 no emissions).
+SCOPE_COLORS = {1: "#ff7f0e", 2: "#1f77b4", 0: "#7f7f7f"}
 
 #: Indicators of the benchmarking page: figure column → (unit, quota subject or None).
 INDICATORS: dict[str, str] = {
@@ -162,13 +167,22 @@ def monthly_figure(monthly: pd.DataFrame, measure: str, by: str, lang: str) -> g
             name = t(f"carrier.{column}", lang)
         fig.add_trace(go.Bar(x=[month_label(m, lang) for m in table.index],
                              y=table[column].to_numpy(dtype=float) / 1000, name=name,
-                             marker_color=PALETTE[i % len(PALETTE)],
+                             marker_color=_series_color(by, column, i),
                              customdata=[[str(column)]] * len(table)))
     fig.update_layout(barmode="stack")
     unit = "tce" if measure == "kgce" else "tCO2"
     fig.update_yaxes(title=unit)
     title = t("carbon.monthly_tce" if measure == "kgce" else "carbon.monthly_co2", lang)
     return _layout(fig, lang, f"{title} · {t('carbon.by_' + by, lang)}")
+
+
+def _series_color(by: str, column: Any, i: int) -> str:
+    """The same colour for a scope or carrier in every chart."""
+    if by == "scope":
+        return SCOPE_COLORS.get(0 if is_missing(column) else int(column), "#7f7f7f")
+    if str(column) in CARRIERS:
+        return PALETTE[CARRIERS.index(str(column)) % len(PALETTE)]
+    return PALETTE[i % len(PALETTE)]
 
 
 def fyp14_figure(rows: pd.DataFrame, projection: dict[str, float] | None, lang: str) -> go.Figure:
