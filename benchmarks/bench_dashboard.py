@@ -195,7 +195,7 @@ def main() -> int:
         print(f"   built in {time.perf_counter() - started:.0f} s")
         settings = load_settings(config)
         users = {"officer": User("officer", "officer", None, hash_password("bench"))}
-        app = create_app(settings, users=users, secret_key="bench")
+        app = create_app(settings, users=users, secret_key="bench", warm=False)
         data = app.jieneng_data
         meter = Meter(app, data)
         port = free_port()

@@ -28,7 +28,7 @@ from accounting.ledgers import import_ledger
 from accounting.report import write_report
 from dashboard import figures as fig
 from dashboard.auth import RateLimiter, User, current_user, install_auth, load_users
-from dashboard.data import LEDGER_KINDS, DataService, hourly_table
+from dashboard.data import LEDGER_KINDS, DataService
 from dashboard.i18n import fmt_age, fmt_date, fmt_datetime, fmt_number, fmt_pct, is_missing, t
 from dashboard.projection import Projections
 
@@ -256,7 +256,8 @@ def navbar(user: User, lang: str, path: str) -> Any:
 
 def create_app(settings: Any, users: dict[str, User] | None = None,
                data: DataService | None = None, projections: Projections | None = None,
-               secret_key: str | None = None, limiter: RateLimiter | None = None) -> dash.Dash:
+               secret_key: str | None = None, limiter: RateLimiter | None = None,
+               warm: bool = True) -> dash.Dash:
     """The dashboard's Dash app, guarded by the sign-in.
 
     Parameters
@@ -271,6 +272,9 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         The cookie signing key (``secret_key_env`` or random when None).
     limiter
         The sign-in rate limit.
+    warm
+        Compute the current year's account in a background thread at once, so that the first
+        person to open a page does not wait for it.
     """
     users = load_users(settings.dashboard) if users is None else users
     data = data or DataService(settings)
@@ -284,6 +288,9 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 
     def today() -> date:
         return datetime.now(tz).date()
+
+    if warm:
+        data.prefetch(today().year)
 
     def shell() -> Any:
         lang = flask.request.cookies.get("jieneng_lang") if flask.has_request_context() else None
@@ -351,15 +358,13 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             t("col.building", lang): r.building, t("col.meter", lang): r.meter,
             t("col.carrier", lang): t(f"carrier.{r.carrier}", lang),
             t("col.reading", lang): f"{fmt_number(r.value, lang, 2)} {r.unit}",
-            t("col.quality", lang): r.quality,
+            t("col.quality", lang): fig.label_or_code(f"quality.{r.quality}", lang),
             t("col.age", lang): fmt_age((now - r.time.to_pydatetime()).total_seconds(), lang),
         } for r in latest.sort_values(["building", "meter"]).itertuples()])
         health = data.health(scope, now - timedelta(days=7))
         offline = _offline_rows(health, latest, data, scope, now, lang)
         start = datetime.combine(now.date() - timedelta(days=7), datetime.min.time(), tz)
-        raw = data.counter_readings(inst, start - timedelta(hours=1), now)
-        elec = raw[raw["carrier"] == "electricity"]
-        hours = hourly_table(elec, tz)
+        hours = data.hourly(inst, start - timedelta(hours=1), now)
 
         def day_series(day: date) -> pd.Series:
             part = hours[hours["day"] == day].set_index("hour")["quantity"]
@@ -544,6 +549,8 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             return _no_access(lang), "", empty, ""
         yd = data.year_data(int(year))
         previous = data.cached_year(int(year) - 1)
+        if previous is None:  # year-on-year needs last year's account: computed aside
+            data.prefetch(int(year) - 1)
         visible = None if user.institutions is None else set(user.institutions)
         v = yd.account.verdicts
         quota_subject = {"kwh_per_m2": "electricity_kwh_per_m2"}.get(indicator, indicator)
@@ -561,10 +568,13 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             "institution_id": str(r.institution_id),
             t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
             t("col.certification", lang): t(f"cert.{r.subject}", lang),
-            t("col.status", lang): t(f"status.{r.status}", lang),
+            t("col.status", lang): fig.label_or_code(f"status.{r.status}", lang),
             t("col.reason", lang): r.reason or "–",
         } for r in cert.itertuples()])
-        return (_table(league, "bench-league-table", "institution_id", lang, int(year)),
+        note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
+                          className="text-muted") if previous is None else ""
+        return (html.Div([_table(league, "bench-league-table", "institution_id", lang, int(year)),
+                          note]),
                 _table(peers, "bench-peers-table", lang=lang), scatter,
                 _table(cert_rows, "bench-cert-table", "institution_id", lang, int(year)))
 
@@ -730,7 +740,8 @@ def _peer_rows(figures: pd.DataFrame, indicator: str, visible: set[str] | None,
         if visible is not None and not part["institution_id"].isin(visible).any():
             continue
         stats = fig.peer_statistics(part[indicator])
-        rows.append({t("col.group", lang): " · ".join(key), t("col.peers", lang): stats["n"],
+        rows.append({t("col.group", lang): fig.peer_group_label(key, lang),
+                     t("col.peers", lang): stats["n"],
                      "P25": fmt_number(stats["p25"], lang, 2),
                      t("col.median", lang): fmt_number(stats["median"], lang, 2),
                      "P75": fmt_number(stats["p75"], lang, 2),
@@ -767,8 +778,9 @@ def _projection_tables(result: Any, scope: list[str], names: dict[str, str], lan
     risk = result.risk[result.risk["institution_id"].astype(str).isin(scope)]
     risk_rows = pd.DataFrame([{
         t("col.institution", lang): names.get(str(r["institution_id"]), str(r["institution_id"])),
-        t("col.kind", lang): str(r["kind"]), t("col.subject", lang): str(r["subject"]),
-        t("col.level", lang): str(r["level"]),
+        t("col.kind", lang): fig.label_or_code(f"kind.{r['kind']}", lang),
+        t("col.subject", lang): fig.label_or_code(f"indicator.{r['subject']}", lang),
+        t("col.level", lang): fig.label_or_code(f"band.{r['level']}", lang),
         t("col.threshold", lang): f"{fmt_number(r['threshold'], lang, 2)} {r['unit']}",
         t("col.probability", lang): fmt_pct(r["probability"], lang),
     } for r in risk.to_dict("records")])
@@ -799,8 +811,9 @@ def _trace_body(yd: Any, institution: str, names: dict[str, str], lang: str) -> 
     mine = v[(v["institution_id"].astype(str) == institution)
              & v["kind"].astype(str).isin(["quota", "fyp14", "certification"])]
     verdicts = pd.DataFrame([{
-        t("col.kind", lang): str(r.kind), t("col.subject", lang): str(r.subject),
-        t("col.status", lang): t(f"status.{r.status}", lang),
+        t("col.kind", lang): fig.label_or_code(f"kind.{r.kind}", lang),
+        t("col.subject", lang): fig.label_or_code(f"indicator.{r.subject}", lang),
+        t("col.status", lang): fig.label_or_code(f"status.{r.status}", lang),
         t("col.source", lang): str(r.source) if isinstance(r.source, str) else "–",
         t("col.reason", lang): r.reason or "–"} for r in mine.itertuples()])
     return html.Div([

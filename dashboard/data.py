@@ -94,6 +94,7 @@ class DataService:
         self.tz = settings.site.tzinfo
         self._slots: dict[tuple, _Slot] = {}
         self._slots_lock = threading.Lock()
+        self._prefetching: set[tuple] = set()
         self.meters = pd.DataFrame([{
             "meter": m.id, "gateway": m.gateway, "institution_id": m.institution,
             "building": m.building, "carrier": str(m.carrier), "subitem": m.subitem,
@@ -193,6 +194,22 @@ class DataService:
         log.info("the %d account took %.1f s", year, seconds)
         return YearData(year, account, monthly, findings, key, seconds)
 
+    def prefetch(self, year: int) -> None:
+        """Compute the year's data in a background thread (once per state) unless cached."""
+        key = ("year", year, self.ledger_state(), self.store_state())
+        with self._slots_lock:
+            if key in self._prefetching:
+                return
+            self._prefetching.add(key)
+
+        def run() -> None:
+            try:
+                self.year_data(year)
+            except Exception:
+                log.exception("computing the %d account in the background failed", year)
+
+        threading.Thread(target=run, daemon=True, name=f"account-{year}").start()
+
     def cached_year(self, year: int) -> YearData | None:
         """The year's data when it is already computed for the current state, else None."""
         key = ("year", year, self.ledger_state(), self.store_state())
@@ -251,24 +268,29 @@ class DataService:
         newest = health.sort_values("time").groupby("meter", as_index=False).tail(1)
         return newest.merge(meters, on="meter", how="left")
 
-    def counter_readings(self, institution: str, start: datetime, end: datetime,
-                         top_level: bool = True) -> pd.DataFrame:
-        """Raw counter readings of one institution's meters in ``[start, end)``.
+    def hourly(self, institution: str, start: datetime, end: datetime,
+               carrier: str = "electricity") -> pd.DataFrame:
+        """Hourly consumption of one institution's main meters of ``carrier``: day, hour, quantity.
 
-        ``top_level``: only the building totals (sub-item codes ``xx000``), which is what the
-        hourly profile and the base load need; the range is bounded by the caller (days).
+        Reads the store's hourly rollups (``hourly_counters``) when the store has them, else the
+        raw counter readings of the (bounded) range.
         """
-        meters = self.meters[self.meters["institution_id"] == institution]
-        if top_level:
-            meters = meters[meters["subitem"].astype(str).str.endswith("000")]
+        meters = self.meters[(self.meters["institution_id"] == institution)
+                             & (self.meters["carrier"] == carrier)
+                             & self.meters["subitem"].astype(str).str.endswith("000")]
         if meters.empty:
-            return pd.DataFrame(columns=["time", "meter", "point", "value", "quality"])
+            return pd.DataFrame(columns=["day", "hour", "quantity"])
         with self.store() as store:
-            raw = store.read_readings(start, end, meters=list(meters["meter"]),
-                                      points=sorted(set(meters["point"].dropna())))
-        raw = raw[raw["quality"] == "good"]
-        return raw.merge(meters[["meter", "point", "carrier", "unit", "subitem"]],
-                         on=["meter", "point"], how="inner")
+            rollup = getattr(store, "hourly_counters", None)
+            if rollup is None:
+                raw = store.read_readings(start, end, meters=list(meters["meter"]),
+                                          points=sorted(set(meters["point"].dropna())))
+            else:
+                hours = rollup(start, end, meters=list(meters["meter"]),
+                               points=sorted(set(meters["point"].dropna())))
+        if rollup is None:
+            return hourly_table(raw[raw["quality"] == "good"], self.tz)
+        return hourly_from_rollup(hours, self.tz)
 
     def daily(self, institutions: list[str], start: date, end: date) -> pd.DataFrame:
         """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days)."""
@@ -376,6 +398,19 @@ def completeness_table(daily: pd.DataFrame, meters: pd.DataFrame, institutions: 
     counts = seen.groupby(["institution_id", "day"])["meter"].nunique().unstack("day")
     counts = counts.reindex(index=per_inst.index, columns=days).fillna(0)
     return counts.div(per_inst, axis=0).astype(float)
+
+
+def hourly_from_rollup(hours: pd.DataFrame, tz: Any) -> pd.DataFrame:
+    """The store's hourly counter rollups (meter, point, hour, delta_sum, ...) summed over the
+    meters per local day and hour."""
+    if hours.empty:
+        return pd.DataFrame(columns=["day", "hour", "quantity"])
+    start = pd.DatetimeIndex(pd.to_datetime(hours["hour"]))
+    start = start.tz_localize(tz) if start.tz is None else start.tz_convert(tz)
+    per_hour = pd.Series(pd.to_numeric(hours["delta_sum"], errors="coerce").to_numpy(),
+                         index=start).groupby(level=0).sum(min_count=1)
+    index = pd.DatetimeIndex(per_hour.index)
+    return pd.DataFrame({"day": index.date, "hour": index.hour, "quantity": per_hour.to_numpy()})
 
 
 def hourly_table(raw: pd.DataFrame, tz: Any) -> pd.DataFrame:

@@ -298,9 +298,7 @@ def league_table(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd
     rows = []
     for r in frame.itertuples():
         own = visible is None or r.institution_id in visible
-        group_label = " · ".join(t(f"category.{r.category}", lang) if i == 0 and
-                                 _has_label(f"category.{r.category}", lang) else str(v)
-                                 for i, v in enumerate((r.category, r.level, r.climate_zone)))
+        group_label = peer_group_label((r.category, r.level, r.climate_zone), lang)
         rows.append({
             "institution_id": r.institution_id if own else "",
             t("col.group", lang): group_label,
@@ -315,6 +313,18 @@ def league_table(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd
             if own else "",
         })
     return pd.DataFrame(rows)
+
+
+def label_or_code(key: str, lang: str) -> str:
+    """The catalog's label for ``key``, or the code after the last dot when it has none."""
+    return t(key, lang) if _has_label(key, lang) else key.rsplit(".", 1)[-1]
+
+
+def peer_group_label(group: tuple, lang: str) -> str:
+    """``党政机关 · 市级 · 寒冷地区`` for (category, level, climate zone)."""
+    category, level, zone = (str(g) for g in group)
+    return " · ".join((label_or_code(f"category.{category}", lang),
+                       label_or_code(f"level.{level}", lang), label_or_code(f"zone.{zone}", lang)))
 
 
 def _has_label(key: str, lang: str) -> bool:

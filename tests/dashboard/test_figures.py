@@ -1,0 +1,90 @@
+"""Pure functions of the dashboard: hours from counters, base load, league tables, formats."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from dashboard import figures
+from dashboard.data import completeness_table, hourly_from_rollup, hourly_table
+from dashboard.i18n import fmt_date, fmt_number, fmt_pct, t
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_hourly_table_takes_counter_steps_and_leaves_gaps_missing():
+    start = datetime(2026, 3, 2, 0, 0, tzinfo=TZ).astimezone(UTC)
+    times = [start + timedelta(minutes=15 * i) for i in range(4 * 6)]  # 00:00–05:45 local
+    values = [100.0 + 2.5 * i for i in range(len(times))]  # 10 per hour
+    raw = pd.DataFrame({"time": pd.DatetimeIndex(times), "meter": "m", "point": "p",
+                        "value": values, "quality": "good"})
+    raw = raw[~raw["time"].dt.tz_convert(TZ).dt.hour.eq(3)]  # no readings in hour 3
+    hours = hourly_table(raw, TZ).set_index("hour")["quantity"]
+    assert hours[1] == 10.0
+    assert hours[2] == 10.0
+    assert 3 not in hours.index  # missing, not 0
+    assert 4 not in hours.index  # its step would span two hours: not counted as one hour
+
+
+def test_hourly_rollups_are_summed_over_meters_per_local_hour():
+    hours = pd.DataFrame({
+        "meter": ["a", "b", "a"], "point": "p",
+        "hour": pd.DatetimeIndex([datetime(2026, 3, 2, 1, tzinfo=UTC)] * 2
+                                 + [datetime(2026, 3, 2, 2, tzinfo=UTC)]),
+        "delta_sum": [1.0, 2.0, 4.0]})
+    table = hourly_from_rollup(hours, TZ)
+    assert list(table["hour"]) == [9, 10]
+    assert list(table["quantity"]) == [3.0, 4.0]
+
+
+def test_base_load_compares_night_day_and_rest_days():
+    rows = []
+    for day, work in ((date(2026, 3, 2), True), (date(2026, 3, 7), False)):
+        for hour in range(24):
+            rows.append({"day": day, "hour": hour,
+                         "quantity": 10.0 if hour < 6 else (50.0 if work else 20.0)})
+    load = figures.base_load(pd.DataFrame(rows), {date(2026, 3, 2): True,
+                                                  date(2026, 3, 7): False})
+    assert load["night"] == 10.0
+    assert load["day"] == 50.0
+    assert load["ratio"] == 0.2
+
+
+def test_a_managers_league_table_shows_others_only_as_rank():
+    figs = pd.DataFrame({
+        "institution_id": ["a", "b", "c"], "name": ["甲", "乙", "丙"],
+        "category": "government", "level": "municipal", "climate_zone": "cold",
+        "kgce_per_m2": [5.0, 7.0, np.nan]})
+    quota = pd.DataFrame({"institution_id": ["a"], "subject": ["kgce_per_m2"],
+                          "status": ["below_guide"]})
+    table = figures.league_table(figs, None, quota, "kgce_per_m2", {"b"}, "en")
+    text = table.to_string()
+    assert "乙" in text
+    assert "甲" not in text
+    assert "5.00" not in text  # a's value is not shown to b's manager
+    ranks = list(table[t("col.rank", "en")])
+    assert ranks[:2] == ["1/2", "2/2"]
+    assert ranks[2] == "–"  # c has no value: no rank, not last place
+    every = figures.league_table(figs, None, quota, "kgce_per_m2", None, "zh")
+    assert "优于引导值" in every.to_string()
+
+
+def test_completeness_is_the_share_of_meters_reporting():
+    meters = pd.DataFrame({"meter": ["m1", "m2"], "institution_id": ["a", "a"]})
+    daily = pd.DataFrame({"meter": ["m1", "m1", "m2"], "institution_id": "a",
+                          "day": [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 2)],
+                          "n_readings": [24, 24, 24]})
+    table = completeness_table(daily, meters, ["a"], date(2026, 1, 1), date(2026, 1, 4))
+    assert list(table.loc["a"]) == [0.5, 1.0, 0.0]
+
+
+def test_formats_per_language_and_missing_is_a_dash():
+    assert fmt_number(1234567.891, "zh", 1) == "1,234,567.9"
+    assert fmt_number(float("nan"), "en") == "–"
+    assert fmt_number(None, "zh") == "–"
+    assert fmt_pct(0.934, "en") == "93%"
+    assert fmt_date(date(2026, 12, 7), "zh") == "2026年12月7日"
+    assert fmt_date(date(2026, 12, 7), "en") == "7 Dec 2026"
