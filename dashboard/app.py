@@ -49,11 +49,18 @@ HOME = {"manager": "/live", "officer": "/statistics", "leader": "/carbon", "admi
 STALE_S = 900.0
 
 
+#: Rows an HTML table shows (the browser renders every cell as a component: keep pages light).
+MAX_ROWS = 60
+
+
 def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
-           lang: str = "zh", year: int = 0) -> Any:
-    """An HTML table; with ``trace_column`` each row gets a 🔎 button opening its traceability."""
+           lang: str = "zh", year: int = 0, max_rows: int = MAX_ROWS) -> Any:
+    """An HTML table of at most ``max_rows`` rows (a note says how many more there are); with
+    ``trace_column`` each row gets a 🔎 button opening its traceability."""
     if frame is None or frame.empty:
         return html.P(t("common.no_rows", lang), className="text-muted", id=table_id)
+    total = len(frame)
+    frame = frame.head(max_rows)
     shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
     header = html.Thead(html.Tr([html.Th(c) for c in shown.columns]
                                 + ([html.Th("")] if trace_column else [])))
@@ -66,8 +73,12 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
                 "🔎 " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
                 className="btn btn-link btn-sm p-0") if inst else ""))
         rows.append(html.Tr(cells))
-    return dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
-                     size="sm", striped=True, responsive=True)
+    table = dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
+                      size="sm", striped=True, responsive=True)
+    if total <= len(frame):
+        return table
+    return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(frame), n=total),
+                                       className="text-muted")])
 
 
 def _no_access(lang: str) -> Any:
@@ -444,10 +455,10 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if user is None or kind not in LEDGER_KINDS:
             return _no_access(lang)
         table = data.ledger(kind, user)
-        note = html.Small(t("stats.ledger_rows", lang, n=len(table), shown=min(len(table), 200)),
+        note = html.Small(t("stats.ledger_rows", lang, n=len(table), shown=min(len(table), 50)),
                           className="text-muted")
         return [note, _table(table.head(200).astype(object).where(table.head(200).notna(), "–"),
-                             "stats-ledger-table", lang=lang)]
+                             "stats-ledger-table", lang=lang, max_rows=50)]
 
     @app.callback(Output("stats-upload-result", "children"), Input("stats-upload", "contents"),
                   State("stats-upload", "filename"), State("stats-upload-kind", "value"),
@@ -556,8 +567,14 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         quota_subject = {"kwh_per_m2": "electricity_kwh_per_m2"}.get(indicator, indicator)
         quota = v[(v["kind"].astype(str) == "quota")].copy()
         quota["subject"] = quota["subject"].astype(str).replace({quota_subject: indicator})
-        league = fig.league_table(yd.account.figures, previous.account.figures if previous
-                                  else None, quota, indicator, visible, lang)
+        shown = yd.account.figures
+        if visible is not None:  # a manager sees the peer groups their institutions are in
+            group = ["category", "level", "climate_zone"]
+            mine = shown[shown["institution_id"].isin(visible)][group].astype(str)
+            keys = shown[group].astype(str).apply(tuple, axis=1)
+            shown = shown[keys.isin(set(mine.apply(tuple, axis=1)))]
+        league = fig.league_table(shown, previous.account.figures if previous else None, quota,
+                                  indicator, visible, lang)
         peers = _peer_rows(yd.account.figures, indicator, visible, lang)
         scatter = fig.benchmark_scatter(yd.account.figures, visible, lang)
         cert = v[v["kind"].astype(str) == "certification"]
@@ -573,7 +590,8 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         } for r in cert.itertuples()])
         note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
                           className="text-muted") if previous is None else ""
-        return (html.Div([_table(league, "bench-league-table", "institution_id", lang, int(year)),
+        return (html.Div([_table(league, "bench-league-table", "institution_id", lang, int(year),
+                                 max_rows=120),
                           note]),
                 _table(peers, "bench-peers-table", lang=lang), scatter,
                 _table(cert_rows, "bench-cert-table", "institution_id", lang, int(year)))

@@ -140,23 +140,27 @@ class DataService:
         return self.settings.resolve(self.settings.accounting.ledger_path)
 
     def ledger_state(self) -> tuple[int, int]:
-        """(mtime in ns, size) of the ledger database and its WAL; changes on every import."""
-        parts = []
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(FileNotFoundError):
-                stat = os.stat(str(self.ledger_path()) + suffix)
-                parts.append((stat.st_mtime_ns, stat.st_size))
-        return tuple(sum(p[i] for p in parts) for i in (0, 1)) if parts else (0, 0)  # type: ignore[return-value]
+        """(modification time in ns, size) of the ledger database; changes with every import
+        (an import commits and checkpoints its write-ahead log)."""
+        try:
+            stat = os.stat(self.ledger_path())
+        except FileNotFoundError:
+            return (0, 0)
+        return (stat.st_mtime_ns, stat.st_size)
 
     def store_state(self) -> int:
-        """The store's latest write, in steps of ``refresh_s`` (file times for SQLite)."""
+        """The store's latest change, in steps of ``refresh_s``.
+
+        SQLite: the database file's modification time (the write-ahead log is left out: it comes
+        and goes as connections close, while the main file only changes when data reaches it);
+        InfluxDB: the newest reading's time.
+        """
         if self.settings.storage.backend == "sqlite":
             path = self.settings.resolve(self.settings.storage.sqlite.path)
-            times = []
-            for suffix in ("", "-wal"):
-                with contextlib.suppress(FileNotFoundError):
-                    times.append(os.stat(str(path) + suffix).st_mtime)
-            newest = max(times, default=0.0)
+            try:
+                newest = os.stat(path).st_mtime
+            except FileNotFoundError:
+                newest = 0.0
         else:
             with self.store() as store:
                 latest = store.latest()
@@ -219,7 +223,11 @@ class DataService:
     # -- institutions and scope ----------------------------------------------------------------
 
     def institutions(self) -> pd.DataFrame:
-        """Every institution: id, name, category, level, climate zone (ledger and meters)."""
+        """Every institution: id, name, category, level, climate zone (ledger and meters);
+        read once per ledger state."""
+        return self._cached(("institutions", 0, self.ledger_state()), self._read_institutions)
+
+    def _read_institutions(self) -> pd.DataFrame:
         table = LedgerStore(self.ledger_path()).table("institutions")
         cols = ["institution_id", "name", "category", "level", "climate_zone"]
         table = table[[c for c in cols if c in table.columns]].copy()
