@@ -74,7 +74,7 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
                                                                as_of)
             profiles[y] = engine.institution_profile(
                 inputs.institutions, buildings, inputs.headcount, y,
-                extra_ids=inputs.consumption["institution_id"].unique(),
+                extra_ids=consumption[y]["institution_id"].unique(),
                 default_province=settings.site.province, as_of=as_of,
             )
     finally:
