@@ -322,8 +322,10 @@ def file_rules(kind: str, rows: list[tuple[int, dict]], file: str) -> list[Ledge
                     f"compound {compound} {carrier} has rows with different rules; expected one "
                     "rule per compound and carrier"))
             continue
+        rule, rest = next(iter(rules))
+        fixed = rule == "fixed" or (rule == "residual" and rest == "fixed")
         shares = [(row, r["share"]) for row, r in members if r["share"] is not None]
-        if shares:
+        if fixed and shares:
             total = sum(value for _, value in shares)
             if abs(total - 1.0) > SHARE_TOLERANCE:
                 for row, value in shares:
