@@ -49,6 +49,7 @@ __all__ = [
     "COMPOUND_FIGURES",
     "apportion",
     "compound_figures",
+    "compound_records",
     "member_basis",
     "members_in_month",
     "split_quantity",
@@ -411,3 +412,12 @@ def compound_figures(detail: pd.DataFrame, compounds: pd.DataFrame, basis: pd.Da
                               apportioned.groupby("institution_id")["tce"].sum().items()},
         })
     return pd.DataFrame(rows, columns=COMPOUND_FIGURES)
+
+
+def compound_records(figures: pd.DataFrame) -> list[dict]:
+    """:func:`compound_figures` as JSON-ready dicts (NaN → None)."""
+    out = []
+    for row in figures.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and not np.isfinite(v) else
+                        (v.item() if isinstance(v, np.generic) else v)) for k, v in row.items()})
+    return out

@@ -85,7 +85,8 @@ def test_vehicle_fuel_is_not_scaled():
                        "coverage": 1.0, "estimated_share": 0.0}], columns=CONSUMPTION_COLUMNS)
     scaled, estimates = estimate_outside(c, boundary_areas(BUILDINGS, YEAR, OUTSIDE),
                                          pd.DataFrame(columns=["institution_id", "carrier"]))
-    assert scaled["quantity"].iloc[0] == 100.0 and estimates.empty
+    assert scaled["quantity"].iloc[0] == 100.0
+    assert estimates.empty
 
 
 @settings(max_examples=80, deadline=None)

@@ -141,7 +141,9 @@ def test_a_metered_compound_month_without_readings_is_unknown_not_zero():
     table, _ = apportion(_rows(("C1", 1, "electricity", 1000.0, "meter")), COMPOUNDS, MEMBERS,
                          NO_RULES, _basis(), NO_SUBS, YEAR)
     feb = table[table["month"] == 2]
-    assert len(feb) == 2 and feb["quantity"].isna().all() and (feb["coverage"] == 0).all()
+    assert len(feb) == 2
+    assert feb["quantity"].isna().all()
+    assert (feb["coverage"] == 0).all()
 
 
 def test_compound_figures_total_and_intensities():

@@ -52,7 +52,8 @@ def test_one_county_s_score_from_its_indicator_points():
     # 市中区: 20 + 20 + 10 + 0 (NEV share unknown scores 0, and says so) = 50
     assert s.loc["370103", "score"] == pytest.approx(50.0)
     assert (s.loc["370103", "rank"], s.loc["370102", "rank"]) == (1, 2)
-    assert np.isnan(s.loc["370100", "rank"]) and bool(s.loc["370100", "is_city"])
+    assert np.isnan(s.loc["370100", "rank"])
+    assert bool(s.loc["370100", "is_city"])
     reason = points[(points["region_code"] == "370103") & (points["indicator"] == "nev_share")]
     assert "unknown" in reason["reason"].iloc[0]
 
@@ -88,7 +89,8 @@ def test_county_table_sums_complete_institutions():
     assert t.loc["370102", "nev_share"] == pytest.approx(0.25)
     assert t.loc["370103", "reporting_completeness"] == 0.0  # c's coverage 0.5 < 0.9
     assert np.isnan(t.loc["370103", "kgce_per_m2"])  # no complete institution: unknown
-    assert t.loc["370100", "institutions"] == 3 and t.loc["370100", "name"] == "市"
+    assert t.loc["370100", "institutions"] == 3
+    assert t.loc["370100", "name"] == "市"
 
 
 def test_shipped_scoring_table_is_an_example_that_sums_to_100():
@@ -114,6 +116,7 @@ def test_evaluate_json_has_the_issue_s_shape(sample_city, capsys):
             assert set(i) == {"indicator", "value", "unit", "points", "max_points", "reason"}
         assert unit["score"] == pytest.approx(sum(i["points"] for i in unit["indicators"]))
     assert sorted(c["rank"] for c in data["counties"]) == [1, 2, 3]
-    assert data["city"]["rank"] is None and data["city"]["region_code"] == "370100"
+    assert data["city"]["rank"] is None
+    assert data["city"]["region_code"] == "370100"
     assert main(["evaluate", "--config", str(sample_city), "--year", "2025"]) == 0
     assert "区县绩效评价 2025" in capsys.readouterr().out

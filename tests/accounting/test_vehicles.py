@@ -73,7 +73,8 @@ def test_l_per_100km_across_a_missing_odometer_reading():
 def test_kwh_per_100km_of_an_electric_car():
     e1 = _indicators().loc["E1"]
     assert e1["kwh_per_100km"] == pytest.approx((20.0 + 30.0) / 300.0 * 100.0)
-    assert e1["kwh"] == 60.0 and e1["kwh_on_site"] == 30.0
+    assert e1["kwh"] == 60.0
+    assert e1["kwh_on_site"] == 30.0
 
 
 def test_the_year_s_fleet_and_nev_shares():
@@ -89,7 +90,8 @@ def test_the_year_s_fleet_and_nev_shares():
 
 def test_odometer_going_backwards_leaves_km_unknown():
     h1 = _indicators().loc["H1"]
-    assert np.isnan(h1["km"]) and bool(h1["odometer_backwards"])
+    assert np.isnan(h1["km"])
+    assert bool(h1["odometer_backwards"])
     assert "backwards" in h1["note"]
 
 
@@ -104,7 +106,8 @@ def test_vehicle_audit_checks():
     assert status("P3", "vehicle_l_per_100km") == "flag"
     assert status("P1", "vehicle_l_per_100km") == "ok"
     row = v[(v["plate"] == "P3") & (v["subject"] == "vehicle_l_per_100km")].iloc[0]
-    assert row["ratio"] == pytest.approx(2.0) and row["reference_value"] == pytest.approx(10.0)
+    assert row["ratio"] == pytest.approx(2.0)
+    assert row["reference_value"] == pytest.approx(10.0)
     assert status("P3", "vehicle_fill_over_tank") == "flag"
     assert status("P1", "vehicle_fill_over_tank") == "ok"
     assert status("H1", "vehicle_odometer_backwards") == "flag"
