@@ -440,6 +440,14 @@ class LedgerStore:
                 conn.rollback()
                 return 0, 0, problems
             added = replaced = 0
+            if kind == "apportionment":  # a file's rule replaces a compound × carrier's rows
+                for pair in {(r["compound_id"], r["carrier"]) for _, r in rows}:
+                    keep = [r["member_key"] for _, r in rows
+                            if (r["compound_id"], r["carrier"]) == pair]
+                    conn.execute(
+                        'DELETE FROM "apportionment" WHERE "compound_id" = ? AND "carrier" = ? '
+                        f'AND "member_key" NOT IN ({", ".join("?" for _ in keep)})',
+                        [*pair, *keep])
             where = " AND ".join(f"{_q(k)} IS ?" for k in schema.key)
             for _, record in rows:
                 key = [_sql_value(record[k]) for k in schema.key]

@@ -111,3 +111,17 @@ institution_id,carrier,period_start,period_end,quantity,unit
 C1,electricity,2025-01-01,2025-01-31,1000,kWh
 """), base)
     assert result.rows == 1
+
+
+def test_a_new_rule_replaces_a_compound_carrier_s_rows(base, tmp_path):
+    import_ledger("apportionment", _write(tmp_path / "a1.csv", """
+compound_id,carrier,rule,residual_rule,institution_id,share
+C1,heat,fixed,,A,0.6
+C1,heat,fixed,,B,0.4
+"""), base)
+    import_ledger("apportionment", _write(tmp_path / "a2.csv", """
+compound_id,carrier,rule
+C1,heat,area
+"""), base)
+    rules = LedgerStore(base.resolve(base.accounting.ledger_path)).table("apportionment")
+    assert rules[["carrier", "rule"]].to_dict("records") == [{"carrier": "heat", "rule": "area"}]
