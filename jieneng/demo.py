@@ -44,7 +44,7 @@ from typing import IO
 from accounting.annual import compute_account
 from accounting.errors import AccountingError
 from accounting.export import account_json, account_table
-from accounting.ledgers import import_ledger
+from accounting.ledgers import KINDS, import_ledger
 from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
 from storage import open_store
@@ -52,9 +52,7 @@ from storage.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
-LEDGER_ORDER = (
-    "institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills",
-)
+LEDGER_ORDER = KINDS  # every ledger kind, in an order that imports cleanly
 BACKFILL_STEP_S = 3600.0
 BACKFILL_BATCH = 20_000
 #: One demo sign-in per role: (name, role, institutions).
