@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import importlib.util
 import os
 import re
@@ -49,6 +48,13 @@ from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
 from storage import open_store
 from storage.errors import StorageError
+
+#: forecasting/ is built alongside the demo: used when it exists (weather import, risk table).
+if importlib.util.find_spec("forecasting.api") is not None:
+    from forecasting import api as forecasting_api
+    from forecasting import weather as forecasting_weather
+else:
+    forecasting_api = forecasting_weather = None
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -248,23 +254,21 @@ def _import_weather(settings: Settings, path: Path) -> str:
     """Import the sample weather with forecasting's importer; what happened, in one line."""
     if not path.exists():
         return f"{path.name}: not in sample_data/ (forecasting ships it)"
-    if importlib.util.find_spec("forecasting.weather") is None:
-        return "forecasting's weather importer is not built yet; weather not imported"
-    weather = importlib.import_module("forecasting.weather")
-    importer = getattr(weather, "import_weather", None)
-    if importer is None:
-        return "forecasting.weather has no import_weather; weather not imported"
-    result = importer(settings, path)
-    return f"weather imported from {path.name}: {result}"
+    if forecasting_weather is None:
+        return "forecasting is not built yet; weather not imported"
+    store = open_store(settings)
+    try:
+        written = forecasting_weather.import_weather(path, store)
+    finally:
+        store.close()
+    return f"weather imported from {path.name}: {written:,} readings"
 
 
 def _risk_table(settings: Settings, year: int) -> str | None:
     """forecasting's year-end risk table, or None when forecasting is not built."""
-    if importlib.util.find_spec("forecasting.api") is None:
+    if forecasting_api is None:
         return None
-    api = importlib.import_module("forecasting.api")
-    result = api.forecast_year(settings, year)
-    return str(api.risk_table(result))
+    return str(forecasting_api.risk_table(forecasting_api.forecast_year(settings, year)))
 
 
 def _start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
