@@ -19,7 +19,6 @@ import chinese_calendar
 import dash
 import dash_bootstrap_components as dbc
 import flask
-import numpy as np
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html
 
@@ -535,7 +534,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if not scope:
             return _no_access(lang), True
         yd = data.year_data(int(year))
-        state = projections.get(int(year), yd.key)
+        state = projections.get(int(year), _projection_state(yd))
         if state.status == "missing":
             return dbc.Alert(t("carbon.forecast_missing", lang), color="secondary",
                              id="projection-missing"), True
@@ -659,6 +658,13 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 # ---------------------------------------------------------------------------------------------
 
 
+def _projection_state(yd: Any) -> tuple:
+    """The data state a projection is fitted for: the ledgers, and the store by the hour (the
+    account's state moves every ``refresh_s``; a fit is slower and needs not follow each step)."""
+    _kind, _year, ledger, store = yd.key
+    return (ledger, store // 12)
+
+
 def _megabytes(size: int | None, lang: str) -> str:
     return "–" if size is None else f"{fmt_number(size / 1e6, lang, 1)} MB"
 
@@ -770,7 +776,7 @@ def _peer_rows(figures: pd.DataFrame, indicator: str, visible: set[str] | None,
 def _projected(projections: Projections, data: DataService, yd: Any, institution: str,
                subject: str) -> dict[str, float] | None:
     """p10/p50/p90 of the institution's year-end ``subject`` when the projection is ready."""
-    state = projections.get(yd.year, yd.key)
+    state = projections.get(yd.year, _projection_state(yd))
     if state.status != "ready":
         return None
     ye = state.result.year_end
@@ -873,4 +879,3 @@ def _import_upload(settings: Any, contents: str, filename: str, kind: str, lang:
                      id="upload-done")
 
 
-_ = (np, fmt_date)
