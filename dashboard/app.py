@@ -44,6 +44,9 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/system": ("nav.system", ("admin",)),
 }
 HOME = {"manager": "/live", "officer": "/statistics", "leader": "/carbon", "admin": "/system"}
+#: The quota indicator whose band is shown beside a benchmarking indicator (the quota tables
+#: judge energy per m² without heating, and electricity per m²).
+QUOTA_SUBJECT = {"kgce_per_m2": "non_heating_kgce_per_m2", "kwh_per_m2": "electricity_kwh_per_m2"}
 #: A meter or gateway without a reading for this long is stale. [s]
 STALE_S = 900.0
 
@@ -69,7 +72,7 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
         if trace_column:
             inst = row.get(trace_column, "")
             cells.append(html.Td(html.Button(
-                "🔎 " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
+                "» " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
                 className="btn btn-link btn-sm p-0") if inst else ""))
         rows.append(html.Tr(cells))
     table = dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
@@ -563,7 +566,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             data.prefetch(int(year) - 1)
         visible = None if user.institutions is None else set(user.institutions)
         v = yd.account.verdicts
-        quota_subject = {"kwh_per_m2": "electricity_kwh_per_m2"}.get(indicator, indicator)
+        quota_subject = QUOTA_SUBJECT.get(indicator, indicator)
         quota = v[(v["kind"].astype(str) == "quota")].copy()
         quota["subject"] = quota["subject"].astype(str).replace({quota_subject: indicator})
         shown = yd.account.figures

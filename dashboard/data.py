@@ -182,7 +182,12 @@ class DataService:
     def year_data(self, year: int) -> YearData:
         """The year's account and monthly tables, computed once per (year, ledger, store) state."""
         key = ("year", year, self.ledger_state(), self.store_state())
-        return self._cached(key, lambda: self._compute_year(year, key))
+        value = self._cached(key, lambda: self._compute_year(year, key))
+        after = ("year", year, self.ledger_state(), self.store_state())
+        if after != key:  # opening the ledgers may add a new ledger kind's empty table
+            with self._slots_lock:
+                self._slots.setdefault(after, _Slot(value=value))
+        return value
 
     def _compute_year(self, year: int, key: tuple) -> YearData:
         started = time.perf_counter()
