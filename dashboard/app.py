@@ -12,6 +12,7 @@ import base64
 import logging
 import tempfile
 from datetime import date, datetime, timedelta
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
         return html.P(t("common.no_rows", lang), className="text-muted", id=table_id)
     total = len(frame)
     frame = frame.head(max_rows)
+    if trace_column is None:
+        return _static_table(frame, table_id, total, lang)
     shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
     header = html.Thead(html.Tr([html.Th(c) for c in shown.columns]
                                 + ([html.Th("")] if trace_column else [])))
@@ -81,6 +84,22 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
         return table
     return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(frame), n=total),
                                        className="text-muted")])
+
+
+def _static_table(frame: pd.DataFrame, table_id: str, total: int, lang: str) -> Any:
+    """A read-only table as one component (escaped HTML in a Markdown block): the browser renders
+    a page of rows at once instead of one component per cell."""
+    shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
+    head = "".join(f"<th>{html_escape(str(c))}</th>" for c in shown.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html_escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in shown.itertuples(index=False))
+    markup = (f'<table class="table table-sm table-striped table-hover mb-0"><thead><tr>{head}'
+              f"</tr></thead><tbody>{body}</tbody></table>")
+    if total > len(frame):
+        markup += (f'<small class="text-muted">'
+                   f"{html_escape(t('common.rows_shown', lang, shown=len(frame), n=total))}</small>")
+    return dcc.Markdown(markup, id=table_id, dangerously_allow_html=True,
+                        className="table-responsive")
 
 
 def _no_access(lang: str) -> Any:
