@@ -615,7 +615,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
                                  max_rows=120),
                           note]),
                 _table(peers, "bench-peers-table", lang=lang), scatter,
-                _table(cert_rows, "bench-cert-table", "institution_id", lang, int(year)))
+                _table(cert_rows, "bench-cert-table", lang=lang))
 
     # -- traceability ------------------------------------------------------------------------------
 
