@@ -158,11 +158,6 @@ def live_page(data: DataService, user: User, lang: str) -> Any:
 def statistics_page(data: DataService, user: User, lang: str, today: date) -> Any:
     """统计: monthly quantities, completeness, the review list, ledgers, upload, workbook."""
     options = _institution_options(data, user, lang, every=True)
-    tools = []
-    if user.can_download:
-        tools.append(html.A("⬇ " + t("stats.download", lang), id="stats-download",
-                            className="btn btn-outline-primary me-2",
-                            href=f"/download/report/{today.year}.xlsx"))
     upload = []
     if user.can_upload:
         upload = [_card(t("stats.upload_title", lang), [
@@ -182,7 +177,8 @@ def statistics_page(data: DataService, user: User, lang: str, today: date) -> An
                 clearable=False)], md=2),
             dbc.Col([dbc.Label(t("common.institution", lang)), dcc.Dropdown(
                 id="stats-inst", options=options, value="*", clearable=False)], md=4),
-            dbc.Col(tools, md=6, className="d-flex align-items-end justify-content-end"),
+            dbc.Col(html.Div(id="stats-tools"), md=6,
+                    className="d-flex align-items-end justify-content-end"),
         ], className="mb-3"),
         dcc.Loading(html.Div(id="stats-status")),
         _card(t("stats.monthly_title", lang), html.Div(
@@ -447,13 +443,15 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 
     @app.callback(Output("stats-monthly", "children"), Output("stats-heatmap", "figure"),
                   Output("stats-review", "children"), Output("stats-status", "children"),
+                  Output("stats-tools", "children"),
                   Input("stats-year", "value"), Input("stats-inst", "value"),
                   Input("width", "data"), State("lang", "data"))
     def statistics(year: int, institution: str | None, width: int | None, lang: str) -> tuple:
         user = current_user()
         scope = data.scope(user, institution) if user else []
         if not scope:
-            return _no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", ""
+            return (_no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", "",
+                    "")
         yd = data.year_data(int(year))
         names = _names(data)
         monthly = yd.monthly[yd.monthly["institution_id"].isin(scope)]
@@ -466,8 +464,11 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         review = _review_rows(yd, scope, names, lang)
         status = html.Small(t("stats.computed", lang, seconds=f"{yd.seconds:.1f}"),
                             className="text-muted")
+        tools = html.A("↓ " + t("stats.download", lang) + f" {year}", id="stats-download",
+                       className="btn btn-outline-primary", href=f"/download/report/{year}.xlsx"
+                       ) if user.can_download else ""
         return _table(table, "stats-monthly-table", lang=lang), heatmap, \
-            _table(review, "stats-review-table", "institution_id", lang, int(year)), status
+            _table(review, "stats-review-table", "institution_id", lang, int(year)), status, tools
 
     @app.callback(Output("stats-ledger", "children"), Input("stats-ledger-kind", "value"),
                   State("lang", "data"))
