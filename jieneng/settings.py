@@ -355,6 +355,9 @@ _TYPE_EXPECTED = {
     "int_from_float": "a whole number without quotes (not true/false, not text)",
     "float_type": "a number without quotes (not true/false, not text)",
     "bool_type": "true or false (without quotes)",
+    "string_type": "text in quotes",
+    "model_type": "a table: a [section] header with its keys under it",
+    "dict_type": "a table: a [section] header with its keys under it",
 }
 
 
