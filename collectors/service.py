@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from collectors.health import HealthTracker
 from collectors.modbus_client import GatewayClient
-from collectors.poller import DevicePoller, PollResult
+from collectors.poller import DevicePoller, PollResult, SilentGateway
 from collectors.registermap import meter_register_map
 from collectors.scheduler import GatewayScheduler
 from collectors.settings import CollectorConfig
@@ -204,6 +204,8 @@ class Collector:
         self._buffer: list[Reading] = []
         self._buffer_lock = threading.Lock()
         self._drain_pending = False
+        #: Meters whose last :meth:`poll_once` timed out: they are polled last in the next one.
+        self._timed_out: set[str] = set()
 
     def by_gateway(self) -> dict[str, list[DevicePoller]]:
         """Return the pollers grouped by gateway id, in settings order."""
@@ -221,10 +223,26 @@ class Collector:
         return record, before != record.available
 
     async def poll_once(self) -> list[PollResult]:
-        """Poll every meter once (gateways in parallel, one request at a time per gateway)."""
+        """Poll every meter once (gateways in parallel, one request at a time per gateway).
+
+        A gateway that times out before answering anything is silent for the rest of the cycle
+        (:class:`~collectors.poller.SilentGateway`); results are in the settings' order.
+        """
 
         async def one_gateway(pollers: list[DevicePoller]) -> list[PollResult]:
-            return [await p.poll() for p in pollers]
+            silent = SilentGateway(pollers[0].client)
+            results: dict[str, PollResult] = {}
+            for p in sorted(pollers, key=lambda p: p.meter.id in self._timed_out):
+                if silent.reason:
+                    results[p.meter.id] = silent.skip(p)
+                    continue
+                result = results[p.meter.id] = await p.poll()
+                silent.check(result)
+                if result.timed_out:
+                    self._timed_out.add(p.meter.id)
+                else:
+                    self._timed_out.discard(p.meter.id)
+            return [results[p.meter.id] for p in pollers]
 
         groups = await asyncio.gather(*(one_gateway(ps) for ps in self.by_gateway().values()))
         results = [r for group in groups for r in group]
