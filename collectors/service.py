@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from collectors.errors import CollectorError
 from collectors.health import HealthTracker
 from collectors.modbus_client import GatewayClient
 from collectors.poller import DevicePoller, PollResult, SilentGateway
@@ -31,7 +32,7 @@ from collectors.settings import CollectorConfig
 from collectors.spool import ForwardResult, Spool
 from storage import open_store
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
-from storage.errors import StoreUnavailable
+from storage.errors import StorageError, StoreUnavailable
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
 
@@ -43,6 +44,13 @@ STORE_RETRY_MAX_S = 30.0
 #: How often the collector applies the store's retention (drops raw readings past
 #: ``[storage] retention_raw_days`` after archiving their daily aggregates). [s]
 RETENTION_INTERVAL_S = 24 * 3600.0
+#: What each job of the sink thread does, for its log line when it fails.
+_SINK_STEPS = {
+    "_drain": "writing readings",
+    "flush": "forwarding the spool to the store",
+    "write_health": "writing device health",
+    "apply_retention": "applying the store's retention",
+}
 
 
 def build_pollers(
@@ -254,13 +262,19 @@ class Collector:
 
     def _submit(self, fn, *args) -> None:
         assert self._executor is not None
-        self._executor.submit(fn, *args).add_done_callback(self._done)
+        step = _SINK_STEPS.get(getattr(fn, "__name__", ""), "a job of the sink")
+        self._executor.submit(fn, *args).add_done_callback(lambda f: self._done(f, step))
 
     @staticmethod
-    def _done(future: Future) -> None:
+    def _done(future: Future, step: str = "a job of the sink") -> None:
+        """Log a failed sink job: one line naming its step (the traceback only at DEBUG)."""
         exc = future.exception()
-        if exc is not None:
-            log.error("writing readings failed: %s", exc, exc_info=exc)
+        if exc is None:
+            return
+        known = isinstance(exc, StorageError | CollectorError)
+        log.error("%s failed: %s", step, " ".join(str(exc).split()) if known
+                  else f"{type(exc).__name__}: {exc}")
+        log.debug("%s failed", step, exc_info=exc)
 
     def _on_result(self, result: PollResult) -> None:
         record, changed = self.record_health(result)
