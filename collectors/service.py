@@ -233,8 +233,9 @@ class Collector:
     async def poll_once(self) -> list[PollResult]:
         """Poll every meter once (gateways in parallel, one request at a time per gateway).
 
-        A gateway that times out before answering anything is silent for the rest of the cycle
-        (:class:`~collectors.poller.SilentGateway`); results are in the settings' order.
+        A gateway found silent is given up for the rest of the cycle
+        (:class:`~collectors.poller.SilentGateway`); meters that timed out in the last cycle go
+        last. Results are in the settings' order.
         """
 
         async def one_gateway(pollers: list[DevicePoller]) -> list[PollResult]:
