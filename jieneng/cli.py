@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="the counties' performance evaluation (区县绩效评价)")
     _config_arg(p)
-    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
