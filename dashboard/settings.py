@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from jieneng.vocabulary import SettingsSection
+from jieneng.vocabulary import HostName, SettingsSection
 
 __all__ = ["ROLES", "DashboardSettings", "DashboardUser", "Role"]
 
@@ -72,8 +72,8 @@ class DashboardSettings(SettingsSection):
         Who may sign in.
     """
 
-    host: str = "127.0.0.1"
-    port: int = Field(8050, ge=1, le=65535)
+    host: HostName = "127.0.0.1"
+    port: int = Field(8050, strict=True, ge=1, le=65535)
     language: Literal["zh", "en"] = "zh"
     session_lifetime_s: int = Field(8 * 3600, ge=60)
     secret_key_env: str | None = None
