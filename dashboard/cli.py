@@ -21,13 +21,19 @@ log = logging.getLogger("dashboard")
 
 def hash_password_main(args: argparse.Namespace, settings: Any = None) -> int:
     """Read a password (twice, hidden; or one line from a pipe) and print its argon2 hash."""
-    if sys.stdin.isatty():
-        first = getpass.getpass("password: ")
-        if first != getpass.getpass("again: "):
-            print("jieneng dashboard hash-password: the two passwords differ", file=sys.stderr)
-            return ExitCode.bad_input
-    else:
-        first = sys.stdin.readline().rstrip("\n")
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            first = getpass.getpass("password: ")
+            if first != getpass.getpass("again: "):
+                print("jieneng dashboard hash-password: the two passwords differ",
+                      file=sys.stderr)
+                return ExitCode.bad_input
+        else:
+            first = sys.stdin.readline().rstrip("\n") if sys.stdin is not None else ""
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        print(f"jieneng dashboard hash-password: cannot read a password from standard input: "
+              f"{exc}", file=sys.stderr)
+        return ExitCode.bad_input
     if not first:
         print("jieneng dashboard hash-password: empty password", file=sys.stderr)
         return ExitCode.bad_input

@@ -75,10 +75,10 @@ class DashboardSettings(SettingsSection):
     host: HostName = "127.0.0.1"
     port: int = Field(8050, strict=True, ge=1, le=65535)
     language: Literal["zh", "en"] = "zh"
-    session_lifetime_s: int = Field(8 * 3600, ge=60)
+    session_lifetime_s: int = Field(8 * 3600, strict=True, ge=60)
     secret_key_env: str | None = None
-    max_failed_logins: int = Field(5, ge=1)
-    lockout_s: float = Field(300.0, gt=0)
+    max_failed_logins: int = Field(5, strict=True, ge=1)
+    lockout_s: float = Field(300.0, strict=True, gt=0)
     users: list[DashboardUser] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -222,7 +222,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"jieneng {args.command}: not built yet (handler {HANDLERS[key]} does not exist)",
               file=sys.stderr)
         return EXIT_NOT_BUILT
-    if key == "dashboard:hash-password":  # needs no settings file
+    if key == "dashboard:hash-password" and args.config is None:  # needs no settings file
         return int(handler(args, None) or 0)  # type: ignore[arg-type]
 
     config = args.config if args.config is not None else Path("config/demo.toml")
