@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from accounting.annual import compute_account
@@ -393,6 +394,11 @@ def monthly_with_factors(consumption: pd.DataFrame, carriers: pd.DataFrame) -> p
         monthly[key] = monthly[key].astype(str)
     monthly = monthly.merge(factors.drop_duplicates(keys), on=keys, how="left")
     monthly["quantity"] = pd.to_numeric(monthly["quantity"], errors="coerce")
+    # a meter month with nothing measured is missing, not 0
+    unmeasured = (monthly["source"].astype(str) == "meter") & \
+        (pd.to_numeric(monthly["coverage"], errors="coerce").fillna(0) == 0) & \
+        (monthly["quantity"].fillna(0) == 0)
+    monthly.loc[unmeasured, "quantity"] = np.nan
     monthly["kgce"] = monthly["quantity"] * pd.to_numeric(monthly["kgce_per_unit"], errors="coerce")
     monthly["kgco2"] = monthly["quantity"] * pd.to_numeric(monthly["kgco2_per_unit"],
                                                            errors="coerce")

@@ -166,7 +166,8 @@ def monthly_figure(monthly: pd.DataFrame, measure: str, by: str, lang: str) -> g
     frame = frame[frame[measure] != 0] if measure == "kgco2" else frame
     if frame.empty:
         return empty_figure(t("carbon.no_data", lang), lang)
-    table = frame.groupby(["month", by])[measure].sum().unstack(by).reindex(range(1, 13))
+    table = frame.groupby(["month", by])[measure].sum(min_count=1).unstack(by) \
+        .reindex(range(1, 13))
     fig = go.Figure()
     for i, column in enumerate(table.columns):
         if by == "scope":
@@ -253,9 +254,10 @@ def monthly_quantities(monthly: pd.DataFrame, names: dict[str, str], lang: str) 
     if monthly.empty:
         return pd.DataFrame()
     frame = monthly.groupby(["institution_id", "carrier", "unit", "month"]).agg(
-        quantity=("quantity", "sum"), coverage=("coverage", "mean")).reset_index()
-    wide = frame.pivot_table(index=["institution_id", "carrier", "unit"], columns="month",
-                             values="quantity", aggfunc="sum").reindex(columns=range(1, 13))
+        quantity=("quantity", lambda q: q.sum(min_count=1)),
+        coverage=("coverage", "mean")).reset_index()
+    wide = frame.pivot(index=["institution_id", "carrier", "unit"], columns="month",
+                       values="quantity").reindex(columns=range(1, 13))
     cover = frame.groupby(["institution_id", "carrier", "unit"])["coverage"].mean()
     rows = []
     for (inst, carrier, unit), values in wide.iterrows():
