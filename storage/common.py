@@ -65,6 +65,8 @@ class StoreBase:
     """
 
     rollups: bool = True
+    #: Reads come from the rollups (False: from raw readings, e.g. rollups cut in another zone).
+    _read_rollups: bool = True
 
     def __init__(self, tz: ZoneInfo | str):
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
@@ -234,7 +236,7 @@ class StoreBase:
         pandas.DataFrame
             :data:`storage.base.DAILY_COUNTER_COLUMNS`.
         """
-        if not self.rollups:
+        if not self._read_rollups:
             return self.raw_daily_counters(start, end, meters, points)
         return self._daily(start, end, meters, points, DAILY_COUNTER_COLUMNS)
 
@@ -249,7 +251,7 @@ class StoreBase:
         pandas.DataFrame
             :data:`storage.base.DAILY_GAUGE_COLUMNS`.
         """
-        if not self.rollups:
+        if not self._read_rollups:
             return self.raw_daily_gauges(start, end, meters, points)
         return self._daily(start, end, meters, points, DAILY_GAUGE_COLUMNS)
 
@@ -260,7 +262,7 @@ class StoreBase:
         start_us, end_us = self._range_us(start, end)
         names_m, names_p = check_names(meters, "meters"), check_names(points, "points")
         columns = HOURLY_GAUGE_COLUMNS if gauges else HOURLY_COUNTER_COLUMNS
-        if self.rollups:
+        if self._read_rollups:
             self._require_rollups()
             plan = plan_periods(start_us, end_us, self._raw_from_us(), self._hour_floor_us,
                                 lambda p: p + US_PER_HOUR)

@@ -308,6 +308,7 @@ class SqliteStore(StoreBase):
     ):
         super().__init__(tz)
         self.rollups = rollups
+        self._read_rollups = rollups
         self._rollups_ready = True
         self._day_bounds: dict[int, tuple[int, int]] = {}
         self.path = Path(path)
@@ -336,9 +337,20 @@ class SqliteStore(StoreBase):
                 if version is None and not existed:
                     cur.execute("INSERT INTO meta VALUES ('rollup_version', ?)", (ROLLUP_VERSION,))
                     version = (ROLLUP_VERSION,)
+                zone = cur.execute("SELECT value FROM meta WHERE key = 'rollup_zone'").fetchone()
+                if zone is None:
+                    cur.execute("INSERT INTO meta VALUES ('rollup_zone', ?)", (self.tz.key,))
+                    zone = (self.tz.key,)
             self._conn.executescript(TEMP_SCHEMA)
         except (sqlite3.Error, OSError, StorageError) as exc:
             raise StoreUnavailable(f"{self.path}: cannot open the SQLite store: {exc}") from exc
+        #: The zone the stored rollups were cut in; writes keep them in it.
+        self._rollup_tz = ZoneInfo(str(zone[0]))
+        if self._rollup_tz != self.tz and rollups:
+            log.warning("%s: the rollups were cut in %s, this store in %s: reads aggregate raw "
+                        "readings; run 'jieneng store rebuild-rollups' to cut them in %s",
+                        self.path, self._rollup_tz.key, self.tz.key, self.tz.key)
+            self._read_rollups = False
         if version is None or version[0] != ROLLUP_VERSION:
             self._rollups_ready = False
             log.warning("%s", self._missing_message())
@@ -493,7 +505,7 @@ class SqliteStore(StoreBase):
     def _bounds_of_day(self, day: int) -> tuple[int, int]:
         bounds = self._day_bounds.get(day)
         if bounds is None:
-            bounds = self._day_bounds[day] = day_bounds_us(day, self.tz)
+            bounds = self._day_bounds[day] = day_bounds_us(day, self._rollup_tz)
         return bounds
 
     def _update_rollups(
@@ -510,12 +522,13 @@ class SqliteStore(StoreBase):
             mids, pids, ts = mids[keep], pids[keep], ts[keep]
         if not len(ts):
             return
-        hours = hour_starts_us(ts, self.tz)
+        tz = self._rollup_tz
+        hours = hour_starts_us(ts, tz)
         touched = pd.DataFrame({"m": mids, "p": pids, "h": hours}).drop_duplicates()
         cur.execute("DELETE FROM temp.touched_hours")
         cur.executemany("INSERT INTO temp.touched_hours VALUES (?, ?, ?)",
                         touched.itertuples(index=False, name=None))
-        touched["d"] = local_day_numbers(touched["h"].to_numpy(), self.tz)
+        touched["d"] = local_day_numbers(touched["h"].to_numpy(), tz)
         days = touched[["m", "p", "d"]].drop_duplicates()
         bounds = {d: self._bounds_of_day(d) for d in days["d"].unique().tolist()}
         cur.execute("DELETE FROM temp.touched_days")
@@ -795,6 +808,9 @@ GROUP BY g.meter_id, g.point_id, g.day"""
             Daily rollup rows written (meter × point × day).
         """
         with self._write() as cur:
+            cur.execute("INSERT INTO meta VALUES ('rollup_zone', ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", (self.tz.key,))
+            self._rollup_tz, self._read_rollups, self._day_bounds = self.tz, self.rollups, {}
             raw_from = 0
             row = cur.execute("SELECT value FROM meta WHERE key = 'raw_from_us'").fetchone()
             if row:
