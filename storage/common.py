@@ -8,6 +8,7 @@ derived from the daily ones. The raw aggregation (``raw_daily_*``) stays for che
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Self
 from zoneinfo import ZoneInfo
@@ -142,6 +143,10 @@ class StoreBase:
     def _require_rollups(self) -> None:
         """Raise :class:`storage.errors.RollupsMissing` when the rollups need a rebuild."""
 
+    def _snapshot(self) -> AbstractContextManager[object]:
+        """Return a context in which every query sees the same state of the store."""
+        return nullcontext()
+
     def read_readings(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
@@ -180,8 +185,9 @@ class StoreBase:
         """
         start_us, end_us = self._range_us(start, end)
         meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_counters(start_us, end_us, meters, points)
-        archived = self._archived(start_us, end_us, meters, points, DAILY_COUNTER_COLUMNS)
+        with self._snapshot():
+            computed = self._computed_counters(start_us, end_us, meters, points)
+            archived = self._archived(start_us, end_us, meters, points, DAILY_COUNTER_COLUMNS)
         return merge_archive(computed, archived, DAILY_COUNTER_COLUMNS)
 
     def raw_daily_gauges(
@@ -197,8 +203,9 @@ class StoreBase:
         """
         start_us, end_us = self._range_us(start, end)
         meters, points = check_names(meters, "meters"), check_names(points, "points")
-        computed = self._computed_gauges(start_us, end_us, meters, points)
-        archived = self._archived(start_us, end_us, meters, points, DAILY_GAUGE_COLUMNS)
+        with self._snapshot():
+            computed = self._computed_gauges(start_us, end_us, meters, points)
+            archived = self._archived(start_us, end_us, meters, points, DAILY_GAUGE_COLUMNS)
         return merge_archive(computed, archived, DAILY_GAUGE_COLUMNS)
 
     # -- aggregates from rollups ---------------------------------------------------------------
@@ -207,19 +214,25 @@ class StoreBase:
         self, start: datetime, end: datetime, meters: Sequence[str] | None,
         points: Sequence[str] | None, columns: list[str],
     ) -> pd.DataFrame:
+        if self.rollups:
+            self._require_rollups()
+        if not self._read_rollups:
+            if columns is DAILY_GAUGE_COLUMNS:
+                return self.raw_daily_gauges(start, end, meters, points)
+            return self.raw_daily_counters(start, end, meters, points)
         start_us, end_us = self._range_us(start, end)
         names_m, names_p = check_names(meters, "meters"), check_names(points, "points")
-        self._require_rollups()
-        plan = plan_periods(start_us, end_us, self._raw_from_us(), self._day_floor_us,
-                            self._day_next_us)
-        parts = []
-        if plan.rollup_from < plan.rollup_until:
-            parts.append(self._rollup_days(self._day_number(plan.rollup_from),
-                                           self._day_number(plan.rollup_until), names_m, names_p,
-                                           columns))
-        raw_of = (self._computed_gauges if columns is DAILY_GAUGE_COLUMNS
-                  else self._computed_counters)
-        parts += [raw_of(a, b, names_m, names_p) for a, b in plan.raw_ranges]
+        with self._snapshot():
+            plan = plan_periods(start_us, end_us, self._raw_from_us(), self._day_floor_us,
+                                self._day_next_us)
+            parts = []
+            if plan.rollup_from < plan.rollup_until:
+                parts.append(self._rollup_days(self._day_number(plan.rollup_from),
+                                               self._day_number(plan.rollup_until), names_m,
+                                               names_p, columns))
+            raw_of = (self._computed_gauges if columns is DAILY_GAUGE_COLUMNS
+                      else self._computed_counters)
+            parts += [raw_of(a, b, names_m, names_p) for a, b in plan.raw_ranges]
         return _concat_sorted(parts, columns, "day")
 
     def daily_counters(
@@ -236,8 +249,6 @@ class StoreBase:
         pandas.DataFrame
             :data:`storage.base.DAILY_COUNTER_COLUMNS`.
         """
-        if not self._read_rollups:
-            return self.raw_daily_counters(start, end, meters, points)
         return self._daily(start, end, meters, points, DAILY_COUNTER_COLUMNS)
 
     def daily_gauges(
@@ -251,8 +262,6 @@ class StoreBase:
         pandas.DataFrame
             :data:`storage.base.DAILY_GAUGE_COLUMNS`.
         """
-        if not self._read_rollups:
-            return self.raw_daily_gauges(start, end, meters, points)
         return self._daily(start, end, meters, points, DAILY_GAUGE_COLUMNS)
 
     def _hourly(
@@ -262,21 +271,23 @@ class StoreBase:
         start_us, end_us = self._range_us(start, end)
         names_m, names_p = check_names(meters, "meters"), check_names(points, "points")
         columns = HOURLY_GAUGE_COLUMNS if gauges else HOURLY_COUNTER_COLUMNS
-        if self._read_rollups:
+        if self.rollups:
             self._require_rollups()
+        if self._read_rollups:
             plan = plan_periods(start_us, end_us, self._raw_from_us(), self._hour_floor_us,
                                 lambda p: p + US_PER_HOUR)
         else:
             plan = plan_periods(start_us, end_us, 0, lambda t: end_us, lambda p: p)
         parts = []
-        if plan.rollup_from < plan.rollup_until:
-            parts.append(self._rollup_hours(plan.rollup_from, plan.rollup_until, names_m,
-                                            names_p, gauges))
         to_frame = hourly_gauge_frame if gauges else hourly_counter_frame
-        for a, b in plan.raw_ranges:
-            raw = self.read_readings(from_us(a), from_us(b), names_m, names_p)
-            if not raw.empty:
-                parts.append(to_frame(hourly_from_readings(raw, self.tz)))
+        with self._snapshot():
+            if plan.rollup_from < plan.rollup_until:
+                parts.append(self._rollup_hours(plan.rollup_from, plan.rollup_until, names_m,
+                                                names_p, gauges))
+            for a, b in plan.raw_ranges:
+                raw = self.read_readings(from_us(a), from_us(b), names_m, names_p)
+                if not raw.empty:
+                    parts.append(to_frame(hourly_from_readings(raw, self.tz)))
         return _concat_sorted(parts, columns, "hour")
 
     def hourly_counters(

@@ -397,6 +397,20 @@ class SqliteStore(StoreBase):
             finally:
                 cur.close()
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
             try:
