@@ -380,3 +380,126 @@ def batch_of_readings(readings: Iterable[Reading]) -> ColumnBatch:
         values.append(r.value)
         qualities.append(r.quality)
     return ColumnBatch(meters, points, np.asarray(t_us, dtype=np.int64), values, qualities)
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental update (exact cases only)
+# ---------------------------------------------------------------------------------------------
+
+#: A rollup row as a tuple: (first_t, first_value, last_t, last_value, delta_sum, value_sum,
+#: min, max, n_readings), times in µs.
+RollupTuple = tuple[int, float, int, float, float, float, float, float, int]
+
+
+def aggregate_groups(
+    codes: np.ndarray, t_us: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, list[RollupTuple]]:
+    """Aggregate good readings per group code: one rollup tuple per code present.
+
+    Parameters
+    ----------
+    codes
+        Group code of each reading (e.g. a factorized meter × point × period). [int]
+    t_us
+        Times; within a group no time repeats. [µs]
+    values
+        Good values.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, list[RollupTuple]]
+        The codes present (ascending) and their rollups, in the same order.
+    """
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    order = np.lexsort((t_us, codes))
+    c, t, v = codes[order], t_us[order], values[order]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    ends = np.r_[starts[1:], len(c)] - 1
+    step = np.diff(v, prepend=v[0])
+    step[starts] = 0.0
+    step = np.where(step > 0, step, 0.0)
+    rows = list(zip(
+        t[starts].tolist(), v[starts].tolist(), t[ends].tolist(), v[ends].tolist(),
+        np.add.reduceat(step, starts).tolist(), np.add.reduceat(v, starts).tolist(),
+        np.minimum.reduceat(v, starts).tolist(), np.maximum.reduceat(v, starts).tolist(),
+        np.diff(np.r_[starts, len(c)]).tolist(), strict=True))
+    return c[starts], rows
+
+
+def aggregate_runs(
+    groups: np.ndarray, t_us: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Aggregate good readings already sorted by group and time: one rollup per group present.
+
+    Parameters
+    ----------
+    groups
+        Group number of each reading, non-decreasing. [int]
+    t_us
+        Times, increasing within a group. [µs]
+    values
+        Good values.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, list[numpy.ndarray]]
+        The groups present and the nine rollup columns (first_t, first_value, last_t,
+        last_value, delta_sum, value_sum, min, max, n_readings), one entry per group present.
+    """
+    if len(groups) == 0:
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=np.int64), [empty] * 9
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)] - 1
+    step = np.diff(values, prepend=values[0])
+    step[starts] = 0.0
+    step = np.where(step > 0, step, 0.0)
+    return groups[starts], [
+        t_us[starts], values[starts], t_us[ends], values[ends],
+        np.add.reduceat(step, starts), np.add.reduceat(values, starts),
+        np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts),
+        np.diff(np.r_[starts, len(groups)]),
+    ]
+
+
+def combine(before: RollupTuple, after: RollupTuple) -> RollupTuple:
+    """Return the rollup of two runs of readings, every reading of ``before`` earlier.
+
+    The step from ``before``'s last value to ``after``'s first counts when it is non-negative.
+    """
+    step = after[1] - before[3]
+    return (before[0], before[1], after[2], after[3],
+            before[4] + after[4] + (step if step > 0 else 0.0), before[5] + after[5],
+            min(before[6], after[6]), max(before[7], after[7]), before[8] + after[8])
+
+
+def merge_batch(
+    existing: RollupTuple | None, batch: RollupTuple | None, batch_first_us: int,
+    batch_last_us: int,
+) -> tuple[bool, RollupTuple | None]:
+    """Return (exact, new rollup) of a period after a batch, when that is exact without raw.
+
+    Parameters
+    ----------
+    existing
+        The period's rollup before the batch, None when it had no good reading.
+    batch
+        The rollup of the batch's good readings in the period, None when it has none.
+    batch_first_us, batch_last_us
+        Earliest and latest time of *any* batch reading in the period (good or not). [µs]
+
+    Returns
+    -------
+    tuple[bool, RollupTuple | None]
+        ``(True, rollup)`` when the batch only adds readings before or after every existing
+        good reading (or the period had none): the new rollup (None: still no good reading).
+        ``(False, None)`` when the batch may overwrite a good reading: recompute from raw.
+    """
+    if existing is None:
+        return True, batch
+    if batch_first_us > existing[2]:
+        return True, existing if batch is None else combine(existing, batch)
+    if batch_last_us < existing[0]:
+        return True, existing if batch is None else combine(batch, existing)
+    return False, None

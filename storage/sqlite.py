@@ -6,7 +6,9 @@ Schema
 ``readings(meter_id, point_id, t, value, quality)`` is a WITHOUT ROWID table keyed by
 (meter_id, point_id, t) with ``t`` in microseconds since the epoch (UTC), so a rewrite of the same
 meter, point and instant is an UPSERT and a meter's year is one contiguous key range.
-``series(meter_id, point_id)`` lists every pair ever written (for :meth:`latest`);
+``series(meter_id, point_id)`` lists every pair ever written; ``latest(meter_id, point_id, t,
+value, quality)`` holds the newest reading of each, kept in the write transaction (for
+:meth:`latest`);
 ``rollup_hourly(meter_id, point_id, hour_t, ...)`` and ``rollup_daily(meter_id, point_id, day,
 ...)`` keep the rollups (:mod:`storage.rollups`), updated inside the write transaction: the hours
 a batch touched are recomputed from their raw readings, then the days those hours belong to from
@@ -33,6 +35,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,10 +72,12 @@ from storage.periods import (
 from storage.rollups import (
     ROLLUP_VERSION,
     US_PER_HOUR,
+    aggregate_runs,
     columns_of_frame,
     day_bounds_us,
     hour_starts_us,
     local_day_numbers,
+    merge_batch,
 )
 
 __all__ = ["SqliteStore", "local_day_sql", "local_hour_sql"]
@@ -100,6 +105,10 @@ CREATE TABLE IF NOT EXISTS readings (
     PRIMARY KEY (meter_id, point_id, t)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS latest (
+    meter_id INTEGER NOT NULL, point_id INTEGER NOT NULL, t INTEGER NOT NULL, value REAL,
+    quality TEXT NOT NULL, PRIMARY KEY (meter_id, point_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_hourly (
     meter_id INTEGER NOT NULL,
     point_id INTEGER NOT NULL,
@@ -283,6 +292,39 @@ def _utc(values_us: pd.Series) -> pd.Series:
     return pd.to_datetime(values_us.astype("Int64"), unit="us", utc=True)
 
 
+@dataclass(frozen=True)
+class _SortedBatch:
+    """A batch sorted by meter, point and time, one reading per instant, with its periods."""
+
+    mids: np.ndarray
+    pids: np.ndarray
+    ts: np.ndarray  #: [µs]
+    values: np.ndarray  #: NaN: none
+    qualities: np.ndarray
+    good: np.ndarray  #: a good reading with a value
+
+    def since(self, t_us: int) -> _SortedBatch:
+        """Return the readings at or after ``t_us``."""
+        keep = self.ts >= t_us
+        return _SortedBatch(*(getattr(self, f)[keep] for f in (
+            "mids", "pids", "ts", "values", "qualities", "good")))
+
+
+def _sorted_batch(
+    mids: np.ndarray, pids: np.ndarray, ts: np.ndarray, values: np.ndarray,
+    qualities: np.ndarray,
+) -> _SortedBatch:
+    """Sort a batch by meter, point and time; of two writes of one instant the later wins."""
+    order = np.lexsort((np.arange(len(ts)), ts, pids, mids))
+    mids, pids, ts, values, qualities = (mids[order], pids[order], ts[order], values[order],
+                                         qualities[order])
+    keep = np.r_[(mids[1:] != mids[:-1]) | (pids[1:] != pids[:-1]) | (ts[1:] != ts[:-1]), True]
+    mids, pids, ts, values, qualities = (mids[keep], pids[keep], ts[keep], values[keep],
+                                         qualities[keep])
+    good = (qualities == Quality.good.value) & ~np.isnan(values)
+    return _SortedBatch(mids, pids, ts, values, qualities, good)
+
+
 class SqliteStore(StoreBase):
     """The embedded SQLite store.
 
@@ -329,9 +371,18 @@ class SqliteStore(StoreBase):
             with self._write() as cur:
                 existed = cur.execute(
                     "SELECT count(*) FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
+                had_latest = cur.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'latest'").fetchone()[0]
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         cur.execute(statement)
+                if existed and not had_latest:  # a store written before the latest table
+                    cur.execute(
+                        "INSERT INTO latest SELECT r.meter_id, r.point_id, r.t, r.value, "
+                        "r.quality FROM (SELECT meter_id, point_id, (SELECT max(t) FROM readings "
+                        "x WHERE x.meter_id = s.meter_id AND x.point_id = s.point_id) AS t "
+                        "FROM series s) n JOIN readings r ON r.meter_id = n.meter_id "
+                        "AND r.point_id = n.point_id AND r.t = n.t")
                 version = cur.execute(
                     "SELECT value FROM meta WHERE key = 'rollup_version'").fetchone()
                 if version is None and not existed:
@@ -457,11 +508,12 @@ class SqliteStore(StoreBase):
                         ids = self._series_ids(cur, r.meter, r.point)
                     append((ids[0], ids[1], (r.time - EPOCH) // _ONE_US, r.value, r.quality))
                 cur.executemany(UPSERT_READING, batch)
-                if self.rollups and batch:
-                    mids, pids, ts = zip(*[row[:3] for row in batch], strict=True)
-                    self._update_rollups(cur, np.array(mids, dtype=np.int64),
-                                         np.array(pids, dtype=np.int64),
-                                         np.array(ts, dtype=np.int64))
+                if batch:
+                    mids, pids, ts, values, qualities = zip(*batch, strict=True)
+                    self._after_write(cur, _sorted_batch(
+                        np.array(mids, dtype=np.int64), np.array(pids, dtype=np.int64),
+                        np.array(ts, dtype=np.int64), np.array(values, dtype=float),
+                        np.array(qualities, dtype=object)))
             written += len(batch)
             if len(batch) < _CHUNK:
                 return written
@@ -512,8 +564,10 @@ class SqliteStore(StoreBase):
                     cur.executemany(UPSERT_READING, zip(
                         mids[lo:hi].tolist(), pids[lo:hi].tolist(), batch.t_us[lo:hi].tolist(),
                         batch.values[lo:hi], batch.qualities[lo:hi], strict=True))
-                    if self.rollups:
-                        self._update_rollups(cur, mids[lo:hi], pids[lo:hi], batch.t_us[lo:hi])
+                    self._after_write(cur, _sorted_batch(
+                        mids[lo:hi], pids[lo:hi], batch.t_us[lo:hi],
+                        np.array(batch.values[lo:hi], dtype=float),
+                        np.array(batch.qualities[lo:hi], dtype=object)))
         return n
 
     def _bounds_of_day(self, day: int) -> tuple[int, int]:
@@ -522,42 +576,106 @@ class SqliteStore(StoreBase):
             bounds = self._day_bounds[day] = day_bounds_us(day, self._rollup_tz)
         return bounds
 
-    def _update_rollups(
-        self, cur: sqlite3.Cursor, mids: np.ndarray, pids: np.ndarray, ts: np.ndarray
-    ) -> None:
-        """Recompute the hourly and daily rollups of the hours these readings fall in.
+    def _after_write(self, cur: sqlite3.Cursor, batch: _SortedBatch) -> None:
+        """Keep ``latest`` and (unless switched off) the rollups current after a write."""
+        ends = np.r_[np.flatnonzero((batch.mids[1:] != batch.mids[:-1])
+                                    | (batch.pids[1:] != batch.pids[:-1])), len(batch.ts) - 1]
+        cur.executemany(
+            "INSERT INTO latest VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_id, point_id) DO UPDATE "
+            "SET t = excluded.t, value = excluded.value, quality = excluded.quality "
+            "WHERE excluded.t >= latest.t",
+            zip(batch.mids[ends].tolist(), batch.pids[ends].tolist(), batch.ts[ends].tolist(),
+                [None if v != v else v for v in batch.values[ends].tolist()],
+                batch.qualities[ends].tolist(), strict=True))
+        if self.rollups:
+            self._update_rollups(cur, batch)
 
-        Hours before the retention boundary (``raw_from_us``) keep their rollups: their raw
-        readings are gone, so a late reading cannot change them.
+    def _update_rollups(self, cur: sqlite3.Cursor, frame: _SortedBatch) -> None:
+        """Bring the hourly and daily rollups of the periods a batch falls in up to date.
+
+        A period that had no good reading, or whose new readings all come after (or all before)
+        its existing good readings, is updated from the batch alone
+        (:func:`storage.rollups.merge_batch`, exact); any other (a rewrite inside the period) is
+        recomputed: an hour from its raw readings, a day from its hours. Periods before the
+        retention boundary (``raw_from_us``) keep their rollups: their raw readings are gone.
         """
         row = cur.execute("SELECT value FROM meta WHERE key = 'raw_from_us'").fetchone()
         if row is not None:
-            keep = ts >= int(row[0])
-            mids, pids, ts = mids[keep], pids[keep], ts[keep]
-        if not len(ts):
+            frame = frame.since(int(row[0]))
+        if not len(frame.ts):
             return
-        tz = self._rollup_tz
-        hours = hour_starts_us(ts, tz)
-        touched = pd.DataFrame({"m": mids, "p": pids, "h": hours}).drop_duplicates()
-        cur.execute("DELETE FROM temp.touched_hours")
-        cur.executemany("INSERT INTO temp.touched_hours VALUES (?, ?, ?)",
-                        touched.itertuples(index=False, name=None))
-        touched["d"] = local_day_numbers(touched["h"].to_numpy(), tz)
-        days = touched[["m", "p", "d"]].drop_duplicates()
-        bounds = {d: self._bounds_of_day(d) for d in days["d"].unique().tolist()}
-        cur.execute("DELETE FROM temp.touched_days")
-        cur.executemany("INSERT INTO temp.touched_days VALUES (?, ?, ?, ?, ?)", (
-            (m, p, d, *bounds[d]) for m, p, d in days.itertuples(index=False, name=None)))
-        cur.execute("DELETE FROM temp.agg_hours")
-        cur.execute("INSERT INTO temp.agg_hours " + TOUCHED_HOURS_SQL)
-        cur.execute("DELETE FROM rollup_hourly WHERE (meter_id, point_id, hour_t) IN "
-                    "(SELECT meter_id, point_id, hour_t FROM temp.touched_hours)")
-        cur.execute("INSERT INTO rollup_hourly SELECT * FROM temp.agg_hours")
-        cur.execute("DELETE FROM temp.agg_days")
-        cur.execute("INSERT INTO temp.agg_days " + TOUCHED_DAYS_SQL)
-        cur.execute("DELETE FROM rollup_daily WHERE (meter_id, point_id, day) IN "
-                    "(SELECT meter_id, point_id, day FROM temp.touched_days)")
-        cur.execute("INSERT INTO rollup_daily SELECT * FROM temp.agg_days")
+        hour_starts = hour_starts_us(frame.ts, self._rollup_tz)
+        hours = self._merge_level(cur, "rollup_hourly", "hour_t", frame, hour_starts)
+        if hours:
+            cur.execute("DELETE FROM temp.touched_hours")
+            cur.executemany("INSERT INTO temp.touched_hours VALUES (?, ?, ?)", hours)
+            cur.execute("DELETE FROM temp.agg_hours")
+            cur.execute("INSERT INTO temp.agg_hours " + TOUCHED_HOURS_SQL)
+            cur.execute("DELETE FROM rollup_hourly WHERE (meter_id, point_id, hour_t) IN "
+                        "(SELECT meter_id, point_id, hour_t FROM temp.touched_hours)")
+            cur.execute("INSERT INTO rollup_hourly SELECT * FROM temp.agg_hours")
+        days = self._merge_level(cur, "rollup_daily", "day", frame,
+                                 local_day_numbers(hour_starts, self._rollup_tz))
+        if days:
+            cur.execute("DELETE FROM temp.touched_days")
+            cur.executemany("INSERT INTO temp.touched_days VALUES (?, ?, ?, ?, ?)", (
+                (m, p, d, *self._bounds_of_day(d)) for m, p, d in days))
+            cur.execute("DELETE FROM temp.agg_days")
+            cur.execute("INSERT INTO temp.agg_days " + TOUCHED_DAYS_SQL)
+            cur.execute("DELETE FROM rollup_daily WHERE (meter_id, point_id, day) IN "
+                        "(SELECT meter_id, point_id, day FROM temp.touched_days)")
+            cur.execute("INSERT INTO rollup_daily SELECT * FROM temp.agg_days")
+
+    def _merge_level(
+        self, cur: sqlite3.Cursor, table: str, column: str, batch: _SortedBatch,
+        periods: np.ndarray,
+    ) -> list[tuple[int, int, int]]:
+        """Update the rollups of one level (hours or days) from a batch where exact.
+
+        Returns the (meter_id, point_id, period) keys that must be recomputed.
+        """
+        m, p, t = batch.mids, batch.pids, batch.ts
+        new_series = np.r_[True, (m[1:] != m[:-1]) | (p[1:] != p[:-1])]
+        new_group = new_series | np.r_[True, periods[1:] != periods[:-1]]
+        starts = np.flatnonzero(new_group)
+        ends = np.r_[starts[1:], len(t)] - 1
+        group = np.cumsum(new_group) - 1
+        good = batch.good
+        present, columns = aggregate_runs(group[good], t[good], batch.values[good])
+        series_starts = np.flatnonzero(new_series)
+        series_ends = np.r_[series_starts[1:], len(t)] - 1
+        ranges = list(zip(m[series_starts].tolist(), p[series_starts].tolist(),
+                          periods[series_starts].tolist(), periods[series_ends].tolist(),
+                          strict=True))
+        existing = {
+            (r[0], r[1], r[2]): r[3:] for r in cur.execute(
+                f"SELECT x.meter_id, x.point_id, x.{column}, {_ROLLUP_FIELDS} FROM json_each(?) j "
+                f"JOIN {table} x ON x.meter_id = j.value ->> 0 AND x.point_id = j.value ->> 1 "
+                f"AND x.{column} >= j.value ->> 2 AND x.{column} <= j.value ->> 3",
+                (json.dumps(ranges),))
+        }
+        key_m, key_p, key_period = m[starts], p[starts], periods[starts]
+        sql = f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        if not existing:  # new periods only (a backfill, the first write of the hour): columns
+            cur.executemany(sql, zip(key_m[present].tolist(), key_p[present].tolist(),
+                                     key_period[present].tolist(),
+                                     *(c.tolist() for c in columns), strict=True))
+            return []
+        batch_rows = dict(zip(present.tolist(), zip(*(c.tolist() for c in columns), strict=True),
+                              strict=True))
+        write, recompute = [], []
+        keys = zip(key_m.tolist(), key_p.tolist(), key_period.tolist(), strict=True)
+        for i, (key, first, last) in enumerate(zip(keys, t[starts].tolist(), t[ends].tolist(),
+                                                   strict=True)):
+            old = existing.get(key)
+            exact, new = merge_batch(old, batch_rows.get(i), first, last)
+            if not exact:
+                recompute.append(key)
+            elif new is not None and new is not old:
+                write.append((*key, *new))
+        if write:
+            cur.executemany(sql, write)
+        return recompute
 
     def _series_ids(self, cur: sqlite3.Cursor, meter: str, point: str) -> tuple[int, int]:
         """(meter id, point id) of a series, registering names and the series when new."""
@@ -706,15 +824,12 @@ GROUP BY g.meter_id, g.point_id, g.day"""
     def latest(
         self, meters: Sequence[str] | None = None, points: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Return the newest reading of every meter × point (any quality)."""
+        """Return the newest reading of every meter × point (any quality), from ``latest``."""
         params: list = []
         sql = (
-            "SELECT m.name, p.name, r.t, r.value, r.quality FROM series s "
-            "JOIN readings r ON r.meter_id = s.meter_id AND r.point_id = s.point_id "
-            "AND r.t = (SELECT max(t) FROM readings x "
-            "           WHERE x.meter_id = s.meter_id AND x.point_id = s.point_id) "
-            "JOIN meters m ON m.id = s.meter_id JOIN points p ON p.id = s.point_id WHERE 1"
-            + _series_filter("s.", check_names(meters, "meters"), check_names(points, "points"),
+            "SELECT m.name, p.name, r.t, r.value, r.quality FROM latest r "
+            "JOIN meters m ON m.id = r.meter_id JOIN points p ON p.id = r.point_id WHERE 1"
+            + _series_filter("r.", check_names(meters, "meters"), check_names(points, "points"),
                              params)
             + " ORDER BY m.name, p.name"
         )
