@@ -93,10 +93,8 @@ def bench_sqlite(readings: list[Reading], frame: pd.DataFrame, repeats: int,
                 continue
             store = SqliteStore(path, "Asia/Shanghai", rollups=kind.endswith("rollups"))
             t = time.perf_counter()
-            if kind.startswith("frame"):
-                n = store.write_frame(frame)
-            else:
-                n = store.write_readings(readings)
+            n = (store.write_frame(frame) if kind.startswith("frame")
+                 else store.write_readings(readings))
             times[kind].append(time.perf_counter() - t)
             assert n == len(readings)
             store.close()

@@ -765,11 +765,14 @@ GROUP BY g.meter_id, g.point_id, g.day"""
         rows = self._query(sql, params)
         if not rows:
             return empty_frame(columns)
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["day"] = _day_numbers_to_dates(frame["day"])
+        data = dict(zip(columns, zip(*rows, strict=True), strict=True))
+        frame = pd.DataFrame({c: np.asarray(v, dtype=object if c in ("meter", "point") else None)
+                              for c, v in data.items() if c != "day"})
+        days, where = np.unique(np.asarray(data["day"], dtype=np.int64), return_inverse=True)
+        frame.insert(2, "day", np.array(_day_numbers_to_dates(days), dtype=object)[where])
         if not gauges:
-            frame["first_time"] = _utc(frame["first_time"])
-            frame["last_time"] = _utc(frame["last_time"])
+            frame["first_time"] = pd.to_datetime(frame["first_time"], unit="us", utc=True)
+            frame["last_time"] = pd.to_datetime(frame["last_time"], unit="us", utc=True)
         return frame
 
     def _rollup_hours(
