@@ -31,7 +31,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
@@ -74,12 +74,15 @@ from storage.lineprotocol import (
     ROLLUP_FIELDS,
     ROLLUP_HOURLY,
     ROLLUP_META,
+    ROLLUP_PENDING,
     batch_lines,
     decode_tag,
+    escape_tag,
     field_string,
     health_line,
     influxql_ident,
     influxql_string,
+    pending_lines,
     reading_lines,
     rollup_lines,
     tombstone_lines,
@@ -97,13 +100,16 @@ from storage.rollups import (
     ROLLUP_VERSION,
     US_PER_HOUR,
     ColumnBatch,
+    RollupTuple,
     batch_of_readings,
     columns_of_frame,
     daily_from_hourly,
     day_bounds_us,
     day_date,
     hour_starts_us,
+    level_update,
     local_day_numbers,
+    sort_batch,
 )
 
 __all__ = ["InfluxV1Store"]
@@ -343,15 +349,22 @@ class InfluxV1Store(StoreBase):
         return self._write_batch(columns_of_frame(frame))
 
     def _write_batch(self, batch: ColumnBatch) -> int:
-        state = None
-        if self.rollups and len(batch):
-            self._ensure_database()
-            state = self._state()  # before the raw lines: a fresh database gets its marker
-        t_list = batch.t_us.tolist()
-        written = self._write_lines(batch_lines(batch.meters, batch.points, t_list, batch.values,
-                                                batch.qualities))
-        if state is not None and written:
-            self._update_rollups(batch.meters, batch.points, batch.t_us, state)
+        """Write the raw lines, then the rollups of the periods they touch (see the module)."""
+        if not self.rollups or not len(batch):
+            return self._write_lines(batch_lines(batch.meters, batch.points, batch.t_us.tolist(),
+                                                 batch.values, batch.qualities))
+        self._ensure_database()
+        state = self._state()  # before the raw lines: a fresh database gets its marker
+        plan = _RollupPlan.of(batch, state[1], state[2])
+        # days of these series whose rollup step never finished (one writer per series: a day
+        # another process announced for other series is that process's to finish)
+        series = {(plan.meter_names[m], plan.point_names[p])
+                  for m, p in set(zip(plan.m.tolist(), plan.p.tolist(), strict=True))}
+        pending = [k for k in self._open_pending() if (k[0], k[1]) in series]
+        self._write_lines(pending_lines(plan.day_keys(), True))
+        written = self._write_lines(batch_lines(batch.meters, batch.points, batch.t_us.tolist(),
+                                                batch.values, batch.qualities))
+        self._update_rollups(plan, pending, state[1])
         return written
 
     # -- rollups -------------------------------------------------------------------------------
@@ -470,21 +483,70 @@ class InfluxV1Store(StoreBase):
         frame["n_readings"] = frame["n_readings"].astype("int64")
         return frame[ROLLUP_COLUMNS]
 
+    def _open_pending(self) -> list[tuple[str, str, int]]:
+        """Days whose rollup step was announced and never finished: (meter, point, start µs)."""
+        q = (f'SELECT "open" FROM {self._from(ROLLUP_PENDING)} WHERE "open" = true '
+             'GROUP BY "meter", "point"')
+        frame = _series_frame(_nth(self._query_raw(q), 0), ["meter", "point"])
+        if frame.empty:
+            return []
+        return list(zip(frame["meter"], frame["point"], frame["time"].astype("int64").tolist(),
+                        strict=True))
+
+    def _existing(
+        self, measurement: str, plan: _RollupPlan, ranges: list[tuple[int, int, int, int]],
+        start_of: Callable[[int], int],
+    ) -> dict[tuple[int, int, int], RollupTuple]:
+        """Existing rollups of the batch's series over the periods ``ranges`` cover."""
+        lo = start_of(min(r[2] for r in ranges))
+        hi = start_of(max(r[3] for r in ranges)) + 1
+        meters = sorted({plan.meter_names[r[0]] for r in ranges})
+        points = sorted({plan.point_names[r[1]] for r in ranges})
+        frame = self._rollup_rows(measurement, lo, hi, meters if len(meters) <= 50 else None,
+                                  points if len(points) <= 50 else None)
+        if frame.empty:
+            return {}
+        meter_code = {name: i for i, name in enumerate(plan.meter_names)}
+        point_code = {name: i for i, name in enumerate(plan.point_names)}
+        period_of = plan.period_of(measurement)
+        out: dict[tuple[int, int, int], RollupTuple] = {}
+        for m, p, t, *fields in zip(frame["meter"], frame["point"], frame["time"].tolist(),
+                                    *(frame[f].tolist() for f in ROLLUP_FIELDS), strict=True):
+            if m in meter_code and p in point_code:
+                out[(meter_code[m], point_code[p], period_of(int(t)))] = (
+                    int(fields[0]), float(fields[1]), int(fields[2]), float(fields[3]),
+                    float(fields[4]), float(fields[5]), float(fields[6]), float(fields[7]),
+                    int(fields[8]))
+        return out
+
     def _update_rollups(
-        self, meters: list[str], points: list[str], t_us: np.ndarray,
-        state: tuple[bool, ZoneInfo, int],
+        self, plan: _RollupPlan, pending: list[tuple[str, str, int]], tz: ZoneInfo
     ) -> None:
-        """Re-aggregate the local days these readings fall in and write their rollups."""
-        _, tz, raw_from = state
-        touched = pd.DataFrame({"meter": meters, "point": points, "t": t_us})
-        if raw_from:
-            touched = touched[touched["t"] >= raw_from]
-        if touched.empty:
-            return
-        touched["hour"] = hour_starts_us(touched["t"].to_numpy(), tz)
-        touched = touched.drop_duplicates(["meter", "point", "hour"])
-        touched["day"] = local_day_numbers(touched["hour"].to_numpy(), tz)
-        self._recompute(touched[["meter", "point", "hour", "day"]], tz)
+        """Bring the rollups of the batch's periods up to date, and finish announced days.
+
+        Periods the batch only extends (or that were empty) are updated from the batch alone;
+        days with a rewrite inside, and days another write announced but never finished (its
+        process died between its raw lines and its rollups), are re-aggregated from raw readings.
+        """
+        hour_rows, hour_redo = level_update(
+            plan.m, plan.p, plan.t, plan.values, plan.good, plan.hours,
+            lambda r: self._existing(ROLLUP_HOURLY, plan, r, lambda h: h))
+        day_rows, day_redo = level_update(
+            plan.m, plan.p, plan.t, plan.values, plan.good, plan.days,
+            lambda r: self._existing(ROLLUP_DAILY, plan, r, lambda d: day_bounds_us(d, tz)[0]))
+        redo = {(plan.meter_names[m], plan.point_names[p], d) for m, p, d in day_redo}
+        redo |= {(plan.meter_names[m], plan.point_names[p], plan.day_of_hour[h])
+                 for m, p, h in hour_redo}
+        local = local_day_numbers(np.array([t for _, _, t in pending], dtype=np.int64), tz)
+        redo |= {(m, p, int(d)) for (m, p, _), d in zip(pending, local.tolist(), strict=True)}
+        lines = list(plan.lines(ROLLUP_HOURLY, hour_rows, redo, lambda h: h))
+        lines += plan.lines(ROLLUP_DAILY, day_rows, redo, lambda d: day_bounds_us(d, tz)[0])
+        self._write_lines(lines)
+        if redo:
+            touched = plan.touched_hours(redo)
+            self._recompute(touched, tz)
+        done = [*plan.day_keys(), *pending]
+        self._write_lines(pending_lines(done, False))
 
     def _recompute(self, touched: pd.DataFrame, tz: ZoneInfo) -> None:
         """Recompute and write the rollups of the (meter, point, day) of ``touched``.
@@ -518,15 +580,17 @@ class InfluxV1Store(StoreBase):
             have_hours = set(zip(hourly["meter"], hourly["point"],
                                  pd.DatetimeIndex(hourly["start"]).as_unit("us").asi8.tolist(),
                                  strict=True)) if not hourly.empty else set()
+            with_hour = span_keys[span_keys["hour"].notna()]
             lines += tombstone_lines(ROLLUP_HOURLY, (
-                k for k in zip(span_keys["meter"], span_keys["point"],
-                               span_keys["hour"].tolist(), strict=True) if k not in have_hours))
+                k for k in zip(with_hour["meter"], with_hour["point"],
+                               with_hour["hour"].astype("int64").tolist(), strict=True)
+                if k not in have_hours))
             have_days = set(zip(daily["meter"], daily["point"], daily["day"].tolist(),
                                 strict=True)) if not daily.empty else set()
             lines += tombstone_lines(ROLLUP_DAILY, (
-                (m, p, day_bounds_us(d, tz)[0]) for m, p, d in zip(
+                (m, p, day_bounds_us(d, tz)[0]) for m, p, d in set(zip(
                     span_keys["meter"], span_keys["point"], span_keys["day"].tolist(),
-                    strict=True) if (m, p, d) not in have_days))
+                    strict=True)) if (m, p, d) not in have_days))
         if lines:
             self._write_lines(lines)
 
@@ -892,3 +956,70 @@ def _rollup_frame(frame: pd.DataFrame, columns: list[str], period: str) -> pd.Da
             frame[c] = frame[c].astype(float)
     return frame.sort_values(["meter", "point", period], kind="stable")[columns].reset_index(
         drop=True)
+
+
+class _RollupPlan:
+    """A batch sorted for the rollup step: integer codes of names, periods, lines to write."""
+
+    def __init__(self, meter_names: list[str], point_names: list[str], m: np.ndarray,
+                 p: np.ndarray, t: np.ndarray, values: np.ndarray, good: np.ndarray,
+                 tz: ZoneInfo):
+        self.meter_names, self.point_names = meter_names, point_names
+        self.m, self.p, self.t, self.values, self.good = m, p, t, values, good
+        self.tz = tz
+        self.hours = hour_starts_us(t, tz)
+        self.days = local_day_numbers(self.hours, tz)
+        self.day_of_hour = dict(zip(self.hours.tolist(), self.days.tolist(), strict=True))
+        self._tags: dict[tuple[int, int], str] = {}
+
+    @classmethod
+    def of(cls, batch: ColumnBatch, tz: ZoneInfo, raw_from_us: int) -> _RollupPlan:
+        """Sort a batch; readings before ``raw_from_us`` (kept by retention) are left out."""
+        m_codes, m_names = pd.factorize(np.asarray(batch.meters, dtype=object))
+        p_codes, p_names = pd.factorize(np.asarray(batch.points, dtype=object))
+        m_codes = np.asarray(m_codes, dtype=np.int64)
+        p_codes = np.asarray(p_codes, dtype=np.int64)
+        keep = sort_batch(m_codes, p_codes, batch.t_us)
+        keep = keep[batch.t_us[keep] >= raw_from_us]
+        values = np.array(batch.values, dtype=float)[keep]
+        good = (np.asarray(batch.qualities, dtype=object)[keep] == Quality.good.value) \
+            & ~np.isnan(values)
+        return cls(list(m_names), list(p_names), m_codes[keep], p_codes[keep],
+                   batch.t_us[keep], values, good, tz)
+
+    def period_of(self, measurement: str) -> Callable[[int], int]:
+        """Period key of a rollup point's time: the hour's start, or the local day number."""
+        if measurement == ROLLUP_HOURLY:
+            return lambda t: t
+        return lambda t: int(local_day_numbers(np.array([t], dtype=np.int64), self.tz)[0])
+
+    def day_keys(self) -> list[tuple[str, str, int]]:
+        """(meter, point, day start µs) of every series × local day in the batch."""
+        keys = set(zip(self.m.tolist(), self.p.tolist(), self.days.tolist(), strict=True))
+        return [(self.meter_names[m], self.point_names[p], day_bounds_us(d, self.tz)[0])
+                for m, p, d in keys]
+
+    def touched_hours(self, days: set[tuple[str, str, int]]) -> pd.DataFrame:
+        """Return the batch's (meter, point, hour, day) in ``days``, plus one row per other day."""
+        rows = [(self.meter_names[m], self.point_names[p], h, d) for m, p, h, d in set(zip(
+            self.m.tolist(), self.p.tolist(), self.hours.tolist(), self.days.tolist(),
+            strict=True)) if (self.meter_names[m], self.point_names[p], d) in days]
+        covered = {(m, p, d) for m, p, _, d in rows}
+        rows += [(m, p, None, d) for m, p, d in days if (m, p, d) not in covered]
+        return pd.DataFrame(rows, columns=["meter", "point", "hour", "day"])
+
+    def lines(self, measurement: str, rows: Iterable[tuple], skip: set[tuple[str, str, int]],
+              start_of: Callable[[int], int]) -> Iterator[str]:
+        """Rollup rows ``(m, p, period, *fields)`` as lines, but for the days in ``skip``."""
+        hourly = measurement == ROLLUP_HOURLY
+        for m, p, period, ft, fv, lt, lv, delta, total, low, high, n in rows:
+            day = self.day_of_hour.get(period) if hourly else period
+            if skip and (self.meter_names[m], self.point_names[p], day) in skip:
+                continue
+            tags = self._tags.get((m, p))
+            if tags is None:
+                tags = self._tags[(m, p)] = (f"meter={escape_tag(self.meter_names[m])},"
+                                             f"point={escape_tag(self.point_names[p])}")
+            yield (f"{measurement},{tags} first_t_us={ft}i,first_value={fv!r},last_t_us={lt}i,"
+                   f"last_value={lv!r},delta_sum={delta!r},value_sum={total!r},min={low!r},"
+                   f"max={high!r},n_readings={n}i {start_of(period)}")

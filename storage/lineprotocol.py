@@ -49,6 +49,7 @@ __all__ = [
     "ROLLUP_FIELDS",
     "ROLLUP_HOURLY",
     "ROLLUP_META",
+    "ROLLUP_PENDING",
     "archive_lines",
     "batch_lines",
     "decode_tag",
@@ -59,6 +60,7 @@ __all__ = [
     "health_line",
     "influxql_ident",
     "influxql_string",
+    "pending_lines",
     "reading_line",
     "reading_lines",
     "rollup_lines",
@@ -77,6 +79,8 @@ ROLLUP_HOURLY = "rollup_hourly"
 ROLLUP_DAILY = "rollup_daily"
 #: Measurement of the rollup marker (version, zone, where raw readings start).
 ROLLUP_META = "rollup_meta"
+#: Measurement of the rollup steps announced (``open = true``) and finished (``open = false``).
+ROLLUP_PENDING = "rollup_pending"
 #: Fields of a rollup point, in the order they are written.
 ROLLUP_FIELDS = (
     "first_t_us", "first_value", "last_t_us", "last_value", "delta_sum", "value_sum", "min",
@@ -277,3 +281,11 @@ def tombstone_lines(measurement: str, keys: Iterable[tuple[str, str, int]]) -> I
     for meter, point, start_us in keys:
         yield (f"{measurement},meter={escape_tag(meter)},point={escape_tag(point)} "
                f"n_readings=0i {int(start_us)}")
+
+
+def pending_lines(days: Iterable[tuple[str, str, int]], is_open: bool) -> Iterator[str]:
+    """Announce (``open = true``) or finish the rollup step of days ``(meter, point, start_us)``."""
+    flag = "true" if is_open else "false"
+    for meter, point, start_us in days:
+        yield (f"{ROLLUP_PENDING},meter={escape_tag(meter)},point={escape_tag(point)} "
+               f"open={flag} {int(start_us)}")

@@ -503,3 +503,81 @@ def merge_batch(
     if batch_last_us < existing[0]:
         return True, existing if batch is None else combine(batch, existing)
     return False, None
+
+
+#: One row to write: (meter key, point key, period, first_t, first_value, last_t, last_value,
+#: delta_sum, value_sum, min, max, n_readings).
+RollupRow = tuple[Any, ...]
+
+
+def sort_batch(
+    meters: np.ndarray, points: np.ndarray, t_us: np.ndarray
+) -> np.ndarray:
+    """Return the positions of a batch sorted by meter, point and time, one per instant.
+
+    Of two writes of the same meter, point and instant, the later one in the batch is kept (it
+    is the one a store keeps). ``meters`` and ``points`` are integer keys (ids or codes).
+    """
+    order = np.lexsort((np.arange(len(t_us)), t_us, points, meters))
+    m, p, t = meters[order], points[order], t_us[order]
+    keep = np.r_[(m[1:] != m[:-1]) | (p[1:] != p[:-1]) | (t[1:] != t[:-1]), True]
+    return order[keep]
+
+
+def level_update(
+    meters: np.ndarray, points: np.ndarray, t_us: np.ndarray, values: np.ndarray,
+    good: np.ndarray, periods: np.ndarray,
+    existing_of: Callable[[list[tuple[int, int, int, int]]], dict[tuple[int, int, int],
+                                                                   RollupTuple]],
+) -> tuple[Iterable[RollupRow], list[tuple[int, int, int]]]:
+    """Return the rollup rows a sorted batch changes at one level, and the periods to recompute.
+
+    Parameters
+    ----------
+    meters, points, t_us, values, good
+        The batch sorted by :func:`sort_batch` (integer meter and point keys, times [µs], values
+        with NaN for none, "is a good value").
+    periods
+        The period of each reading (UTC start of the hour [µs], or the local day number).
+    existing_of
+        Called with ``(meter, point, first period, last period)`` per series of the batch;
+        returns the existing rollups of those periods keyed by ``(meter, point, period)``.
+
+    Returns
+    -------
+    tuple
+        Rows ``(meter, point, period, *rollup)`` to write (exact: :func:`merge_batch`), and the
+        ``(meter, point, period)`` keys whose new rollup needs the raw readings.
+    """
+    if len(t_us) == 0:
+        return [], []
+    new_series = np.r_[True, (meters[1:] != meters[:-1]) | (points[1:] != points[:-1])]
+    new_group = new_series | np.r_[True, periods[1:] != periods[:-1]]
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], len(t_us)] - 1
+    group = np.cumsum(new_group) - 1
+    present, columns = aggregate_runs(group[good], t_us[good], values[good])
+    series_starts = np.flatnonzero(new_series)
+    series_ends = np.r_[series_starts[1:], len(t_us)] - 1
+    existing = existing_of(list(zip(
+        meters[series_starts].tolist(), points[series_starts].tolist(),
+        periods[series_starts].tolist(), periods[series_ends].tolist(), strict=True)))
+    key_m, key_p, key_period = meters[starts], points[starts], periods[starts]
+    if not existing:  # new periods only (a backfill, the first write of the hour): columns
+        return zip(key_m[present].tolist(), key_p[present].tolist(),
+                   key_period[present].tolist(), *(c.tolist() for c in columns),
+                   strict=True), []
+    batch_rows = dict(zip(present.tolist(), zip(*(c.tolist() for c in columns), strict=True),
+                          strict=True))
+    write: list[RollupRow] = []
+    recompute: list[tuple[int, int, int]] = []
+    keys = zip(key_m.tolist(), key_p.tolist(), key_period.tolist(), strict=True)
+    for i, (key, first, last) in enumerate(zip(keys, t_us[starts].tolist(),
+                                               t_us[ends].tolist(), strict=True)):
+        old = existing.get(key)
+        exact, new = merge_batch(old, batch_rows.get(i), first, last)
+        if not exact:
+            recompute.append(key)
+        elif new is not None and new is not old:
+            write.append((*key, *new))
+    return write, recompute

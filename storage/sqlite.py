@@ -72,12 +72,13 @@ from storage.periods import (
 from storage.rollups import (
     ROLLUP_VERSION,
     US_PER_HOUR,
-    aggregate_runs,
+    RollupTuple,
     columns_of_frame,
     day_bounds_us,
     hour_starts_us,
+    level_update,
     local_day_numbers,
-    merge_batch,
+    sort_batch,
 )
 
 __all__ = ["SqliteStore", "local_day_sql", "local_hour_sql"]
@@ -315,10 +316,7 @@ def _sorted_batch(
     qualities: np.ndarray,
 ) -> _SortedBatch:
     """Sort a batch by meter, point and time; of two writes of one instant the later wins."""
-    order = np.lexsort((np.arange(len(ts)), ts, pids, mids))
-    mids, pids, ts, values, qualities = (mids[order], pids[order], ts[order], values[order],
-                                         qualities[order])
-    keep = np.r_[(mids[1:] != mids[:-1]) | (pids[1:] != pids[:-1]) | (ts[1:] != ts[:-1]), True]
+    keep = sort_batch(mids, pids, ts)
     mids, pids, ts, values, qualities = (mids[keep], pids[keep], ts[keep], values[keep],
                                          qualities[keep])
     good = (qualities == Quality.good.value) & ~np.isnan(values)
@@ -634,47 +632,21 @@ class SqliteStore(StoreBase):
 
         Returns the (meter_id, point_id, period) keys that must be recomputed.
         """
-        m, p, t = batch.mids, batch.pids, batch.ts
-        new_series = np.r_[True, (m[1:] != m[:-1]) | (p[1:] != p[:-1])]
-        new_group = new_series | np.r_[True, periods[1:] != periods[:-1]]
-        starts = np.flatnonzero(new_group)
-        ends = np.r_[starts[1:], len(t)] - 1
-        group = np.cumsum(new_group) - 1
-        good = batch.good
-        present, columns = aggregate_runs(group[good], t[good], batch.values[good])
-        series_starts = np.flatnonzero(new_series)
-        series_ends = np.r_[series_starts[1:], len(t)] - 1
-        ranges = list(zip(m[series_starts].tolist(), p[series_starts].tolist(),
-                          periods[series_starts].tolist(), periods[series_ends].tolist(),
-                          strict=True))
-        existing = {
-            (r[0], r[1], r[2]): r[3:] for r in cur.execute(
-                f"SELECT x.meter_id, x.point_id, x.{column}, {_ROLLUP_FIELDS} FROM json_each(?) j "
-                f"JOIN {table} x ON x.meter_id = j.value ->> 0 AND x.point_id = j.value ->> 1 "
-                f"AND x.{column} >= j.value ->> 2 AND x.{column} <= j.value ->> 3",
-                (json.dumps(ranges),))
-        }
-        key_m, key_p, key_period = m[starts], p[starts], periods[starts]
-        sql = f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        if not existing:  # new periods only (a backfill, the first write of the hour): columns
-            cur.executemany(sql, zip(key_m[present].tolist(), key_p[present].tolist(),
-                                     key_period[present].tolist(),
-                                     *(c.tolist() for c in columns), strict=True))
-            return []
-        batch_rows = dict(zip(present.tolist(), zip(*(c.tolist() for c in columns), strict=True),
-                              strict=True))
-        write, recompute = [], []
-        keys = zip(key_m.tolist(), key_p.tolist(), key_period.tolist(), strict=True)
-        for i, (key, first, last) in enumerate(zip(keys, t[starts].tolist(), t[ends].tolist(),
-                                                   strict=True)):
-            old = existing.get(key)
-            exact, new = merge_batch(old, batch_rows.get(i), first, last)
-            if not exact:
-                recompute.append(key)
-            elif new is not None and new is not old:
-                write.append((*key, *new))
-        if write:
-            cur.executemany(sql, write)
+        def existing_of(
+            ranges: list[tuple[int, int, int, int]],
+        ) -> dict[tuple[int, int, int], RollupTuple]:
+            return {
+                (r[0], r[1], r[2]): r[3:] for r in cur.execute(
+                    f"SELECT x.meter_id, x.point_id, x.{column}, {_ROLLUP_FIELDS} "
+                    f"FROM json_each(?) j JOIN {table} x ON x.meter_id = j.value ->> 0 "
+                    f"AND x.point_id = j.value ->> 1 AND x.{column} >= j.value ->> 2 "
+                    f"AND x.{column} <= j.value ->> 3", (json.dumps(ranges),))
+            }
+
+        write, recompute = level_update(batch.mids, batch.pids, batch.ts, batch.values,
+                                        batch.good, periods, existing_of)
+        cur.executemany(f"INSERT OR REPLACE INTO {table} VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", write)
         return recompute
 
     def _series_ids(self, cur: sqlite3.Cursor, meter: str, point: str) -> tuple[int, int]:
