@@ -116,6 +116,11 @@ __all__ = ["InfluxV1Store"]
 
 log = logging.getLogger(__name__)
 
+#: Rollup fields a counter read needs, and a gauge read.
+_COUNTER_FIELDS = ("first_t_us", "first_value", "last_t_us", "last_value", "delta_sum",
+                   "n_readings")
+_GAUGE_FIELDS = ("value_sum", "min", "max", "n_readings")
+
 
 def _tag_filter(tag: str, names: list[str] | None) -> str:
     if names is None:
@@ -596,11 +601,11 @@ class InfluxV1Store(StoreBase):
 
     def _rollup_rows(
         self, measurement: str, start_us: int, end_us: int, meters: list[str] | None,
-        points: list[str] | None,
+        points: list[str] | None, fields_wanted: Sequence[str] = ROLLUP_FIELDS,
     ) -> pd.DataFrame:
         where = (self._range(start_us, end_us) + ' AND "n_readings" > 0'
                  + _tag_filter("meter", meters) + _tag_filter("point", points))
-        fields = ", ".join(influxql_ident(f) for f in ROLLUP_FIELDS)
+        fields = ", ".join(influxql_ident(f) for f in fields_wanted)
         q = f'SELECT {fields} FROM {self._from(measurement)} WHERE {where} GROUP BY "meter", "point"'
         return _series_frame(_nth(self._query_raw(q), 0), ["meter", "point"])
 
@@ -609,7 +614,8 @@ class InfluxV1Store(StoreBase):
         columns: list[str],
     ) -> pd.DataFrame:
         start_us, end_us = day_bounds_us(first_day, self.tz)[0], day_bounds_us(end_day, self.tz)[0]
-        frame = self._rollup_rows(ROLLUP_DAILY, start_us, end_us, meters, points)
+        frame = self._rollup_rows(ROLLUP_DAILY, start_us, end_us, meters, points,
+                                  _GAUGE_FIELDS if "mean" in columns else _COUNTER_FIELDS)
         if frame.empty:
             return empty_frame(columns)
         frame["day"] = [day_date(d) for d in local_day_numbers(frame["time"].to_numpy(), self.tz)]
@@ -620,7 +626,8 @@ class InfluxV1Store(StoreBase):
         gauges: bool,
     ) -> pd.DataFrame:
         columns = HOURLY_GAUGE_COLUMNS if gauges else HOURLY_COUNTER_COLUMNS
-        frame = self._rollup_rows(ROLLUP_HOURLY, start_us, end_us, meters, points)
+        frame = self._rollup_rows(ROLLUP_HOURLY, start_us, end_us, meters, points,
+                                  _GAUGE_FIELDS if gauges else _COUNTER_FIELDS)
         if frame.empty:
             return empty_frame(columns)
         frame["hour"] = pd.to_datetime(frame["time"].astype("int64"), unit="us", utc=True)
