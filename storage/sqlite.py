@@ -277,6 +277,15 @@ def _day_numbers_to_dates(days: Iterable[int]) -> list[date]:
     return out
 
 
+def _sorted_by_names(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Return a frame in id order sorted by meter and point names (already so: unchanged)."""
+    meters, points = frame["meter"].to_numpy(), frame["point"].to_numpy()
+    same = meters[1:] == meters[:-1]
+    if bool(np.all((meters[1:] > meters[:-1]) | (same & (points[1:] >= points[:-1])))):
+        return frame
+    return frame.sort_values(["meter", "point", period], kind="stable").reset_index(drop=True)
+
+
 def _health_frame(rows: list[tuple]) -> pd.DataFrame:
     """Rows of ``device_health`` (with the meter's name) as :data:`HEALTH_COLUMNS`."""
     if not rows:
@@ -720,32 +729,46 @@ FROM (
 GROUP BY g.meter_id, g.point_id, g.day"""
         return sql, params
 
+    def _names(self, table: str) -> np.ndarray:
+        """Names by id (index = id) of ``meters`` or ``points``, as an object array."""
+        rows = self._query(f"SELECT id, name FROM {table}")
+        names = np.empty(max((i for i, _ in rows), default=0) + 1, dtype=object)
+        for i, name in rows:
+            names[i] = name
+        return names
+
     def _rollup_days(
         self, first_day: int, end_day: int, meters: list[str] | None, points: list[str] | None,
         columns: list[str],
     ) -> pd.DataFrame:
         gauges = "mean" in columns
-        fields = ("r.value_sum / r.n_readings, r.min_value, r.max_value" if gauges else
-                  "r.first_t, r.first_value, r.last_t, r.last_value, r.delta_sum")
+        fields = ("value_sum / n_readings, min_value, max_value" if gauges else
+                  "first_t, first_value, last_t, last_value, delta_sum")
         params: list = [first_day, end_day]
         sql = (
-            f"SELECT m.name, p.name, r.day, {fields}, r.n_readings FROM rollup_daily r "
-            "JOIN meters m ON m.id = r.meter_id JOIN points p ON p.id = r.point_id "
-            "WHERE r.day >= ? AND r.day < ?" + _series_filter("r.", meters, points, params)
-            + " ORDER BY m.name, p.name, r.day"
+            f"SELECT meter_id, point_id, day, {fields}, n_readings FROM rollup_daily "
+            "WHERE day >= ? AND day < ?" + _series_filter("", meters, points, params)
         )
-        rows = self._query(sql, params)
+        with self._snapshot():  # rows in key order: meter id, point id, day
+            rows = self._query(sql, params)
+            meter_names, point_names = self._names("meters"), self._names("points")
         if not rows:
             return empty_frame(columns)
-        data = dict(zip(columns, zip(*rows, strict=True), strict=True))
-        frame = pd.DataFrame({c: np.asarray(v, dtype=object if c in ("meter", "point") else None)
-                              for c, v in data.items() if c != "day"})
-        days, where = np.unique(np.asarray(data["day"], dtype=np.int64), return_inverse=True)
-        frame.insert(2, "day", np.array(_day_numbers_to_dates(days), dtype=object)[where])
-        if not gauges:
-            frame["first_time"] = pd.to_datetime(frame["first_time"], unit="us", utc=True)
-            frame["last_time"] = pd.to_datetime(frame["last_time"], unit="us", utc=True)
-        return frame
+        data = list(zip(*rows, strict=True))
+        frame = pd.DataFrame({
+            "meter": meter_names[np.asarray(data[0], dtype=np.int64)],
+            "point": point_names[np.asarray(data[1], dtype=np.int64)],
+        })
+        days, where = np.unique(np.asarray(data[2], dtype=np.int64), return_inverse=True)
+        frame["day"] = np.array(_day_numbers_to_dates(days), dtype=object)[where]
+        for name, values in zip(columns[3:], data[3:], strict=True):
+            if name in ("first_time", "last_time"):
+                frame[name] = pd.to_datetime(np.asarray(values, dtype=np.int64), unit="us",
+                                             utc=True)
+            else:
+                frame[name] = np.asarray(values, dtype=np.int64 if name == "n_readings"
+                                         else float)
+        return _sorted_by_names(frame, "day")
 
     def _rollup_hours(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None,
