@@ -754,21 +754,20 @@ GROUP BY g.meter_id, g.point_id, g.day"""
             meter_names, point_names = self._names("meters"), self._names("points")
         if not rows:
             return empty_frame(columns)
-        data = list(zip(*rows, strict=True))
-        frame = pd.DataFrame({
-            "meter": meter_names[np.asarray(data[0], dtype=np.int64)],
-            "point": point_names[np.asarray(data[1], dtype=np.int64)],
-        })
-        days, where = np.unique(np.asarray(data[2], dtype=np.int64), return_inverse=True)
-        frame["day"] = np.array(_day_numbers_to_dates(days), dtype=object)[where]
-        for name, values in zip(columns[3:], data[3:], strict=True):
+        # every column is a number (µs times < 2**53 are exact as floats): one C conversion
+        data = np.array(rows, dtype=float)
+        out: dict[str, object] = {
+            "meter": meter_names[data[:, 0].astype(np.int64)],
+            "point": point_names[data[:, 1].astype(np.int64)],
+        }
+        days, where = np.unique(data[:, 2].astype(np.int64), return_inverse=True)
+        out["day"] = np.array(_day_numbers_to_dates(days.tolist()), dtype=object)[where]
+        for i, name in enumerate(columns[3:], start=3):
             if name in ("first_time", "last_time"):
-                frame[name] = pd.to_datetime(np.asarray(values, dtype=np.int64), unit="us",
-                                             utc=True)
+                out[name] = pd.to_datetime(data[:, i].astype(np.int64), unit="us", utc=True)
             else:
-                frame[name] = np.asarray(values, dtype=np.int64 if name == "n_readings"
-                                         else float)
-        return _sorted_by_names(frame, "day")
+                out[name] = data[:, i].astype(np.int64) if name == "n_readings" else data[:, i]
+        return _sorted_by_names(pd.DataFrame(out), "day")
 
     def _rollup_hours(
         self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None,
