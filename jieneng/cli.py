@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
@@ -35,6 +36,7 @@ HANDLERS: dict[str, str] = {
     "collect": "collectors.cli:collect_main",
     "import:readings": "collectors.backfill:import_readings_main",
     "import:ledger": "accounting.cli:import_ledger_main",
+    "store:rebuild-rollups": "storage.commands:rebuild_rollups_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",
     "evaluate": "accounting.cli:evaluate_main",
@@ -109,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["readings", *(k.value for k in LedgerKind)], help="what the file holds")
     p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
     _config_arg(p)
+
+    p = sub.add_parser("store", help="maintain the store: rebuild-rollups from raw readings")
+    p.add_argument("action", choices=["rebuild-rollups"], help="what to do")
+    _config_arg(p)
+    p.add_argument("--from", dest="from_date", type=date.fromisoformat, metavar="DATE",
+                   help="first local day to rebuild (YYYY-MM-DD; default: every day kept raw)")
 
     p = sub.add_parser("account", help="energy (tce), CO2 and intensities per institution and year")
     _config_arg(p)
@@ -215,7 +223,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command
     if key == "import":
         key = "import:readings" if args.kind == "readings" else "import:ledger"
-    if key == "dashboard" and args.action == "hash-password":
+    elif key == "store":
+        key = f"store:{args.action}"
+    elif key == "dashboard" and args.action == "hash-password":
         key = "dashboard:hash-password"
     handler = _handler(key)
     if handler is None:
