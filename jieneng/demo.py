@@ -47,7 +47,7 @@ from accounting.ledgers import KINDS, import_ledger
 from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
 from storage import open_store
-from storage.errors import StorageError
+from storage.errors import RollupsMissing, StorageError
 
 #: forecasting/ is built alongside the demo: used when it exists (weather import, risk table).
 if importlib.util.find_spec("forecasting.api") is not None:
@@ -141,6 +141,22 @@ def backfill(settings: Settings, start: datetime, end: datetime) -> int:
         store.close()
         print(file=sys.stderr)
     return written
+
+
+def ensure_rollups(settings: Settings) -> int | None:
+    """Build the store's rollups when it was written before they existed (a work folder of an
+    older demo); the rollup rows written, or None when they were there."""
+    store = open_store(settings)
+    try:
+        now = datetime.now(UTC)
+        try:
+            store.hourly_counters(now - timedelta(hours=1), now,
+                                  meters=[settings.meters[0].id] if settings.meters else None)
+        except RollupsMissing:
+            return store.rebuild_rollups()
+        return None
+    finally:
+        store.close()
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -301,6 +317,9 @@ def demo_main(args: argparse.Namespace, settings: Settings) -> int:
     _say("== ledgers imported from sample_data/: "
          + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
 
+    rebuilt = ensure_rollups(settings)
+    if rebuilt is not None:
+        _say(f"== the work folder's store predates rollups: {rebuilt:,} rollup rows built")
     start = _history_start(settings, now, args.history_days)
     until = _backfilled_until(settings)
     if until is not None and until > start:
