@@ -422,14 +422,24 @@ def completeness_table(daily: pd.DataFrame, meters: pd.DataFrame, institutions: 
 
 
 def hourly_from_rollup(hours: pd.DataFrame, tz: Any) -> pd.DataFrame:
-    """The store's hourly counter rollups (meter, point, hour, delta_sum, ...) summed over the
-    meters per local day and hour."""
+    """The store's hourly counter rollups (meter, point, hour, last_value, ...) as consumption
+    per local day and hour summed over the meters.
+
+    As :func:`hourly_table`: an hour's consumption is the rise of each meter's last reading from
+    the hour before (so the step across the hour's start counts too); an hour without a
+    reading, or after one, is missing.
+    """
     if hours.empty:
         return pd.DataFrame(columns=["day", "hour", "quantity"])
     start = pd.DatetimeIndex(pd.to_datetime(hours["hour"]))
-    start = start.tz_localize(tz) if start.tz is None else start.tz_convert(tz)
-    per_hour = pd.Series(pd.to_numeric(hours["delta_sum"], errors="coerce").to_numpy(),
-                         index=start).groupby(level=0).sum(min_count=1)
+    start = start.tz_localize("UTC") if start.tz is None else start
+    last = pd.DataFrame({"meter": hours["meter"].to_numpy(), "bucket": start.tz_convert(tz),
+                         "value": pd.to_numeric(hours["last_value"], errors="coerce").to_numpy()})
+    last = last.dropna(subset=["value"]).sort_values(["meter", "bucket"])
+    last["step"] = last.groupby("meter")["value"].diff().clip(lower=0)
+    last["gap"] = last.groupby("meter")["bucket"].diff()
+    steps = last[(last["gap"] == pd.Timedelta(hours=1)) & last["step"].notna()]
+    per_hour = steps.groupby("bucket")["step"].sum()
     index = pd.DatetimeIndex(per_hour.index)
     return pd.DataFrame({"day": index.date, "hour": index.hour, "quantity": per_hour.to_numpy()})
 

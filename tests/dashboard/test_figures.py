@@ -29,15 +29,14 @@ def test_hourly_table_takes_counter_steps_and_leaves_gaps_missing():
     assert 4 not in hours.index  # its step would span two hours: not counted as one hour
 
 
-def test_hourly_rollups_are_summed_over_meters_per_local_hour():
+def test_hourly_rollups_give_the_same_hours_as_raw_readings():
     hours = pd.DataFrame({
-        "meter": ["a", "b", "a"], "point": "p",
-        "hour": pd.DatetimeIndex([datetime(2026, 3, 2, 1, tzinfo=UTC)] * 2
-                                 + [datetime(2026, 3, 2, 2, tzinfo=UTC)]),
-        "delta_sum": [1.0, 2.0, 4.0]})
+        "meter": ["a", "a", "a", "b", "b"], "point": "p",
+        "hour": pd.DatetimeIndex([datetime(2026, 3, 2, h, tzinfo=UTC) for h in (1, 2, 3, 1, 2)]),
+        "last_value": [10.0, 14.0, 20.0, 100.0, 101.0], "delta_sum": 0.0})
     table = hourly_from_rollup(hours, TZ)
-    assert list(table["hour"]) == [9, 10]
-    assert list(table["quantity"]) == [3.0, 4.0]
+    assert list(table["hour"]) == [10, 11]  # local hours (UTC+8); hour 9 has no hour before it
+    assert list(table["quantity"]) == [4.0 + 1.0, 6.0]
 
 
 def test_base_load_compares_night_day_and_rest_days():
