@@ -13,7 +13,7 @@ import json
 import sys
 
 from accounting.annual import AnnualAccount, compute_account, today
-from accounting.errors import AccountingError, LedgerImportError
+from accounting.errors import AccountingError, ImportInterrupted, LedgerImportError
 from accounting.export import account_json, account_table
 from accounting.ledgers import import_ledger
 from accounting.report import REPORT_SUFFIXES, write_report
@@ -97,6 +97,13 @@ def import_ledger_main(args: argparse.Namespace, settings: AccountingConfig) -> 
     except AccountingError as exc:
         _error(f"jieneng import {args.kind}: {args.file}: {exc}")
         return ExitCode.bad_input
+    except ImportInterrupted as exc:
+        _error(f"jieneng import {args.kind}: {exc}")
+        return ExitCode.interrupted
+    except KeyboardInterrupt:  # after the import was written
+        _error(f"jieneng import {args.kind}: {args.file}: interrupted (Ctrl-C) after the import "
+               "was written")
+        return ExitCode.interrupted
     print(f"{result.file}: {result.rows} {result.kind} row(s) imported into {result.ledger} "
           f"({result.added} new, {result.replaced} replaced)")
     return ExitCode.ok

@@ -30,6 +30,9 @@ from accounting.verdicts.rules import DEFAULT_RULES, VerdictRules
 
 __all__ = ["AUDIT_EXTRA", "audit_parts", "audit_verdicts"]
 
+#: What the audit checks rest on, as an officer cites it.
+AUDIT_PUBLICATION = ("国管局《公共机构能源资源消费统计调查制度》(国管节能〔2022〕301号) 数据审核, 如哈密市 (2023) 所用")
+
 #: Audit verdicts' columns after :data:`VERDICT_COLUMNS`: the figures they rest on.
 AUDIT_EXTRA = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
                "year"]
@@ -115,7 +118,7 @@ def _change_checks(f: Figures, previous: pd.DataFrame | None, year: int,
             "value": value, "unit": constant(unit, n), "coverage": np.full(n, np.nan),
             "reason": constant("", n),
             "missing": where_text(unknown, f"{column} of {year - 1} and {year}", ""),
-            "source": constant("provincial audit checks (Hami 2023), reference §6.2", n),
+            "source": constant(AUDIT_PUBLICATION, n),
             "previous_value": before, "change": change,
         })
     return parts
@@ -168,8 +171,7 @@ def _price_checks(bills: pd.DataFrame, year: int, rules: VerdictRules) -> pd.Dat
         rows.append({
             "institution_id": inst, "subject": f"bill_unit_price:{carrier}", "status": status,
             "value": float(worst["price"]), "unit": f"CNY/{unit}", "coverage": np.nan,
-            "reason": reason, "missing": missing, "source": "provincial audit checks "
-            "(Hami 2023: unit-price check), reference §6.2", "ratio": float(worst["ratio"]),
+            "reason": reason, "missing": missing, "source": AUDIT_PUBLICATION, "ratio": float(worst["ratio"]),
         })
     return pd.DataFrame(rows)
 
