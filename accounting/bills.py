@@ -10,10 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["BILL_MONTH_COLUMNS", "SEASONAL_CARRIERS", "bill_coverage", "spread_bills"]
+__all__ = ["BILL_MONTH_COLUMNS", "CONTINUOUS_BILL_CARRIERS", "SEASONAL_CARRIERS", "bill_coverage", "spread_bills"]
 
 #: Carriers billed per season (heating season): a bill covers every month it touches.
 SEASONAL_CARRIERS = frozenset({"heat"})
+
+#: Carriers a utility bills every month: a month without a bill is a gap (the engine's coverage
+#: and the audit's bill-period check). Other bills are seasons, deliveries or event logs.
+CONTINUOUS_BILL_CARRIERS = frozenset({"electricity", "water", "natural_gas"})
 
 #: Columns of :func:`spread_bills`.
 BILL_MONTH_COLUMNS = [

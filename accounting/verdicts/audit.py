@@ -5,6 +5,12 @@
     year: ``flag``; ``unknown`` without both years.
 ``intensity_band:<indicator>``
     a judged quota indicator above 约束值 or below 引导值 (below: is the data complete?).
+``bill_periods:<carrier>``
+    the bills of one account (without an account: of the institution) and carrier that touch
+    the year: ``flag`` when two periods overlap (days counted twice) or, for a carrier billed
+    every month (electricity, water, gas), when days between two bills are billed by none;
+    ``ok`` otherwise. ``overlap_days`` and ``gap_days`` count the days, ``first_issue`` names
+    the first pair of bills.
 ``bill_unit_price:<carrier>``
     a bill's unit price (cost_cny ÷ quantity) outside ``price_ratio_low`` … ``price_ratio_high``
     × the median of the year's bills of the same carrier and unit (at least ``min_price_peers``
@@ -24,11 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accounting.bills import CONTINUOUS_BILL_CARRIERS
 from accounting.verdict_table import constant, is_value, select_text, text, where_text
 from accounting.verdicts.figures import Columns, Figures, array, length, table
 from accounting.verdicts.rules import DEFAULT_RULES, VerdictRules
 
-__all__ = ["AUDIT_EXTRA", "audit_parts", "audit_verdicts"]
+__all__ = ["AUDIT_EXTRA", "audit_parts", "audit_verdicts", "bill_period_checks"]
 
 #: What the audit checks rest on, as an officer cites it.
 AUDIT_PUBLICATION = ("国管局《公共机构能源资源消费统计调查制度》(国管节能〔2022〕301号) 数据审核, 如哈密市 (2023) 所用")
@@ -91,6 +98,9 @@ def audit_parts(f: Figures, previous: pd.DataFrame | None, quota: Any,
         prices = _price_checks(bills, year, rules)
         if len(prices):
             parts.append({c: prices[c].to_numpy() for c in prices.columns})
+        periods = bill_period_checks(bills, year)
+        if len(periods):
+            parts.append({c: periods[c].to_numpy() for c in periods.columns})
     for part in parts:
         rows = length(part)
         part["kind"] = constant("audit", rows)
@@ -175,3 +185,79 @@ def _price_checks(bills: pd.DataFrame, year: int, rules: VerdictRules) -> pd.Dat
         })
     return pd.DataFrame(rows)
 
+
+
+def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Overlaps and gaps between the bill periods of ``year``, per institution × carrier.
+
+    Bills are compared within one account (without an account: within the institution) and
+    carrier, sorted by period_start; a bill overlaps when it starts on or before the latest end
+    of the bills before it, and leaves a gap (carriers of ``CONTINUOUS_BILL_CARRIERS`` only)
+    when it starts more than a day after. Only days in ``year`` are counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Verdict rows (kind set by the caller): institution_id, subject
+        ``bill_periods:<carrier>``, status ``flag`` or ``ok``, value (days overlapped + days
+        without a bill) [days], overlap_days, gap_days, first_issue (e.g. ``2025-03-01…03-31
+        overlaps 2025-02-26…03-25``), reason "" (written by ``explain``), source.
+    """
+    b = bills
+    if b.empty:
+        return pd.DataFrame()
+    start = pd.to_datetime(b["period_start"]).to_numpy()
+    end = pd.to_datetime(b["period_end"]).to_numpy()
+    first, last = np.datetime64(f"{year}-01-01"), np.datetime64(f"{year}-12-31")
+    touch = (start <= last) & (end >= first)
+    if not touch.any():
+        return pd.DataFrame()
+    account = b["account"].fillna("").astype(str) if "account" in b.columns else pd.Series(
+        "", index=b.index)
+    frame = pd.DataFrame({
+        "institution_id": b["institution_id"].astype(str).to_numpy()[touch],
+        "carrier": b["carrier"].astype(str).to_numpy()[touch],
+        "group": np.where(account.to_numpy()[touch] == "", "",
+                          "account " + account.to_numpy()[touch]),
+        "start": start[touch].astype("datetime64[D]"), "end": end[touch].astype("datetime64[D]"),
+    }).sort_values(["institution_id", "carrier", "group", "start", "end"], kind="stable")
+    keys = ["institution_id", "carrier", "group"]
+    day = np.timedelta64(1, "D")
+    # The latest end before each bill in its group (NaT for the first).
+    latest = frame.groupby(keys, sort=False)["end"].cummax()
+    before = latest.groupby([frame[k] for k in keys], sort=False).shift(1)
+    start_d, end_d = frame["start"].to_numpy(), frame["end"].to_numpy()
+    before_d = before.to_numpy(dtype="datetime64[D]")
+    has_before = ~np.isnat(before_d)
+    lo, hi = np.maximum(start_d, first), np.minimum(np.minimum(end_d, before_d), last)
+    overlap = np.where(has_before & (start_d <= before_d),
+                       np.maximum((hi - lo) / day + 1, 0), 0).astype(int)
+    continuous = frame["carrier"].isin(CONTINUOUS_BILL_CARRIERS).to_numpy()
+    gap_lo = np.maximum(before_d + day, first)
+    gap_hi = np.minimum(start_d - day, last)
+    gap = np.where(has_before & continuous & (start_d > before_d + day),
+                   np.maximum((gap_hi - gap_lo) / day + 1, 0), 0).astype(int)
+    frame = frame.assign(overlap=overlap, gap=gap, before=before_d)
+    issue = frame[(frame["overlap"] > 0) | (frame["gap"] > 0)]
+    first_issue = {}
+    for (inst, carrier), g in issue.groupby(["institution_id", "carrier"], sort=False):
+        r = g.iloc[0]
+        what = "overlaps the bill ending" if r["overlap"] > 0 else "starts after a gap since"
+        where = f" ({r['group']})" if r["group"] else ""
+        first_issue[(inst, carrier)] = (
+            f"{pd.Timestamp(r['start']):%Y-%m-%d}…{pd.Timestamp(r['end']):%Y-%m-%d} {what} "
+            f"{pd.Timestamp(r['before']):%Y-%m-%d}{where}")
+    sums = frame.groupby(["institution_id", "carrier"], sort=True, as_index=False)[
+        ["overlap", "gap"]].sum()
+    flagged = (sums["overlap"] > 0) | (sums["gap"] > 0)
+    return pd.DataFrame({
+        "institution_id": sums["institution_id"],
+        "subject": "bill_periods:" + sums["carrier"],
+        "status": np.where(flagged, "flag", "ok"),
+        "value": (sums["overlap"] + sums["gap"]).astype(float),
+        "unit": "days", "coverage": np.nan, "reason": "", "missing": "",
+        "source": AUDIT_PUBLICATION,
+        "overlap_days": sums["overlap"].astype(float), "gap_days": sums["gap"].astype(float),
+        "first_issue": [first_issue.get((i, c), "") for i, c in
+                        zip(sums["institution_id"], sums["carrier"], strict=True)],
+    })
