@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["BILL_MONTH_COLUMNS", "CONTINUOUS_BILL_CARRIERS", "SEASONAL_CARRIERS", "bill_coverage", "spread_bills"]
+__all__ = [
+    "BILL_MONTH_COLUMNS", "CONTINUOUS_BILL_CARRIERS", "SEASONAL_CARRIERS", "bill_coverage",
+    "spread_bills",
+]
 
 #: Carriers billed per season (heating season): a bill covers every month it touches.
 SEASONAL_CARRIERS = frozenset({"heat"})

@@ -15,8 +15,10 @@ import pandas as pd
 from accounting import engine
 from accounting.engine import AnnualAccount
 from accounting.verdicts import verdict_records
+from accounting.verdicts.explain import label
+from jieneng.messages import DEFAULT_LANGUAGE, text
 
-__all__ = ["account_json", "account_table", "plain"]
+__all__ = ["account_json", "account_table", "has_data", "missing_reasons", "plain"]
 
 _FIGURE_KEYS = [
     "energy_tce", "co2_t", "scope1_co2_t", "scope2_co2_t", "mobile_tce", "heat_tce",
@@ -49,11 +51,55 @@ def plain(value: Any) -> Any:
     return value
 
 
-def account_json(account: AnnualAccount, institution: str | None = None) -> dict:
+def has_data(account: AnnualAccount) -> bool:
+    """Whether the year holds anything measured, billed or recorded (a meter reading, a bill or
+    a fuel record of any institution)."""
+    c = account.carriers
+    return bool(len(c)) and bool(((c["coverage"] > 0) | (c["quantity"] > 0)).any())
+
+
+def missing_reasons(row: dict, year: int, language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Why each unknown figure of one institution (a row of ``AnnualAccount.figures``) is
+    unknown: figure → sentence, for the figures of the JSON that are null."""
+    lacking = str(row.get("missing_carriers") or "")
+    if lacking == "*":
+        data = text("account.missing.nothing", language, year=year)
+    elif lacking:
+        names = "、" if language == "zh" else ", "
+        data = text("account.missing.carriers", language, carriers=names.join(
+            text(f"carrier.{c}", language) for c in lacking.split(",")))
+    else:
+        data = ""
+    area = text("account.missing.floor_area", language, year=year)
+    people = text("account.missing.occupants", language, year=year)
+    out = {}
+    for key in _FIGURE_KEYS:
+        if plain(row.get(key)) is not None:
+            continue
+        if key in ("floor_area_m2", "heated_area_m2"):
+            reason = area
+        elif key == "occupants":
+            reason = people
+        elif key.endswith("_per_m2") and plain(row.get("floor_area_m2")) is None:
+            reason = area
+        elif key.endswith("_per_person") and plain(row.get("occupants")) is None:
+            reason = people
+        else:
+            reason = data
+        if reason:
+            out[key] = reason
+    return out
+
+
+def account_json(account: AnnualAccount, institution: str | None = None,
+                 language: str = DEFAULT_LANGUAGE) -> dict:
     """The year as a JSON-ready dict: ``year``, ``institutions`` (a list) and ``totals``.
 
     This is what ``jieneng account --format json`` prints. ``institution``: only that
-    institution, and the totals of it alone.
+    institution, and the totals of it alone. An unknown figure is ``null`` and
+    ``missing`` (figure → sentence) says why; the totals leave unknown figures out and
+    ``<figure>_left_out`` says of how many institutions. ``language``: of the sentences
+    (verdict reasons, missing), Chinese by default.
     """
     figures = account.figures
     if institution is not None:
@@ -81,11 +127,16 @@ def account_json(account: AnnualAccount, institution: str | None = None) -> dict
             factors, on=["carrier", "unit", "province", "use"], how="left")
         entry["factors"] = [{k: plain(f[k]) for k in _FACTOR_KEYS}
                             for f in used.to_dict("records")]
-        entry["verdicts"] = verdict_records(verdicts_by.get(inst, account.verdicts.iloc[0:0]))
+        entry["missing"] = missing_reasons(row, account.year, language)
+        entry["verdicts"] = verdict_records(verdicts_by.get(inst, account.verdicts.iloc[0:0]),
+                                            language=language)
         institutions.append(entry)
     totals = {k: plain(v) for k, v in account.totals.items()}
     if institution is not None:
         totals = {k: plain(v) for k, v in engine.totals(figures).items()}
+    # The institutions whose energy the totals leave out (no data of a carrier they use).
+    totals["energy_tce_left_out_institutions"] = [
+        str(i) for i in figures.loc[figures["energy_tce"].isna(), "institution_id"]]
     return {"year": account.year, "institutions": institutions, "totals": totals}
 
 
@@ -107,34 +158,59 @@ def _carrier_entries(c: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def _fmt(value: Any, digits: int = 1, language: str = DEFAULT_LANGUAGE) -> str:
     value = plain(value)
-    return "—" if value is None else f"{value:,.{digits}f}"
+    return text("missing.dash", language) if value is None else f"{value:,.{digits}f}"
 
 
-def account_table(data: dict) -> str:
+def _pad(cell: str, width: int, left: bool = False) -> str:
+    """``cell`` padded to ``width`` terminal columns (a CJK character takes two)."""
+    wide = sum(1 for ch in cell if 0x2E80 <= ord(ch) <= 0x9FFF or 0xFF00 <= ord(ch) <= 0xFF60)
+    space = " " * max(width - len(cell) - wide, 0)
+    return cell + space if left else space + cell
+
+
+def account_table(data: dict, language: str = DEFAULT_LANGUAGE) -> str:
     """The text table ``jieneng account`` prints: one line per institution of
     :func:`account_json` ``data``, with its quota and 十四五 verdicts counted by status, and the
-    totals."""
-    header = (f"{'institution':<12} {'energy tce':>11} {'CO2 t':>10} {'kgce/m2':>8} "
-              f"{'kgce/person':>11} {'water m3/p':>10} {'coverage':>8}  verdicts")
-    lines = [f"Jieneng accounts {data['year']}", header, "-" * len(header)]
+    totals (which say how many institutions they leave out). Headers and statuses come from
+    the message catalog in ``language``; an unknown figure is shown as ``–``."""
+    def h(key: str) -> str:
+        return text(f"account.table.{key}", language)
+
+    widths = (12, 13, 12, 10, 12, 10, 8)
+    names = ("institution", "energy", "co2", "kgce_per_m2", "kgce_per_person",
+             "water_per_person", "coverage")
+    header = " ".join(_pad(h(n), w, left=(i == 0))
+                      for i, (n, w) in enumerate(zip(names, widths, strict=True)))
+    header += "  " + h("verdicts")
+    dash = text("missing.dash", language)
+    lines = [h("title").format(year=data["year"]), header, "-" * len(header)]
     for inst in data["institutions"]:
         counts: dict[str, int] = {}
         for v in inst["verdicts"]:
             if v["kind"] in ("quota", "fyp14"):
                 counts[v["status"]] = counts.get(v["status"], 0) + 1
-        summary = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+        summary = ", ".join(f"{label('status', k, language)} {n}"
+                            for k, n in sorted(counts.items()))
         coverage = inst["coverage"]["energy"]
-        lines.append(
-            f"{inst['institution_id']:<12} {_fmt(inst['energy_tce'], 2):>11} "
-            f"{_fmt(inst['co2_t'], 2):>10} {_fmt(inst['kgce_per_m2'], 2):>8} "
-            f"{_fmt(inst['kgce_per_person'], 1):>11} {_fmt(inst['water_m3_per_person'], 1):>10} "
-            f"{'—' if coverage is None else f'{coverage:.0%}':>8}  {summary}")
+        cells = (str(inst["institution_id"]), _fmt(inst["energy_tce"], 2, language),
+                 _fmt(inst["co2_t"], 2, language), _fmt(inst["kgce_per_m2"], 2, language),
+                 _fmt(inst["kgce_per_person"], 1, language),
+                 _fmt(inst["water_m3_per_person"], 1, language),
+                 dash if coverage is None else f"{coverage:.0%}")
+        lines.append(" ".join(_pad(c, w, left=(i == 0))
+                              for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+                     + f"  {summary}")
     t = data["totals"]
     lines.append("-" * len(header))
-    lines.append(
-        f"{'total':<12} {_fmt(t['energy_tce'], 2):>11} {_fmt(t['co2_t'], 2):>10} "
-        f"{_fmt(t['kgce_per_m2'], 2):>8} {_fmt(t['kgce_per_person'], 1):>11} "
-        f"{_fmt(t['water_m3_per_person'], 1):>10}")
+    cells = (h("total"), _fmt(t["energy_tce"], 2, language), _fmt(t["co2_t"], 2, language),
+             _fmt(t["kgce_per_m2"], 2, language), _fmt(t["kgce_per_person"], 1, language),
+             _fmt(t["water_m3_per_person"], 1, language))
+    lines.append(" ".join(_pad(c, w, left=(i == 0))
+                          for i, (c, w) in enumerate(zip(cells, widths[:len(cells)],
+                                                         strict=True))))
+    left_out = t.get("energy_tce_left_out_institutions") or []
+    if left_out:
+        lines.append(h("left_out").format(n=len(left_out), which=", ".join(left_out)))
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from jieneng.messages import DEFAULT_LANGUAGE, LANGUAGES
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
 from jieneng.vocabulary import ExitCode, LedgerKind
 
@@ -42,6 +43,16 @@ def _config_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
         "--config", "-c", type=Path, required=required, metavar="FILE",
         help="settings file (TOML), e.g. config/demo.toml",
     )
+
+
+def _figures_args(p: argparse.ArgumentParser) -> None:
+    """``account`` and ``report``: the officer's language and the explicit empty form."""
+    p.add_argument("--language", choices=list(LANGUAGES), default=DEFAULT_LANGUAGE,
+                   help="language of verdicts, reasons and table headers "
+                   f"(default {DEFAULT_LANGUAGE}: 中文)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a year without any meter reading, bill or fuel record gives an empty "
+                   f"form (default: says so and exits {int(ExitCode.no_data)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,12 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--institution", help="only this institution id")
     p.add_argument("--format", choices=["json", "table"], default="table")
+    _figures_args(p)
 
     p = sub.add_parser("report", help="the annual 公共机构能源资源消费统计 workbook (xlsx/csv/json)")
     _config_arg(p)
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file: .xlsx, .csv or .json")
+    _figures_args(p)
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
     _config_arg(p)

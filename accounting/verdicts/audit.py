@@ -9,8 +9,8 @@
     the bills of one account (without an account: of the institution) and carrier that touch
     the year: ``flag`` when two periods overlap (days counted twice) or, for a carrier billed
     every month (electricity, water, gas), when days between two bills are billed by none;
-    ``ok`` otherwise. ``overlap_days`` and ``gap_days`` count the days, ``first_issue`` names
-    the first pair of bills.
+    ``ok`` otherwise. ``overlap_days`` and ``gap_days`` count the days; ``issue`` (overlap or
+    gap), ``issue_start``, ``issue_end`` and ``issue_before`` name the first pair of bills.
 ``bill_unit_price:<carrier>``
     a bill's unit price (cost_cny ÷ quantity) outside ``price_ratio_low`` … ``price_ratio_high``
     × the median of the year's bills of the same carrier and unit (at least ``min_price_peers``
@@ -38,7 +38,8 @@ from accounting.verdicts.rules import DEFAULT_RULES, VerdictRules
 __all__ = ["AUDIT_EXTRA", "audit_parts", "audit_verdicts", "bill_period_checks"]
 
 #: What the audit checks rest on, as an officer cites it.
-AUDIT_PUBLICATION = ("国管局《公共机构能源资源消费统计调查制度》(国管节能〔2022〕301号) 数据审核, 如哈密市 (2023) 所用")
+AUDIT_PUBLICATION = ("国管局《公共机构能源资源消费统计调查制度》(国管节能〔2022〕301号) 数据审核, "
+                     "如哈密市 (2023) 所用")
 
 #: Audit verdicts' columns after :data:`VERDICT_COLUMNS`: the figures they rest on.
 AUDIT_EXTRA = ["previous_value", "change", "ratio", "guide", "baseline", "constraint", "table",
@@ -154,37 +155,38 @@ def _price_checks(bills: pd.DataFrame, year: int, rules: VerdictRules) -> pd.Dat
     min_bills = rules.min_price_peers
     b["far"] = (b["ratio"] < low) | (b["ratio"] > high)
     rows = []
+    # The reason is written by ``explain`` from price_case and the figures (its catalog).
     for (inst, carrier, unit), g in b.groupby(["institution_id", "carrier", "unit"]):
         n = int(g["n"].iloc[0])
         median = float(g["median"].iloc[0])
+        far_bills = ""
         if n >= min_bills and not median > 0:
-            status, reason = "unknown", (f"the median unit price of {carrier} bills is "
-                                         f"{median:g} CNY/{unit}: nothing to compare with")
+            status, case = "unknown", "no_median"
             missing = f"{carrier} bills with a positive cost_cny"
         elif n < min_bills:
-            status, reason = "unknown", (f"{n} {carrier} bill(s) with a cost in {year}; at least "
-                                         f"{min_bills} needed to compare unit prices")
+            status, case = "unknown", "few"
             missing = f"at least {min_bills} {carrier} bills with cost_cny"
         elif g["far"].any():
             far = g[g["far"]]
-            status, missing = "flag", ""
-            reason = "; ".join(
-                f"bill {pd.Timestamp(s):%Y-%m-%d}…{pd.Timestamp(e):%Y-%m-%d}: {p:.3f} "
-                f"CNY/{unit} = {r:.2f}× the median {median:.3f}"
+            status, case, missing = "flag", "flag", ""
+            far_bills = "; ".join(
+                f"{pd.Timestamp(s):%Y-%m-%d}…{pd.Timestamp(e):%Y-%m-%d}: {p:.3f} "
+                f"CNY/{unit} = {r:.2f}×"
                 for s, e, p, r in zip(far["period_start"], far["period_end"], far["price"],
                                       far["ratio"], strict=True))
         else:
-            status, missing = "ok", ""
-            reason = (f"{len(g)} bill(s) within {low}…{high}× the median {median:.3f} "
-                      f"CNY/{unit} of {n} {carrier} bills")
+            status, case, missing = "ok", "ok", ""
         worst = g.loc[(g["ratio"] - 1.0).abs().fillna(-1.0).idxmax()]
         rows.append({
             "institution_id": inst, "subject": f"bill_unit_price:{carrier}", "status": status,
             "value": float(worst["price"]), "unit": f"CNY/{unit}", "coverage": np.nan,
-            "reason": reason, "missing": missing, "source": AUDIT_PUBLICATION, "ratio": float(worst["ratio"]),
+            "reason": "", "missing": missing, "source": AUDIT_PUBLICATION,
+            "ratio": float(worst["ratio"]), "price_case": case, "price_bills": float(n),
+            "price_count": float(len(g)), "price_median": median, "price_low": float(low),
+            "price_high": float(high), "price_min_bills": float(min_bills),
+            "far_bills": far_bills,
         })
     return pd.DataFrame(rows)
-
 
 
 def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -200,8 +202,9 @@ def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     pandas.DataFrame
         Verdict rows (kind set by the caller): institution_id, subject
         ``bill_periods:<carrier>``, status ``flag`` or ``ok``, value (days overlapped + days
-        without a bill) [days], overlap_days, gap_days, first_issue (e.g. ``2025-03-01…03-31
-        overlaps 2025-02-26…03-25``), reason "" (written by ``explain``), source.
+        without a bill) [days], overlap_days, gap_days, issue (``overlap`` or ``gap``), issue_start,
+        issue_end (the first bill in question), issue_before (the end of the bill before it),
+        reason "" (written by ``explain``), source.
     """
     b = bills
     if b.empty:
@@ -239,14 +242,12 @@ def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
                    np.maximum((gap_hi - gap_lo) / day + 1, 0), 0).astype(int)
     frame = frame.assign(overlap=overlap, gap=gap, before=before_d)
     issue = frame[(frame["overlap"] > 0) | (frame["gap"] > 0)]
-    first_issue = {}
+    first_issue: dict[tuple[str, str], tuple[str, str, str, str]] = {}
     for (inst, carrier), g in issue.groupby(["institution_id", "carrier"], sort=False):
         r = g.iloc[0]
-        what = "overlaps the bill ending" if r["overlap"] > 0 else "starts after a gap since"
-        where = f" ({r['group']})" if r["group"] else ""
         first_issue[(inst, carrier)] = (
-            f"{pd.Timestamp(r['start']):%Y-%m-%d}…{pd.Timestamp(r['end']):%Y-%m-%d} {what} "
-            f"{pd.Timestamp(r['before']):%Y-%m-%d}{where}")
+            "overlap" if r["overlap"] > 0 else "gap", f"{pd.Timestamp(r['start']):%Y-%m-%d}",
+            f"{pd.Timestamp(r['end']):%Y-%m-%d}", f"{pd.Timestamp(r['before']):%Y-%m-%d}")
     sums = frame.groupby(["institution_id", "carrier"], sort=True, as_index=False)[
         ["overlap", "gap"]].sum()
     flagged = (sums["overlap"] > 0) | (sums["gap"] > 0)
@@ -258,6 +259,7 @@ def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:
         "unit": "days", "coverage": np.nan, "reason": "", "missing": "",
         "source": AUDIT_PUBLICATION,
         "overlap_days": sums["overlap"].astype(float), "gap_days": sums["gap"].astype(float),
-        "first_issue": [first_issue.get((i, c), "") for i, c in
-                        zip(sums["institution_id"], sums["carrier"], strict=True)],
+        **{name: [first_issue.get((i, c), ("", "", "", ""))[k] for i, c in
+                  zip(sums["institution_id"], sums["carrier"], strict=True)]
+           for k, name in enumerate(("issue", "issue_start", "issue_end", "issue_before"))},
     })
