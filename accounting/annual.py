@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from accounting import engine
-from accounting.consumption import annual_inputs
+from accounting.consumption import annual_inputs, read_input_ledgers
 from accounting.engine import AnnualAccount
-from accounting.ledgers import LedgerStore
 from accounting.reference_data import load_reference
 from accounting.settings import AccountingConfig
 from accounting.verdicts.rules import VerdictRules
@@ -60,9 +59,10 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         years = sorted({year, year - 1, base_year})
         as_of = today(settings)  # the current year's floor area is today's, not year-end's
         profiles, consumption = {}, {}
+        ledgers = read_input_ledgers(settings)  # once, for every year
         for y in years:
             say(f"accounting {y}: reading ledgers and metered months …")
-            inputs = annual_inputs(settings, y, store)
+            inputs = annual_inputs(settings, y, store, ledgers=ledgers)
             consumption[y] = inputs.consumption
             profiles[y] = engine.institution_profile(
                 inputs.institutions, inputs.buildings, inputs.headcount, y,
@@ -77,7 +77,7 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         if y != year:
             say(f"accounting {y}: figures (for comparison with {year}) …")
             figures[y] = engine.account_figures(consumption[y], profiles[y], reference, y)[2]
-    bills = LedgerStore(settings.resolve(settings.accounting.ledger_path)).table("bills")
+    bills = ledgers["bills"]
     say(f"accounting {year}: figures and verdicts …")
     return engine.account_year(
         year, consumption[year], profiles[year], reference, settings.accounting.min_coverage,

@@ -34,14 +34,15 @@ import numpy as np
 import pandas as pd
 
 from accounting import units
-from accounting.bills import bill_coverage, spread_bills
+from accounting.bills import bill_coverage, bills_touching, spread_bills
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
 from accounting.settings import AccountingConfig
 from jieneng.vocabulary import CONSUMPTION_COLUMNS as VOCABULARY_CONSUMPTION_COLUMNS
 from storage import open_store
 
-__all__ = ["CONSUMPTION_COLUMNS", "Inputs", "annual_inputs", "metered_to_consumption"]
+__all__ = ["CONSUMPTION_COLUMNS", "INPUT_LEDGERS", "Inputs", "annual_inputs",
+           "metered_to_consumption", "read_input_ledgers"]
 
 #: Columns of the monthly consumption table (the vocabulary's, as a list for frame indexing).
 CONSUMPTION_COLUMNS = list(VOCABULARY_CONSUMPTION_COLUMNS)
@@ -71,7 +72,19 @@ class Inputs:
     findings: pd.DataFrame
 
 
-def annual_inputs(settings: AccountingConfig, year: int, store: Any = None) -> Inputs:
+#: The ledgers :func:`annual_inputs` reads.
+INPUT_LEDGERS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities",
+                 "bills")
+
+
+def read_input_ledgers(settings: AccountingConfig) -> dict[str, pd.DataFrame]:
+    """The ledgers of :data:`INPUT_LEDGERS`, read once (for several years' inputs)."""
+    ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
+    return {kind: ledgers.table(kind) for kind in INPUT_LEDGERS}
+
+
+def annual_inputs(settings: AccountingConfig, year: int, store: Any = None,
+                  ledgers: dict[str, pd.DataFrame] | None = None) -> Inputs:
     """Gather the ledgers and the monthly consumption table of a year.
 
     Parameters
@@ -83,11 +96,10 @@ def annual_inputs(settings: AccountingConfig, year: int, store: Any = None) -> I
     store
         A ``storage.TimeSeriesStore``; when None and meters are configured, the store is opened
         with ``storage.open_store(settings)`` and closed again.
+    ledgers
+        :func:`read_input_ledgers`, when the caller has read them already (several years).
     """
-    ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
-    tables = {kind: ledgers.table(kind) for kind in (
-        "institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills",
-    )}
+    tables = read_input_ledgers(settings) if ledgers is None else ledgers
 
     metered = pd.DataFrame(columns=METERED_COLUMNS)
     findings = pd.DataFrame(columns=FINDING_COLUMNS)
@@ -148,7 +160,7 @@ def metered_to_consumption(metered: pd.DataFrame) -> pd.DataFrame:
 
 def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     """The bills ledger → monthly rows of ``year`` in canonical units (source ``bill``)."""
-    months = spread_bills(bills)
+    months = spread_bills(bills_touching(bills, year))
     months = months[months["month"].dt.year == year] if not months.empty else months
     if months.empty:
         return pd.DataFrame(columns=CONSUMPTION_COLUMNS)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from accounting import units
-from accounting.bills import spread_bills
+from accounting.bills import bills_touching, spread_bills
 
 __all__ = ["COST_CARRIERS", "annual_costs", "billed_costs", "cost_summary"]
 
@@ -62,7 +62,7 @@ def billed_costs(bills: pd.DataFrame, fuel: pd.DataFrame, vehicles: pd.DataFrame
         with a cost) [unit], uncosted_quantity (on those without) [unit], cost_cny [元].
     """
     parts = []
-    months = spread_bills(bills)
+    months = spread_bills(bills_touching(bills, year))
     if len(months):
         months = units.to_canonical_frame(months[months["month"].dt.year == year])
         parts.append(months[["institution_id", "carrier", "unit", "quantity", "cost_cny"]])

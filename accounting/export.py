@@ -102,17 +102,29 @@ def account_json(account: AnnualAccount, institution: str | None = None,
     (verdict reasons, missing), Chinese by default.
     """
     figures = account.figures
+    carriers, verdicts = account.carriers, account.verdicts
     if institution is not None:
         figures = figures[figures["institution_id"] == institution]
-    carriers = account.carriers
-    factors = account.factors
-    carriers_by = {k: g for k, g in carriers.groupby("institution_id", sort=False, observed=True)}
-    verdicts_by = {k: g for k, g in account.verdicts.groupby("institution_id", sort=False,
-                                                             observed=True)}
+        carriers = carriers[carriers["institution_id"].astype(str) == institution]
+        verdicts = verdicts[verdicts["institution_id"].astype(str) == institution]
+    # Every table is turned into plain records once and grouped in Python: a province's year
+    # has tens of thousands of institutions, so nothing here runs pandas per institution.
+    factor_of = {(f["carrier"], f["unit"], "" if pd.isna(f["province"]) else f["province"],
+                  f["use"]): {k: plain(f[k]) for k in _FACTOR_KEYS}
+                 for f in account.factors.to_dict("records")}
+    carriers_by: dict[str, list[dict]] = {}
+    text_columns = {c: carriers[c].astype(object) for c in
+                    ("institution_id", "carrier", "unit", "province", "use")}
+    for r in carriers.assign(**text_columns).to_dict("records"):
+        carriers_by.setdefault(str(r["institution_id"]), []).append(r)
+    verdicts_by: dict[str, list[dict]] = {}
+    records = verdict_records(verdicts, language=language)
+    for inst, record in zip(verdicts["institution_id"].astype(str), records, strict=True):
+        verdicts_by.setdefault(inst, []).append(record)
     institutions = []
     for row in figures.to_dict("records"):
         inst = row["institution_id"]
-        c = carriers_by.get(inst, carriers.iloc[0:0])
+        c = carriers_by.get(str(inst), [])
         entry: dict[str, Any] = {"institution_id": inst}
         entry.update({k: plain(row.get(k)) for k in _PROFILE_KEYS})
         entry.update({k: plain(row.get(k)) for k in _FIGURE_KEYS})
@@ -123,13 +135,12 @@ def account_json(account: AnnualAccount, institution: str | None = None,
             "estimated_share": plain(row["estimated_share"]),
         }
         entry["carriers"] = _carrier_entries(c)
-        used = c[["carrier", "unit", "province", "use"]].merge(
-            factors, on=["carrier", "unit", "province", "use"], how="left")
-        entry["factors"] = [{k: plain(f[k]) for k in _FACTOR_KEYS}
-                            for f in used.to_dict("records")]
+        entry["factors"] = [
+            factor_of.get((r["carrier"], r["unit"], "" if pd.isna(r["province"]) else
+                           r["province"], r["use"]), {k: None for k in _FACTOR_KEYS})
+            for r in c]
         entry["missing"] = missing_reasons(row, account.year, language)
-        entry["verdicts"] = verdict_records(verdicts_by.get(inst, account.verdicts.iloc[0:0]),
-                                            language=language)
+        entry["verdicts"] = verdicts_by.get(str(inst), [])
         institutions.append(entry)
     totals = {k: plain(v) for k, v in account.totals.items()}
     if institution is not None:
@@ -140,20 +151,28 @@ def account_json(account: AnnualAccount, institution: str | None = None,
     return {"year": account.year, "institutions": institutions, "totals": totals}
 
 
-def _carrier_entries(c: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _carrier_entries(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """One institution's carriers (its rows of ``AnnualAccount.carriers`` as records): per
+    carrier (× unit when it has several), quantity, tce, CO2, coverage and the uses."""
+    units: dict[str, set[str]] = {}
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        units.setdefault(r["carrier"], set()).add(r["unit"])
+        groups.setdefault((r["carrier"], r["unit"]), []).append(r)
     out: dict[str, dict[str, Any]] = {}
-    units_per_carrier = c.groupby("carrier", observed=True)["unit"].nunique()
-    for (carrier, unit), g in c.groupby(["carrier", "unit"], sort=True, observed=True):
-        key = carrier if units_per_carrier[carrier] == 1 else f"{carrier} [{unit}]"
-        quantity = float(g["quantity"].sum())
+    for (carrier, unit), g in sorted(groups.items()):
+        key = carrier if len(units[carrier]) == 1 else f"{carrier} [{unit}]"
+        quantity = float(sum(r["quantity"] for r in g))
+        uses: dict[str, float] = {}
+        for r in sorted(g, key=lambda r: r["use"]):
+            uses[r["use"]] = uses.get(r["use"], 0.0) + float(r["quantity"])
+        coverage = (sum(r["coverage"] * r["quantity"] for r in g) / quantity if quantity > 0
+                    else sum(r["coverage"] for r in g) / len(g))
         out[key] = {
             "quantity": quantity, "unit": unit,
-            "tce": float(g["kgce"].sum()) / 1000.0, "co2_t": float(g["kgco2"].sum()) / 1000.0,
-            "coverage": plain(
-                (g["coverage"] * g["quantity"]).sum() / quantity if quantity > 0
-                else g["coverage"].mean()),
-            "uses": {u: float(q) for u, q in g.groupby("use", observed=True)["quantity"].sum()
-                     .items()},
+            "tce": float(sum(r["kgce"] for r in g)) / 1000.0,
+            "co2_t": float(sum(r["kgco2"] for r in g)) / 1000.0,
+            "coverage": plain(coverage), "uses": uses,
         }
     return out
 

@@ -427,8 +427,7 @@ def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
             values = pd.to_numeric(out[col.name])
             out[col.name] = values.astype("Int64") if values.isna().any() else values.astype(int)
         elif col.kind == "bool":
-            out[col.name] = out[col.name].map(lambda v: bool(v) if pd.notna(v) else False)
-            out[col.name] = out[col.name].astype(bool)
+            out[col.name] = pd.to_numeric(out[col.name]).fillna(0).astype(bool)
         else:
             out[col.name] = out[col.name].astype(object)
     if schema.kind == "facilities":

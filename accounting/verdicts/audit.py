@@ -154,39 +154,51 @@ def _price_checks(bills: pd.DataFrame, year: int, rules: VerdictRules) -> pd.Dat
     low, high = rules.price_ratio_limits
     min_bills = rules.min_price_peers
     b["far"] = (b["ratio"] < low) | (b["ratio"] > high)
-    rows = []
-    # The reason is written by ``explain`` from price_case and the figures (its catalog).
-    for (inst, carrier, unit), g in b.groupby(["institution_id", "carrier", "unit"]):
-        n = int(g["n"].iloc[0])
-        median = float(g["median"].iloc[0])
-        far_bills = ""
-        if n >= min_bills and not median > 0:
-            status, case = "unknown", "no_median"
-            missing = f"{carrier} bills with a positive cost_cny"
-        elif n < min_bills:
-            status, case = "unknown", "few"
-            missing = f"at least {min_bills} {carrier} bills with cost_cny"
-        elif g["far"].any():
-            far = g[g["far"]]
-            status, case, missing = "flag", "flag", ""
-            far_bills = "; ".join(
+    # Per institution × carrier × unit, vectorised (a province has hundreds of thousands of
+    # bills); the reason is written by ``explain`` from price_case and the figures (its
+    # catalog). Only the flagged groups' far bills are listed, in Python.
+    keys = ["institution_id", "carrier", "unit"]
+    b["deviation"] = (b["ratio"] - 1.0).abs().fillna(-1.0)
+    b = b.reset_index(drop=True)
+    worst = b.loc[b.groupby(keys, sort=True)["deviation"].idxmax()].reset_index(drop=True)
+    per = b.groupby(keys, sort=True).agg(count=("price", "size"), far=("far", "any"))
+    per = per.reset_index()
+    n = worst["n"].to_numpy(dtype=float)
+    median = worst["median"].to_numpy(dtype=float)
+    enough = n >= min_bills
+    case = np.select([enough & ~(median > 0), ~enough, per["far"].to_numpy()],
+                     ["no_median", "few", "flag"], default="ok")
+    status = np.select([case == "no_median", case == "few", case == "flag"],
+                       ["unknown", "unknown", "flag"], default="ok")
+    carrier = worst["carrier"].astype(str)
+    missing = np.select(
+        [case == "no_median", case == "few"],
+        [(carrier + " bills with a positive cost_cny").to_numpy(),
+         (f"at least {min_bills} " + carrier + " bills with cost_cny").to_numpy()], default="")
+    far_bills = np.full(len(worst), "", dtype=object)
+    flagged = np.flatnonzero(case == "flag")
+    if len(flagged):
+        far = b[b["far"]]
+        text_of = {}
+        for key, g in far.groupby(keys, sort=False):
+            text_of[key] = "; ".join(
                 f"{pd.Timestamp(s):%Y-%m-%d}…{pd.Timestamp(e):%Y-%m-%d}: {p:.3f} "
-                f"CNY/{unit} = {r:.2f}×"
-                for s, e, p, r in zip(far["period_start"], far["period_end"], far["price"],
-                                      far["ratio"], strict=True))
-        else:
-            status, case, missing = "ok", "ok", ""
-        worst = g.loc[(g["ratio"] - 1.0).abs().fillna(-1.0).idxmax()]
-        rows.append({
-            "institution_id": inst, "subject": f"bill_unit_price:{carrier}", "status": status,
-            "value": float(worst["price"]), "unit": f"CNY/{unit}", "coverage": np.nan,
-            "reason": "", "missing": missing, "source": AUDIT_PUBLICATION,
-            "ratio": float(worst["ratio"]), "price_case": case, "price_bills": float(n),
-            "price_count": float(len(g)), "price_median": median, "price_low": float(low),
-            "price_high": float(high), "price_min_bills": float(min_bills),
-            "far_bills": far_bills,
-        })
-    return pd.DataFrame(rows)
+                f"CNY/{key[2]} = {r:.2f}×"
+                for s, e, p, r in zip(g["period_start"], g["period_end"], g["price"],
+                                      g["ratio"], strict=True))
+        for i in flagged:
+            far_bills[i] = text_of.get(tuple(worst.loc[i, keys]), "")
+    return pd.DataFrame({
+        "institution_id": worst["institution_id"].to_numpy(),
+        "subject": ("bill_unit_price:" + carrier).to_numpy(), "status": status,
+        "value": worst["price"].to_numpy(dtype=float),
+        "unit": ("CNY/" + worst["unit"].astype(str)).to_numpy(), "coverage": np.nan,
+        "reason": "", "missing": missing, "source": AUDIT_PUBLICATION,
+        "ratio": worst["ratio"].to_numpy(dtype=float), "price_case": case, "price_bills": n,
+        "price_count": per["count"].to_numpy(dtype=float), "price_median": median,
+        "price_low": float(low), "price_high": float(high),
+        "price_min_bills": float(min_bills), "far_bills": far_bills,
+    })
 
 
 def bill_period_checks(bills: pd.DataFrame, year: int) -> pd.DataFrame:

@@ -127,7 +127,7 @@ def test_account_single_institution_and_table(config, capsys):
     assert main(["account", "--config", str(config), "--year", str(YEAR)]) == 0
     table = capsys.readouterr().out
     assert "gov03" in table
-    assert "total" in table
+    assert "合计" in table          # the officer's language by default
 
 
 def test_account_unknown_institution_exits_2(config, capsys):

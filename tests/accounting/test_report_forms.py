@@ -186,7 +186,7 @@ def test_an_institution_without_any_data_is_blank_never_zero(city, extras):
     assert entry["electricity_kwh"] is None
     assert entry["costs_cny"]["electricity"] is None
     assert entry["cost_total_cny"] is None
-    assert "electricity" in entry["missing"]["energy_tce"]
+    assert "无任何计量数据" in entry["missing"]["energy_tce"]
     # The totals leave d (and b, without water) out and say so.
     assert data["totals"]["energy_tce_left_out"] == 1
     assert data["totals"]["water_m3_left_out"] == 2
