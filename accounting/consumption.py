@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from accounting import units
-from accounting.bills import bill_coverage, bills_touching, spread_bills
+from accounting.bills import SEASONAL_CARRIERS, bills_touching
+from accounting.codes import text_codes
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
 from accounting.settings import AccountingConfig
@@ -159,21 +160,111 @@ def metered_to_consumption(metered: pd.DataFrame) -> pd.DataFrame:
 
 
 def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
-    """The bills ledger → monthly rows of ``year`` in canonical units (source ``bill``)."""
-    months = spread_bills(bills_touching(bills, year))
-    months = months[months["month"].dt.year == year] if not months.empty else months
-    if months.empty:
+    """The bills ledger → monthly rows of ``year`` in canonical units (source ``bill``).
+
+    The result is that of :func:`accounting.bills.spread_bills` (by day fraction),
+    :func:`accounting.units.to_canonical_frame` and :func:`accounting.bills.bill_coverage`
+    summed per institution × carrier × use × month, computed on integer codes: each text
+    (institution, carrier, unit, use, account) is coded once per distinct value, not per bill
+    or month, so half a million bills take a fraction of a second.
+    """
+    b = bills_touching(bills, year)
+    if b.empty:
         return pd.DataFrame(columns=CONSUMPTION_COLUMNS)
-    months = units.to_canonical_frame(months)
-    coverage = bill_coverage(months)
-    out = months.groupby(["institution_id", "carrier", "use", "month"], as_index=False).agg(
-        quantity=("quantity", "sum"), unit=("unit", "first")
-    )
-    out = out.merge(coverage, on=["institution_id", "carrier", "use", "month"], how="left")
-    out["month"] = out["month"].dt.month
-    out["source"] = "bill"
-    out["estimated_share"] = 0.0
-    return out[CONSUMPTION_COLUMNS]
+    b = b.reset_index(drop=True)
+    start = pd.to_datetime(b["period_start"]).to_numpy(dtype="datetime64[D]")
+    end = pd.to_datetime(b["period_end"]).to_numpy(dtype="datetime64[D]")
+    if (end < start).any():
+        bad = int(np.flatnonzero(end < start)[0])
+        raise ValueError(f"bill row {bad}: period_end {end[bad]} is before period_start")
+    # Texts are coded by runs (accounting.codes.text_codes: a ledger holds an institution's
+    # bills together, so only the first of each run of equal values is hashed).
+    inst_coded = text_codes(b["institution_id"])
+    order = np.argsort(inst_coded.names.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    inst, inst_names = rank[inst_coded.codes], inst_coded.names[order]
+    use_column = b["use"] if "use" in b.columns else pd.Series(None, index=b.index)
+    if use_column.isna().any():
+        use_column = use_column.where(use_column.notna(), b["carrier"].map(_default_bill_use))
+    # A line: carrier × unit × use, coded from each column's codes (no tuple is hashed).
+    coded = [text_codes(column) for column in (b["carrier"], b["unit"], use_column)]
+    combined = np.zeros(len(b), dtype=np.int64)
+    for codes, names in coded:
+        combined = combined * len(names) + codes
+    distinct, line = np.unique(combined, return_inverse=True)
+    lines = []
+    for value in distinct:
+        parts = []
+        for _codes, names in reversed(coded):
+            value, code = divmod(int(value), len(names))
+            parts.append(names[code])
+        lines.append(tuple(reversed(parts)))
+    account = (b["account"].fillna("").astype(str) if "account" in b.columns
+               else pd.Series("", index=b.index))
+    acct = text_codes(account).codes
+    # Per line (carrier × unit × use, a handful): the canonical scale and names.
+    line_carrier = np.array([c for c, _, _ in lines], dtype=object)
+    line_scale = np.array([units.unit_scale(c, u) for c, u, _ in lines], dtype=float)
+    out_line, out_lines = pd.factorize(pd.MultiIndex.from_arrays(
+        [line_carrier, np.array([u for _, _, u in lines], dtype=object)]), sort=True)
+    seasonal = np.array([c in SEASONAL_CARRIERS for c, _ in out_lines], dtype=bool)
+
+    # Spread by day fraction, months of ``year`` only (0-11).
+    total_days = (end - start).astype(np.int64) + 1
+    first_month = start.astype("datetime64[M]")
+    n_months = (end.astype("datetime64[M]") - first_month).astype(np.int64) + 1
+    bill = np.repeat(np.arange(len(b)), n_months)
+    step = np.arange(len(bill)) - np.repeat(np.cumsum(n_months) - n_months, n_months)
+    month_m = first_month[bill] + step.astype("timedelta64[M]")
+    month_index = month_m.astype(np.int64) - (np.datetime64(f"{year}-01", "M").astype(np.int64))
+    keep = (month_index >= 0) & (month_index < 12)
+    bill, month_m, month_index = bill[keep], month_m[keep], month_index[keep]
+    month_first = month_m.astype("datetime64[D]")
+    month_last = (month_m + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(
+        1, "D")
+    days = (np.minimum(month_last, end[bill]) - np.maximum(month_first, start[bill])).astype(
+        np.int64) + 1
+    in_month = (month_last - month_first).astype(np.int64) + 1
+    quantity = (b["quantity"].to_numpy(dtype=float)[bill] * line_scale[line[bill]]
+                * days / total_days[bill])
+
+    # Group: institution × output line (carrier × use) × month.
+    n_out = len(out_lines)
+    group = (inst[bill] * n_out + out_line[line[bill]]) * 12 + month_index
+    keys, inverse = np.unique(group, return_inverse=True)
+    sums = np.bincount(inverse, weights=quantity, minlength=len(keys))
+    # Coverage: per account, its days in the month ÷ the month's days (at most 1; a seasonal
+    # carrier's bill covers every month it touches); the accounts of a group averaged.
+    pair, pair_of = np.unique(inverse.astype(np.int64) * (int(acct.max()) + 1) + acct[bill],
+                              return_inverse=True)
+    pair_days = np.bincount(pair_of, weights=days, minlength=len(pair))
+    pair_in_month = np.zeros(len(pair))
+    pair_in_month[pair_of] = in_month
+    pair_group = pair // (int(acct.max()) + 1)
+    share = np.minimum(pair_days / pair_in_month, 1.0)
+    key_line = (keys // 12) % n_out
+    share = np.where(seasonal[key_line[pair_group]], 1.0, share)
+    coverage = (np.bincount(pair_group, weights=share, minlength=len(keys))
+                / np.bincount(pair_group, minlength=len(keys)))
+    carrier_names = np.array([c for c, _ in out_lines], dtype=object)
+    use_names = np.array([u for _, u in out_lines], dtype=object)
+    return pd.DataFrame({
+        "institution_id": np.asarray(inst_names, dtype=object)[keys // 12 // n_out],
+        "month": (keys % 12 + 1).astype(np.int64),
+        "carrier": carrier_names[key_line],
+        "unit": np.array([units.CANONICAL_UNITS[c] for c in carrier_names],
+                         dtype=object)[key_line],
+        "quantity": sums, "use": use_names[key_line], "source": "bill",
+        "coverage": coverage, "estimated_share": 0.0,
+    })[CONSUMPTION_COLUMNS]
+
+
+def _default_bill_use(carrier: str) -> str:
+    """How a bill's carrier is used when the ledger frame has no use (the ledger fills it)."""
+    if carrier == "pv":
+        return "generation"
+    return "purchased" if carrier in ("electricity", "heat", "water") else "stationary"
 
 
 def fuel_to_consumption(fuel: pd.DataFrame, vehicles: pd.DataFrame, year: int) -> pd.DataFrame:
