@@ -192,7 +192,7 @@ def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     combined = np.zeros(len(b), dtype=np.int64)
     for codes, names in coded:
         combined = combined * len(names) + codes
-    distinct, line = np.unique(combined, return_inverse=True)
+    distinct, line = _dense_unique(combined)
     lines = []
     for value in distinct:
         parts = []
@@ -210,38 +210,45 @@ def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
         [line_carrier, np.array([u for _, _, u in lines], dtype=object)]), sort=True)
     seasonal = np.array([c in SEASONAL_CARRIERS for c, _ in out_lines], dtype=bool)
 
-    # Spread by day fraction, months of ``year`` only (0-11).
-    total_days = (end - start).astype(np.int64) + 1
-    first_month = start.astype("datetime64[M]")
-    n_months = (end.astype("datetime64[M]") - first_month).astype(np.int64) + 1
+    # Spread by day fraction over the months of ``year`` only (0-11), on integer day and month
+    # numbers: a month's first day comes from a 13-entry table, not from a date per piece.
+    start_day, end_day = start.astype(np.int64), end.astype(np.int64)
+    year_month = (year - 1970) * 12
+    first = np.maximum(start.astype("datetime64[M]").astype(np.int64), year_month)
+    last = np.minimum(end.astype("datetime64[M]").astype(np.int64), year_month + 11)
+    n_months = np.maximum(last - first + 1, 0)
+    total_days = end_day - start_day + 1
     bill = np.repeat(np.arange(len(b)), n_months)
     step = np.arange(len(bill)) - np.repeat(np.cumsum(n_months) - n_months, n_months)
-    month_m = first_month[bill] + step.astype("timedelta64[M]")
-    month_index = month_m.astype(np.int64) - (np.datetime64(f"{year}-01", "M").astype(np.int64))
-    keep = (month_index >= 0) & (month_index < 12)
-    bill, month_m, month_index = bill[keep], month_m[keep], month_index[keep]
-    month_first = month_m.astype("datetime64[D]")
-    month_last = (month_m + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(
-        1, "D")
-    days = (np.minimum(month_last, end[bill]) - np.maximum(month_first, start[bill])).astype(
-        np.int64) + 1
-    in_month = (month_last - month_first).astype(np.int64) + 1
+    month_index = first[bill] - year_month + step
+    month_day = (np.datetime64(f"{year}-01", "M") + np.arange(13).astype("timedelta64[M]")
+                 ).astype("datetime64[D]").astype(np.int64)
+    days = (np.minimum(month_day[month_index + 1] - 1, end_day[bill])
+            - np.maximum(month_day[month_index], start_day[bill]) + 1)
+    in_month = np.diff(month_day)[month_index]
     quantity = (b["quantity"].to_numpy(dtype=float)[bill] * line_scale[line[bill]]
                 * days / total_days[bill])
 
     # Group: institution × output line (carrier × use) × month.
     n_out = len(out_lines)
-    group = (inst[bill] * n_out + out_line[line[bill]]) * 12 + month_index
-    keys, inverse = np.unique(group, return_inverse=True)
+    piece_line = out_line[line[bill]]
+    group = (inst[bill] * n_out + piece_line) * 12 + month_index
+    keys, inverse = _dense_unique(group)
     sums = np.bincount(inverse, weights=quantity, minlength=len(keys))
     # Coverage: per account, its days in the month ÷ the month's days (at most 1; a seasonal
     # carrier's bill covers every month it touches); the accounts of a group averaged.
-    pair, pair_of = np.unique(inverse.astype(np.int64) * (int(acct.max()) + 1) + acct[bill],
-                              return_inverse=True)
+    n_acct = int(acct.max()) + 1
+    pair, pair_of = _dense_unique((acct[bill] * n_out + piece_line) * 12 + month_index)
+    pair_group = np.empty(len(pair), dtype=np.int64)
+    pair_group[pair_of] = inverse
+    if not (pair_group[pair_of] == inverse).all():
+        # An account billed to two institutions: pairs of group × account, sorted.
+        pair, pair_of = np.unique(inverse.astype(np.int64) * n_acct + acct[bill],
+                                  return_inverse=True)
+        pair_group = pair // n_acct
     pair_days = np.bincount(pair_of, weights=days, minlength=len(pair))
     pair_in_month = np.zeros(len(pair))
     pair_in_month[pair_of] = in_month
-    pair_group = pair // (int(acct.max()) + 1)
     share = np.minimum(pair_days / pair_in_month, 1.0)
     key_line = (keys // 12) % n_out
     share = np.where(seasonal[key_line[pair_group]], 1.0, share)
@@ -258,6 +265,20 @@ def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
         "quantity": sums, "use": use_names[key_line], "source": "bill",
         "coverage": coverage, "estimated_share": 0.0,
     })[CONSUMPTION_COLUMNS]
+
+
+def _dense_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for non-negative integers, by counting when
+    their range is small (no sort of the values), else by sorting."""
+    if len(values) == 0:
+        return values, values
+    top = int(values.max()) + 1
+    if top > 8 * len(values) + 1_000_000:
+        return np.unique(values, return_inverse=True)
+    present = np.bincount(values, minlength=top) > 0
+    distinct = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    return distinct, position[values]
 
 
 def _default_bill_use(carrier: str) -> str:
