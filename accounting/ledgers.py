@@ -300,10 +300,14 @@ class LedgerStore:
         if self.path.exists():
             conn = self._connect()
             try:
-                frame = pd.read_sql_query(
-                    f'SELECT {", ".join(_q(n) for n in names)} FROM {_q(kind)} ORDER BY rowid',
-                    conn,
-                )
+                # Fetched in chunks: never the whole ledger as a list of tuples beside its frame.
+                cursor = conn.execute(
+                    f'SELECT {", ".join(_q(n) for n in names)} FROM {_q(kind)} ORDER BY rowid')
+                chunks = []
+                while rows := cursor.fetchmany(CHUNK_ROWS):
+                    chunks.append(pd.DataFrame.from_records(rows, columns=names))
+                frame = (pd.concat(chunks, ignore_index=True) if len(chunks) > 1
+                         else chunks[0] if chunks else pd.DataFrame(columns=names))
             finally:
                 conn.close()
         else:
@@ -417,7 +421,7 @@ def _sql_value(value: object) -> object:
 
 
 def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
+    out = frame  # (the caller's own frame, typed in place)
     for col in schema.columns:
         if col.kind == "date":
             out[col.name] = pd.to_datetime(out[col.name], format="%Y-%m-%d")

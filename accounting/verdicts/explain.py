@@ -211,9 +211,17 @@ def explain(frame: pd.DataFrame, rules: VerdictRules = DEFAULT_RULES,
     out["reason"] = out["reason"].astype(object).fillna("")
     todo = out["reason"].eq("").to_numpy() & out["kind"].isin(list(_REASONS)).to_numpy()
     out.loc[todo, "reason"] = [
-        _REASONS[r["kind"]](r, rules, language) for r in out.loc[todo].to_dict("records")
+        _REASONS[r["kind"]](r, rules, language) for r in _records(out.loc[todo])
     ]
     return out
+
+
+def _records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")`` (of ``columns``), several times faster: each column is
+    turned into Python objects once, not cell by cell."""
+    names = list(frame.columns) if columns is None else columns
+    values = [frame[c].to_numpy(dtype=object) for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def verdict_records(frame: pd.DataFrame, rules: VerdictRules = DEFAULT_RULES,
@@ -225,16 +233,22 @@ def verdict_records(frame: pd.DataFrame, rules: VerdictRules = DEFAULT_RULES,
     """
     frame = explain(frame, rules, language)
     extra = [c for c in frame.columns if c not in VERDICT_COLUMNS and c not in _INTERNAL]
-    out = []
-    for row in frame.to_dict("records"):
-        figures = {k: _plain(row[k]) for k in ["value", "coverage", *extra]
-                   if _plain(row.get(k)) is not None}
-        out.append({
-            "kind": row["kind"], "subject": row["subject"], "status": row["status"],
-            "unit": row["unit"] or None, "reason": row["reason"],
-            "missing": row["missing"] or None, "source": row["source"] or None,
-            "figures": figures,
-        })
+    out: list[dict[str, Any]] = [{} for _ in range(len(frame))]
+    kinds = frame["kind"].to_numpy(dtype=object) if len(frame) else np.zeros(0, dtype=object)
+    core = ["kind", "subject", "status", "unit", "reason", "missing", "source"]
+    # Kind by kind, only the figure columns that kind fills (the others are empty for it).
+    for kind in pd.unique(kinds):
+        at = np.flatnonzero(kinds == kind)
+        rows = frame.iloc[at]
+        numbers = [c for c in ["value", "coverage", *extra] if rows[c].notna().any()]
+        for i, row in zip(at, _records(rows, core + numbers), strict=True):
+            figures = {k: v for k in numbers if (v := _plain(row[k])) is not None}
+            out[i] = {
+                "kind": row["kind"], "subject": row["subject"], "status": row["status"],
+                "unit": row["unit"] or None, "reason": row["reason"],
+                "missing": row["missing"] or None, "source": row["source"] or None,
+                "figures": figures,
+            }
     return out
 
 
