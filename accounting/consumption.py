@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from accounting import units
-from accounting.bills import SEASONAL_CARRIERS, bills_touching
+from accounting.bills import SEASONAL_CARRIERS
 from accounting.codes import text_codes
 from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
@@ -168,15 +168,15 @@ def bills_to_consumption(bills: pd.DataFrame, year: int) -> pd.DataFrame:
     (institution, carrier, unit, use, account) is coded once per distinct value, not per bill
     or month, so half a million bills take a fraction of a second.
     """
-    b = bills_touching(bills, year)
+    b = bills  # (a bill outside the year gets no month below)
     if b.empty:
         return pd.DataFrame(columns=CONSUMPTION_COLUMNS)
-    b = b.reset_index(drop=True)
     start = pd.to_datetime(b["period_start"]).to_numpy(dtype="datetime64[D]")
     end = pd.to_datetime(b["period_end"]).to_numpy(dtype="datetime64[D]")
     if (end < start).any():
         bad = int(np.flatnonzero(end < start)[0])
-        raise ValueError(f"bill row {bad}: period_end {end[bad]} is before period_start")
+        raise ValueError(f"bill row {b.index[bad]}: period_end {end[bad]} is before "
+                         "period_start")
     # Texts are coded by runs (accounting.codes.text_codes: a ledger holds an institution's
     # bills together, so only the first of each run of equal values is hashed).
     inst_coded = text_codes(b["institution_id"])
