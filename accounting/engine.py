@@ -538,9 +538,14 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        ``profile``'s columns plus :data:`INSTITUTION_FIGURES`. An intensity is NaN when its
-        denominator is unknown or not positive; a coverage is NaN when the institution has no row
-        of that kind (no water rows: water_coverage NaN), never silently 1.
+        ``profile``'s columns plus :data:`INSTITUTION_FIGURES` and ``missing_carriers``. An
+        intensity is NaN when its denominator is unknown or not positive; a coverage is NaN when
+        the institution has no row of that kind (no water rows: water_coverage NaN), never
+        silently 1. Missing is never zero: a figure resting on a carrier without data is NaN
+        (no electricity data: energy, CO2, scope 2 and their intensities; no water data: water;
+        a carrier whose rows hold nothing measured or billed: the figures it enters; no data at
+        all: every figure), and ``missing_carriers`` names those carriers (comma-separated, "*"
+        for all, "" when nothing is missing).
     """
     c = carriers
     kgce = c["kgce"].to_numpy(dtype=float)
