@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from jieneng.messages import DEFAULT_LANGUAGE, LANGUAGES
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
 from jieneng.vocabulary import ExitCode, LedgerKind
 
@@ -64,6 +65,16 @@ def year_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{year} is out of range; expected a year from {YEARS.start} to {YEARS.stop - 1}")
     return year
+
+
+def _figures_args(p: argparse.ArgumentParser) -> None:
+    """``account`` and ``report``: the officer's language and the explicit empty form."""
+    p.add_argument("--language", choices=list(LANGUAGES), default=DEFAULT_LANGUAGE,
+                   help="language of verdicts, reasons and table headers "
+                   f"(default {DEFAULT_LANGUAGE}: 中文)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a year without any meter reading, bill or fuel record gives an empty "
+                   f"form (default: says so and exits {int(ExitCode.no_data)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--institution", help="only this institution id")
     p.add_argument("--format", choices=["json", "table"], default="table")
+    _figures_args(p)
 
     p = sub.add_parser("report", help="the annual 公共机构能源资源消费统计 workbook (xlsx/csv/json)")
     _config_arg(p)
     p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file: .xlsx, .csv or .json")
+    _figures_args(p)
 
     p = sub.add_parser("evaluate", help="the counties' performance evaluation (区县绩效评价)")
     _config_arg(p)
