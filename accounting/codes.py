@@ -22,6 +22,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from accounting.errors import InputError
+
 __all__ = [
     "Coded", "categorical", "combine_codes", "differs_from_previous", "member_of", "rows_per_key",
     "run_codes", "run_sums", "runs", "sum_by", "sums_per_code", "text_codes",
@@ -107,7 +109,7 @@ def text_codes(column: pd.Series) -> Coded:
 
     Raises
     ------
-    KeyError
+    accounting.errors.InputError
         When a row has no value (NaN, None), naming the column.
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -155,8 +157,8 @@ def _array_codes(values: np.ndarray, name: object) -> Coded:
 
 def _refuse_missing(codes: np.ndarray, name: object) -> None:
     if (codes < 0).any():
-        raise KeyError(f"{name} is empty in some row(s) of the consumption table; every row "
-                       "needs one")
+        raise InputError(f"{name} is empty in some row(s)",
+                         "the consumption table", f"a value of {name} in every row")
 
 
 def combine_codes(columns: list[Coded]) -> tuple[np.ndarray, list[Coded]]:

@@ -39,6 +39,7 @@ from accounting.ledgers import LedgerStore
 from accounting.metered import FINDING_COLUMNS, METERED_COLUMNS, monthly_metered_with_findings
 from accounting.settings import AccountingConfig
 from jieneng.vocabulary import CONSUMPTION_COLUMNS as VOCABULARY_CONSUMPTION_COLUMNS
+from storage import open_store
 
 __all__ = ["CONSUMPTION_COLUMNS", "Inputs", "annual_inputs", "metered_to_consumption"]
 
@@ -93,8 +94,6 @@ def annual_inputs(settings: AccountingConfig, year: int, store: Any = None) -> I
     if settings.meters:
         own = store is None
         if own:
-            from storage import open_store  # accounting reads the store only when meters exist
-
             store = open_store(settings)
         try:
             metered, findings = monthly_metered_with_findings(store, settings, year)

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from accounting.buildings import buildings_in_use
 from accounting.codes import (
     categorical,
     combine_codes,
@@ -51,6 +52,8 @@ from accounting.codes import (
     sums_per_code,
     text_codes,
 )
+from accounting.errors import InputError, MissingReferenceData
+from accounting.verdicts import judge_year
 from jieneng.vocabulary import (
     COMBUSTION_CARRIERS,
     CONSUMPTION_COLUMNS,
@@ -167,8 +170,11 @@ def build_factor_table(
     distinct = keys[["carrier", "unit", "province", "use"]].drop_duplicates()
     for carrier, unit, province, use in distinct.itertuples(index=False, name=None):
         if carrier not in ENERGY_CARRIERS and carrier != "water":
-            raise KeyError(f"unknown carrier {carrier!r} in the consumption table; expected one "
-                           f"of {', '.join(sorted(ENERGY_CARRIERS | {'water'}))}")
+            raise InputError(
+                f"unknown carrier {carrier!r}",
+                f"the {year} consumption table (unit {unit!r}, use {use!r}, "
+                f"province {province!r})",
+                f"one of {', '.join(sorted(ENERGY_CARRIERS | {'water'}))}")
         row: dict[str, Any] = {
             "carrier": carrier, "unit": unit, "province": province, "use": use,
             "scope": scope_of(carrier, use),
@@ -272,13 +278,14 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
 
     Raises
     ------
-    KeyError
-        When a column is missing.
+    accounting.errors.InputError
+        When a column is missing, a text column (institution_id, carrier, unit, use, source) is
+        empty in a row, or a month is outside 1-12.
     """
     missing = [c for c in CONSUMPTION_COLUMNS if c not in consumption.columns]
     if missing:
-        raise KeyError(f"the consumption table lacks column(s) {missing}; "
-                       f"expected {list(CONSUMPTION_COLUMNS)}")
+        raise InputError(f"missing column(s) {', '.join(missing)}", "the consumption table",
+                         f"the columns {', '.join(CONSUMPTION_COLUMNS)}")
     # The aggregation runs on integer codes, then numpy sums: the table has institutions × 12
     # months × carriers rows, a million for a province. It comes in runs (one institution's
     # months of one carrier): only the first row of each run is hashed (accounting.codes).
@@ -293,7 +300,11 @@ def annual_quantities(consumption: pd.DataFrame) -> pd.DataFrame:
     lines = len(carrier.codes)
     month = consumption["month"].to_numpy(dtype=np.int64)
     if len(month) and (month.min() < 1 or month.max() > MONTHS_PER_YEAR):
-        raise KeyError(f"month must be 1-12; found {month.min()} … {month.max()}")
+        bad = (month < 1) | (month > MONTHS_PER_YEAR)
+        where = ", ".join(sorted({str(i) for i in consumption["institution_id"][bad]})[:5])
+        raise InputError(f"month {month[bad][0]} in {int(bad.sum())} row(s)",
+                         f"the consumption table, institution(s) {where}",
+                         "a month of 1-12")
     quantity = consumption["quantity"].to_numpy(dtype=float)
     unknown = np.isnan(quantity)
     coverage = _nan_as_zero(consumption["coverage"].to_numpy(dtype=float))
@@ -384,7 +395,7 @@ def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
 
     Raises
     ------
-    KeyError
+    accounting.errors.MissingReferenceData
         When a carrier × unit × province × use has no factor row.
     """
     inst, inst_names = text_codes(annual["institution_id"])
@@ -411,8 +422,11 @@ def apply_factors(annual: pd.DataFrame, provinces: pd.Series,
         count = int(np.isin(key, missing).sum())
         first = [dict(zip(("carrier", "unit", "province", "use"), wanted[i], strict=True))
                  for i in missing[:5]]
-        raise KeyError(f"no factor for {count} carrier row(s), e.g. {first}; "
-                       "build the factor table from the same consumption table")
+        which = sorted({str(i) for i in inst_names[np.unique(inst[np.isin(key, missing)])]})
+        raise MissingReferenceData(
+            f"no factor for {count} carrier row(s), e.g. {first}, of institution(s) "
+            f"{', '.join(which[:5])}; expected a factor row for each carrier × unit × province × "
+            "use: build the factor table from the same consumption table")
     scope = np.array([f[0] for f in found], dtype=np.int64)[key]
     kgce_per_unit = np.array([f[1] for f in found], dtype=float)[key]
     kgco2_per_unit = np.array([f[2] for f in found], dtype=float)[key]
@@ -729,8 +743,6 @@ def institution_profile(
     Institutions that consume (``extra_ids``) but are missing from the ledger get a row with
     unknown category and ``default_province``, so their energy is never dropped from the totals.
     """
-    from accounting.buildings import buildings_in_use  # the in-use rule, shared with the report
-
     buildings = buildings_in_use(buildings, year, as_of)
     profile = institutions.reindex(columns=PROFILE_COLUMNS).copy()
     missing_ids = sorted(set(extra_ids) - set(profile["institution_id"]))
@@ -791,9 +803,10 @@ def account_figures(
     provinces = profile.set_index("institution_id")["province"]
     if provinces.index.has_duplicates:
         twice = list(provinces.index[provinces.index.duplicated()].unique()[:5])
-        raise ValueError(f"the profile has several rows for institution(s) {twice}; "
-                         "expected one row per institution")
+        raise InputError(f"several rows for institution(s) {twice}", f"the {year} profile",
+                         "one row per institution")
     annual = annual_quantities(consumption)
+    _refuse_unknown_carriers(annual, year)
     inst, ids = text_codes(annual["institution_id"])
     in_profile = provinces.index.get_indexer(ids) >= 0  # (the index's lookup table is kept)
     if not in_profile.all():
@@ -801,6 +814,30 @@ def account_figures(
     factors = build_factor_table(reference, year, distinct_keys(annual, provinces))
     carriers = apply_factors(annual, provinces, factors)
     return factors, carriers, institution_figures(carriers, profile)
+
+
+def _refuse_unknown_carriers(annual: pd.DataFrame, year: int) -> None:
+    """Raise :class:`InputError` naming the institutions of a carrier the engine does not know.
+
+    ``annual`` is :func:`annual_quantities` (its carrier column categorical: the check reads
+    the few categories, not the rows, unless one is unknown).
+    """
+    known = ENERGY_CARRIERS | {"water"}
+    carrier = annual["carrier"]
+    names = (carrier.cat.categories if isinstance(carrier.dtype, pd.CategoricalDtype)
+             else pd.unique(carrier))
+    unknown = sorted(str(c) for c in names if c not in known)
+    if not unknown:
+        return
+    rows = annual[carrier.isin(unknown)]
+    if rows.empty:
+        return
+    institutions = sorted({str(i) for i in rows["institution_id"]})
+    more = f" and {len(institutions) - 5} more" if len(institutions) > 5 else ""
+    raise InputError(
+        f"unknown carrier(s) {', '.join(repr(c) for c in unknown)}",
+        f"the {year} consumption table, institution(s) {', '.join(institutions[:5])}{more}",
+        f"one of {', '.join(sorted(known))}")
 
 
 def account_year(
@@ -836,10 +873,8 @@ def account_year(
     equal_value_delta_kgce_per_kwh
         等价值 minus the electricity coefficient used [kgce/kWh], for quota tables on 等价值.
     """
-    from accounting import verdicts as v  # verdicts are judged on the engine's figures
-
     factors, carriers, figures = account_figures(consumption, profile, reference, year)
-    all_verdicts = v.judge_year(
+    all_verdicts = judge_year(
         figures, reference, year, min_coverage, base_figures=base_figures,
         previous_figures=previous_figures, bills=bills,
         equal_value_delta_kgce_per_kwh=equal_value_delta_kgce_per_kwh)

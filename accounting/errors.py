@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "AccountingError",
+    "InputError",
     "LedgerImportError",
     "LedgerProblem",
+    "MissingReferenceData",
     "ReferenceDataError",
     "UnitError",
 ]
@@ -19,6 +21,34 @@ class AccountingError(Exception):
 
 class ReferenceDataError(AccountingError):
     """A reference-data file is missing or malformed, or a factor was asked for that it lacks."""
+
+
+class MissingReferenceData(ReferenceDataError):
+    """The reference data has no row for what was asked (a carrier's coefficient or factor, a
+    fuel's density), or a factor table lacks a carrier row that the consumption table holds."""
+
+
+class InputError(AccountingError, ValueError):
+    """Input the engine cannot account (a consumption table or profile it was handed): what is
+    wrong, where it is (institution, carrier, year, column) and what was expected.
+
+    Parameters
+    ----------
+    problem
+        What is wrong, e.g. ``unknown carrier 'steam'``.
+    where
+        Where it is, e.g. ``the 2025 consumption table, institution gov01``; empty when the whole
+        input is concerned.
+    expected
+        What was expected instead, e.g. ``one of coal, diesel, ...``.
+    """
+
+    def __init__(self, problem: str, where: str = "", expected: str = ""):
+        self.problem = problem
+        self.where = where
+        self.expected = expected
+        message = f"{where}: {problem}" if where else problem
+        super().__init__(f"{message}; expected {expected}" if expected else message)
 
 
 class UnitError(AccountingError, ValueError):

@@ -50,7 +50,7 @@ from pathlib import Path
 import pandas as pd
 
 from accounting import units
-from accounting.errors import ReferenceDataError, UnitError
+from accounting.errors import MissingReferenceData, ReferenceDataError, UnitError
 from accounting.settings import AccountingSettings
 from jieneng.vocabulary import CARRIER_INFO
 
@@ -222,7 +222,7 @@ def _pick_year(rows: list[dict], year: int, what: str) -> tuple[dict, str]:
         return row, (
             f"{year} is before the first published {what}; used the earliest, {row['year']}"
         )
-    raise ReferenceDataError(f"no {what} in the reference data")
+    raise MissingReferenceData(f"no {what} in the reference data, for {year} or any other year")
 
 
 @dataclass
@@ -294,9 +294,10 @@ class ReferenceData:
     def _kgce(self, carrier: str, unit: str, year: int, variant: str) -> Factor:
         rows = self._rows("tce", carrier=carrier, variant=variant)
         if not rows:
-            raise ReferenceDataError(
+            raise MissingReferenceData(
                 f"no standard-coal coefficient for carrier {carrier!r} (variant {variant!r}) in "
-                f"{self._file_names('tce_factors.csv')}"
+                f"{self._file_names('tce_factors.csv')}; expected a row with carrier = "
+                f"{carrier}, variant = {variant} (needed for {year})"
             )
         row, note = _pick_year(rows, year, f"{carrier} coefficient ({variant})")
         value, note2 = self._per_unit(carrier, row["unit"], unit, row["kgce_per_unit"])
@@ -327,8 +328,9 @@ class ReferenceData:
     def _kgco2(self, carrier: str, unit: str, year: int) -> Factor:
         rows = self._rows("co2", carrier=carrier)
         if not rows:
-            raise ReferenceDataError(
-                f"no CO2 factor for carrier {carrier!r} in {self._file_names('co2_factors.csv')}"
+            raise MissingReferenceData(
+                f"no CO2 factor for carrier {carrier!r} in {self._file_names('co2_factors.csv')}; "
+                f"expected a row with carrier = {carrier} (needed for {year})"
             )
         row, note = _pick_year(rows, year, f"{carrier} CO2 factor")
         value, note2 = self._per_unit(carrier, row["unit"], unit, row["kgco2_per_unit"])
@@ -451,8 +453,9 @@ class ReferenceData:
         """Density of a liquid fuel. [kg/L]"""
         rows = self._rows("densities", fuel=fuel)
         if not rows:
-            raise ReferenceDataError(
-                f"no density for {fuel!r} in {self._file_names('densities.csv')}"
+            raise MissingReferenceData(
+                f"no density for {fuel!r} in {self._file_names('densities.csv')}; expected a "
+                f"row with fuel = {fuel}"
             )
         row = rows[-1]
         return Factor(

@@ -42,7 +42,10 @@ import pandas as pd
 from accounting import engine
 from accounting.buildings import buildings_in_use
 from accounting.costs import annual_costs, billed_costs, cost_summary
+from accounting.export import account_json, plain
+from accounting.ledgers import LedgerStore
 from accounting.settings import AccountingConfig
+from accounting.verdicts import explain
 
 __all__ = [
     "BASIC_HEADERS",
@@ -326,8 +329,6 @@ def summary_sheet(figures: pd.DataFrame, by: list[str], headers: dict[str, str])
 
 def verdict_sheet(account: engine.AnnualAccount) -> pd.DataFrame:
     """判定: every verdict row with its reason, what is missing and its source."""
-    from accounting.verdicts import explain
-
     v = explain(account.verdicts)
     return pd.DataFrame({
         "单位编码": v["institution_id"], "类别": v["kind"], "指标/事项": v["subject"],
@@ -366,8 +367,6 @@ class ReportExtras:
 
 def read_report_ledgers(settings: AccountingConfig) -> dict[str, pd.DataFrame]:
     """The ledgers of :data:`REPORT_LEDGERS` from the deployment's ledger database."""
-    from accounting.ledgers import LedgerStore
-
     store = LedgerStore(settings.resolve(settings.accounting.ledger_path))
     return {kind: store.table(kind) for kind in REPORT_LEDGERS}
 
@@ -404,23 +403,21 @@ def report_json(account: engine.AnnualAccount, extras: ReportExtras) -> dict[str
     (carrier → 元, None when unknown), ``cost_status``, ``cost_total_cny`` (None unless every cost
     is known) and ``cost_known_cny``; and the year's ``data_centers`` and ``heating`` rows (the
     sheets' columns, Chinese headers)."""
-    from accounting.cli import _plain, account_json
-
     data = account_json(account)
     summary = cost_summary(extras.costs)
     costs_by = {k: g for k, g in extras.costs.groupby("institution_id", sort=False)}
     for entry in data["institutions"]:
         inst = str(entry["institution_id"])
-        entry["vehicles"] = ({k: _plain(v) for k, v in extras.vehicles.loc[inst].items()}
+        entry["vehicles"] = ({k: plain(v) for k, v in extras.vehicles.loc[inst].items()}
                              if inst in extras.vehicles.index else None)
         c = costs_by.get(inst, extras.costs.iloc[0:0])
-        entry["costs_cny"] = {r["carrier"]: _plain(r["cost_cny"]) for r in c.to_dict("records")}
+        entry["costs_cny"] = {r["carrier"]: plain(r["cost_cny"]) for r in c.to_dict("records")}
         entry["cost_status"] = {r["carrier"]: r["status"] for r in c.to_dict("records")}
         known = inst in summary.index
-        entry["cost_total_cny"] = _plain(summary.loc[inst, "cost_total_cny"]) if known else None
-        entry["cost_known_cny"] = _plain(summary.loc[inst, "cost_known_cny"]) if known else None
+        entry["cost_total_cny"] = plain(summary.loc[inst, "cost_total_cny"]) if known else None
+        entry["cost_known_cny"] = plain(summary.loc[inst, "cost_known_cny"]) if known else None
     for key, frame in (("data_centers", extras.data_centers), ("heating", extras.heating)):
-        data[key] = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        data[key] = [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
     return data
 
 

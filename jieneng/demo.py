@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import signal
 import socket
 import subprocess
@@ -27,7 +26,14 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
+from accounting.annual import compute_account
+from accounting.errors import AccountingError
+from accounting.export import account_json, account_table
+from accounting.ledgers import import_ledger
+from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings
+from storage import open_store
+from storage.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -44,8 +50,6 @@ def _say(message: str) -> None:
 
 def import_sample_ledgers(settings: Settings, folder: Path = SAMPLE_DATA) -> dict[str, int]:
     """Import every ledger file of ``folder`` (``<kind>.csv``); rows imported per kind."""
-    from accounting.ledgers import import_ledger
-
     counts = {}
     for kind in LEDGER_ORDER:
         path = folder / f"{kind}.csv"
@@ -56,9 +60,6 @@ def import_sample_ledgers(settings: Settings, folder: Path = SAMPLE_DATA) -> dic
 
 def backfill(settings: Settings, start: datetime, end: datetime) -> int:
     """Write the simulated meters' hourly counter readings in ``[start, end)``; readings written."""
-    from collectors.simulator.profile import history_readings
-    from storage import open_store
-
     points = sorted({point for point, _unit in CONSUMPTION_POINTS.values()})
     readings = history_readings(settings, start, end, BACKFILL_STEP_S, points=points)
     store = open_store(settings)
@@ -117,19 +118,20 @@ def _jieneng(*args: str) -> list[str]:
 
 
 def _account_table(settings: Settings, year: int) -> str:
-    from accounting.cli import account_main
+    """The table ``jieneng account --year YEAR`` prints (progress to stderr, as it does)."""
+    try:
+        account = compute_account(settings, year, progress=_progress)
+    except (AccountingError, StorageError) as exc:
+        return f"  accounts for {year} could not be computed: {exc}"
+    return account_table(account_json(account))
 
-    args = argparse.Namespace(config=settings.source, year=year, institution=None, format="table")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        account_main(args, settings)
-    return out.getvalue()
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _latest_table(settings: Settings) -> str:
     """Each meter's latest consumption counter, as a building manager reads it off the meter."""
-    from storage import open_store
-
     counter_point = {m.id: CONSUMPTION_POINTS[str(m.carrier)][0] for m in settings.meters
                      if str(m.carrier) in CONSUMPTION_POINTS}
     store = open_store(settings)

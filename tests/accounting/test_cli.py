@@ -6,6 +6,7 @@ all consumption comes from bills and fuel cards.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -16,38 +17,22 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import accounting.cli
+from accounting.errors import InputError, MissingReferenceData
 from jieneng.cli import main
+from jieneng.vocabulary import ExitCode
+from storage.errors import StoreUnavailable
+from tests.support.accounting import ROOT, ledger_settings
+from tests.support.accounting import SAMPLE_DATA as SAMPLE
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "sample_data"
-LEDGERS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills")
 YEAR = 2025
 #: Institutions in the sample ledger (its rows, header excluded).
 N_INSTITUTIONS = len((SAMPLE / "institutions.csv").read_text(encoding="utf-8-sig").splitlines()) - 1
 
-CONFIG = """
-[site]
-name = "test city"
-timezone = "Asia/Shanghai"
-province = "shandong"
-region_code = "370100"
-
-[storage.sqlite]
-path = "store.sqlite"
-
-[accounting]
-ledger_path = "ledgers.sqlite"
-"""
-
-
 @pytest.fixture(scope="module")
-def config(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("city")
-    path = folder / "jieneng.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    for kind in LEDGERS:
-        assert main(["import", kind, str(SAMPLE / f"{kind}.csv"), "--config", str(path)]) == 0
-    return path
+def config(sample_city) -> Path:
+    """The demo city's ledgers, no meters (``conftest.sample_city``)."""
+    return sample_city
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +262,26 @@ def _sample_floor_area(institution: str) -> float:
 def test_import_missing_file_exits_2(config, tmp_path, capsys):
     assert main(["import", "bills", str(tmp_path / "none.csv"), "--config", str(config)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (InputError("unknown carrier(s) 'steam'", "the 2025 consumption table, institution(s) b",
+                "one of coal, ..."), ExitCode.bad_input),
+    (MissingReferenceData("no CO2 factor for carrier 'coal' in co2_factors.csv"),
+     ExitCode.bad_input),
+    (StoreUnavailable("/var/store.sqlite: cannot open"), ExitCode.unavailable),
+])
+def test_an_account_that_cannot_be_computed_says_why_in_one_line(monkeypatch, capsys, tmp_path,
+                                                                 error, code):
+    def refuse(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(accounting.cli, "compute_account", refuse)
+    args = argparse.Namespace(year=YEAR, institution=None, format="json",
+                              out=tmp_path / "r.xlsx")
+    for handler in (accounting.cli.account_main, accounting.cli.report_main):
+        assert handler(args, ledger_settings(tmp_path)) == code
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"jieneng: accounts for {YEAR} could not be computed: {error}\n"
+        assert "Traceback" not in captured.err

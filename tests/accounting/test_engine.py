@@ -12,15 +12,11 @@ import pandas as pd
 import pytest
 
 from accounting import engine
+from accounting.errors import InputError
 from accounting.reference_data import load_reference
 from jieneng.settings import AccountingSettings
 
 YEAR = 2023
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return load_reference(AccountingSettings())
 
 
 def _row(inst, carrier, unit, quantity, use="purchased", month=1, coverage=1.0, estimated=0.0,
@@ -255,7 +251,7 @@ def test_province_picks_its_own_grid_factor(reference):
 
 def test_missing_column_is_named():
     consumption = pd.DataFrame([_row("a", "electricity", "kWh", 1.0)]).drop(columns="coverage")
-    with pytest.raises(KeyError, match="coverage"):
+    with pytest.raises(InputError, match=r"missing column\(s\) coverage"):
         engine.carrier_totals(consumption, pd.Series({"a": "shandong"}), pd.DataFrame())
 
 
@@ -294,7 +290,7 @@ def test_categorical_key_columns_give_the_same_figures(reference):
 
 def test_a_row_without_institution_is_refused():
     frame = pd.DataFrame([_row("a", "electricity", "kWh", 1.0), _row(None, "water", "m3", 1.0)])
-    with pytest.raises(KeyError, match="institution_id"):
+    with pytest.raises(InputError, match="institution_id is empty"):
         engine.annual_quantities(frame)
 
 
@@ -316,5 +312,39 @@ def test_account_year_gives_every_verdict_kind(reference):
 
 
 def test_an_unknown_carrier_is_refused(reference):
-    with pytest.raises(KeyError, match="steam"):
+    with pytest.raises(InputError, match=r"the 2023 consumption table \(unit 't', use "
+                       r"'purchased', province 'shandong'\): unknown carrier 'steam'; expected "
+                       r"one of coal, "):
         _account(reference, [_row("a", "steam", "t", 1.0)])
+
+
+def test_an_unknown_carrier_names_the_institutions_year_and_the_carriers_expected(reference):
+    rows = [_row("a", "electricity", "kWh", 10.0), _row("b", "steam", "t", 1.0),
+            _row("c", "steam", "t", 2.0)]
+    profile = pd.DataFrame({"institution_id": list("abc"), "province": "shandong",
+                            "floor_area_m2": 1000.0, "occupants": 10.0})
+    with pytest.raises(InputError) as raised:
+        engine.account_figures(pd.DataFrame(rows), profile, reference, YEAR)
+    error = raised.value
+    assert not isinstance(error, KeyError)
+    assert str(error) == (
+        "the 2023 consumption table, institution(s) b, c: unknown carrier(s) 'steam'; expected "
+        "one of coal, diesel, electricity, gasoline, heat, lpg, natural_gas, pv, water")
+    assert (error.problem, error.where) == (
+        "unknown carrier(s) 'steam'", "the 2023 consumption table, institution(s) b, c")
+
+
+def test_a_month_out_of_range_names_the_institution(reference):
+    rows = [_row("a", "electricity", "kWh", 10.0), _row("b", "electricity", "kWh", 1.0, month=13)]
+    with pytest.raises(InputError, match=r"the consumption table, institution\(s\) b: month 13 "
+                       r"in 1 row\(s\); expected a month of 1-12"):
+        engine.annual_quantities(pd.DataFrame(rows))
+
+
+def test_a_profile_with_an_institution_twice_names_the_year(reference):
+    profile = pd.DataFrame({"institution_id": ["a", "a"], "province": "shandong",
+                            "floor_area_m2": 1000.0, "occupants": 10.0})
+    with pytest.raises(InputError, match=r"the 2023 profile: several rows for institution\(s\) "
+                       r"\['a'\]; expected one row per institution"):
+        engine.account_figures(pd.DataFrame([_row("a", "electricity", "kWh", 1.0)]), profile,
+                               reference, YEAR)

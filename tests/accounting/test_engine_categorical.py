@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounting import engine
-from accounting.reference_data import load_reference
-from jieneng.settings import AccountingSettings
+from accounting.errors import MissingReferenceData
+from tests.support.accounting import default_reference
 
-REFERENCE = load_reference(AccountingSettings())
+REFERENCE = default_reference()
 YEAR = 2023
 TEXT = ["institution_id", "carrier", "unit", "use", "source"]
 LINES = [
@@ -183,7 +183,8 @@ def test_a_gap_or_a_duplicate_in_the_factor_table_is_refused():
     table = _table([("a", 1, LINES[0], 1000.0, 1.0, 0.0), ("b", 1, LINES[0], 10.0, 1.0, 0.0)])
     provinces = _profile().set_index("institution_id")["province"]
     factors = engine.build_factor_table(REFERENCE, YEAR, engine.distinct_keys(table, provinces))
-    with pytest.raises(KeyError, match=r"no factor for 1 carrier row.*'beijing'"):
+    with pytest.raises(MissingReferenceData,
+                       match=r"no factor for 1 carrier row.*'beijing'.*institution\(s\) b"):
         engine.carrier_totals(table, provinces, factors[factors["province"] != "beijing"])
     with pytest.raises(ValueError, match="two rows"):
         engine.carrier_totals(table, provinces, pd.concat([factors, factors.iloc[:1]]))

@@ -10,19 +10,7 @@ from openpyxl import Workbook
 
 from accounting.errors import LedgerImportError
 from accounting.ledgers import KINDS, LedgerStore, import_ledger
-from jieneng.settings import Settings
-
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
-
-
-@pytest.fixture
-def settings(tmp_path):
-    s = Settings.model_validate({
-        "site": {"name": "test", "province": "shandong", "region_code": "370100"},
-        "accounting": {"ledger_path": "var/ledgers.sqlite"},
-    })
-    s.base_dir = tmp_path
-    return s
+from tests.support.accounting import SAMPLE_DATA as SAMPLE
 
 
 def _store(settings) -> LedgerStore:

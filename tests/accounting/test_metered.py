@@ -13,8 +13,8 @@ from accounting.ledgers import KINDS, import_ledger
 from accounting.metered import daily_metered, monthly_metered, monthly_metered_with_findings
 from jieneng.settings import Settings
 from storage import Reading, open_store
+from tests.support.accounting import SAMPLE_DATA as SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 1, 1, tzinfo=TZ)
 HOURS = 59 * 24  # 1 January .. 28 February 2025, hourly readings (1416 of them)

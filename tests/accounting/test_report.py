@@ -7,15 +7,13 @@ import pandas as pd
 import pytest
 
 from accounting import engine, report
-from accounting.reference_data import load_reference
-from jieneng.settings import AccountingSettings, Settings
+from jieneng.settings import Settings
 
 YEAR = 2023
 
 
 @pytest.fixture(scope="module")
-def account() -> engine.AnnualAccount:
-    reference = load_reference(AccountingSettings())
+def account(reference) -> engine.AnnualAccount:
     rows = []
     for inst, kwh, water in (("g1", 120_000.0, 1_200.0), ("g2", 60_000.0, 600.0),
                              ("s1", 240_000.0, 3_000.0)):

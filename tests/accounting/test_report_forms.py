@@ -31,8 +31,8 @@ import pytest
 from accounting import engine, report
 from accounting.consumption import CONSUMPTION_COLUMNS, bills_to_consumption, fuel_to_consumption
 from accounting.ledgers import LedgerStore, import_ledger
-from accounting.reference_data import load_reference
-from jieneng.settings import AccountingSettings, Settings
+from jieneng.settings import Settings
+from tests.support.accounting import ledger_settings
 
 YEAR = 2025
 
@@ -85,13 +85,9 @@ c,electricity,2025-01-01,2025-12-31,10000,kWh,8000,c-e
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory) -> tuple[engine.AnnualAccount, dict[str, pd.DataFrame]]:
+def city(tmp_path_factory, reference) -> tuple[engine.AnnualAccount, dict[str, pd.DataFrame]]:
     folder = tmp_path_factory.mktemp("forms")
-    settings = Settings.model_validate({
-        "site": {"name": "t", "province": "shandong", "region_code": "370100"},
-        "accounting": {"ledger_path": "ledgers.sqlite"},
-    })
-    settings.base_dir = folder
+    settings = ledger_settings(folder, "ledgers.sqlite")
     for kind, text in LEDGERS.items():
         path = folder / f"{kind}.csv"
         path.write_text(text, encoding="utf-8")
@@ -106,8 +102,7 @@ def city(tmp_path_factory) -> tuple[engine.AnnualAccount, dict[str, pd.DataFrame
                              fuel_to_consumption(t["fuel"], t["vehicles"], YEAR), metered],
                             ignore_index=True)[CONSUMPTION_COLUMNS]
     profile = engine.institution_profile(t["institutions"], t["buildings"], t["headcount"], YEAR)
-    account = engine.account_year(YEAR, consumption, profile,
-                                  load_reference(AccountingSettings()), 0.8)
+    account = engine.account_year(YEAR, consumption, profile, reference, 0.8)
     return account, t
 
 

@@ -14,18 +14,11 @@ import pandas as pd
 import pytest
 
 from accounting import verdicts
-from accounting.reference_data import load_reference
-from jieneng.settings import AccountingSettings
 
 FIGURE_COLUMNS = [
     "kgce_per_m2", "kgce_per_m2_excl_vehicles", "kgce_per_m2_non_heating", "kgce_per_person",
     "water_m3_per_person", "kgco2_per_m2", "kwh_per_m2",
 ]
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return load_reference(AccountingSettings())
 
 
 def figures(*rows: dict) -> pd.DataFrame:

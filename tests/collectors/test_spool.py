@@ -134,6 +134,8 @@ def test_sigkill_loses_nothing_that_was_appended(tmp_path: Path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     spool = Spool(path, max_readings=10_000_000)
     kept = [r for _, r in spool.peek(10_000_000)]

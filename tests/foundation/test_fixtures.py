@@ -51,3 +51,4 @@ def test_browser_renders_a_local_page(browser, tmp_path):
         assert browser.find_element("id", "t").text == "人均综合能耗 42"
     finally:
         server.shutdown()
+        server.server_close()

@@ -84,11 +84,11 @@ class InfluxServer:
         """Start the server and wait until ``/ping`` answers 204."""
         if self.process is not None and self.process.poll() is None:
             return
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [self.binary, "run", "-config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+        with self.log_path.open("ab") as log:  # influxd keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [self.binary, "run", "-config", str(self.config_path)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

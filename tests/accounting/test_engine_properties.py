@@ -9,10 +9,9 @@ from hypothesis import strategies as st
 
 from accounting import engine, units
 from accounting.bills import spread_bills
-from accounting.reference_data import load_reference
-from jieneng.settings import AccountingSettings
+from tests.support.accounting import default_reference
 
-REFERENCE = load_reference(AccountingSettings())
+REFERENCE = default_reference()
 YEAR = 2023
 
 #: (carrier, canonical unit, use)

@@ -5,7 +5,7 @@ Each expected value cites the publication it comes from.
 
 from __future__ import annotations
 
-from pathlib import Path
+import csv
 
 import pytest
 from hypothesis import given, settings
@@ -15,13 +15,9 @@ from accounting import units
 from accounting.errors import ReferenceDataError, UnitError
 from accounting.reference_data import available_factor_sets, load_reference
 from jieneng.settings import AccountingSettings
+from tests.support.accounting import TEST_DATA, default_reference
 
-_REF = load_reference(AccountingSettings())
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return load_reference(AccountingSettings())
+_REF = default_reference()
 
 
 # (carrier, unit, kgce per unit, citation)
@@ -42,8 +38,8 @@ DEFAULT_TCE = [
 
 
 @pytest.mark.parametrize(("carrier", "unit", "expected", "citation"), DEFAULT_TCE)
-def test_default_tce_coefficients(ref, carrier, unit, expected, citation):
-    factor = ref.kgce_per_unit(carrier, unit, 2025)
+def test_default_tce_coefficients(reference, carrier, unit, expected, citation):
+    factor = reference.kgce_per_unit(carrier, unit, 2025)
     assert factor.value == pytest.approx(expected, rel=1e-12), citation
     assert factor.unit == f"kgce/{unit}"
     assert factor.source
@@ -65,76 +61,70 @@ DEFAULT_CO2 = [
 
 
 @pytest.mark.parametrize(("carrier", "unit", "expected", "citation"), DEFAULT_CO2)
-def test_default_co2_factors(ref, carrier, unit, expected, citation):
-    factor = ref.kgco2_per_unit(carrier, unit, 2025, "shandong")
+def test_default_co2_factors(reference, carrier, unit, expected, citation):
+    factor = reference.kgco2_per_unit(carrier, unit, 2025, "shandong")
     assert factor.value == pytest.approx(expected, rel=1e-12), citation
 
 
-def test_every_shipped_grid_factor_matches_the_reference_csv(ref):
-    source = Path("/work/shared/reference/grid-emission-factors.csv")
-    if not source.exists():
-        pytest.skip("the shared reference CSV is not on this machine")
-    import csv
-
-    with source.open(encoding="utf-8") as file:
+def test_every_shipped_grid_factor_matches_the_published_values(reference):
+    # tests/accounting/data/grid-emission-factors.csv: the MEE/NBS values, cited in its README.
+    with (TEST_DATA / "grid-emission-factors.csv").open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
-    grid = ref.grid_factors().set_index(["province", "year"])["kgco2_per_kwh"]
+    grid = reference.grid_factors().set_index(["province", "year"])["kgco2_per_kwh"]
     assert len(grid) == len(rows)
     for row in rows:
         assert grid[(row["region"], int(row["year"]))] == float(row["kgco2_per_kwh"])
 
 
-def test_grid_factor_of_the_province_for_a_published_year(ref):
-    # 生态环境部、国家统计局 2022 factors (公告 of 2024-12-20): Shaanxi 0.6558;
-    # 2023 factors (公告2025年第47号): Shandong 0.6191
-    assert ref.kgco2_per_unit("electricity", "kWh", 2022, "shaanxi").value == 0.6558
-    factor = ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong")
+def test_grid_factor_of_the_province_for_a_published_year(reference):
+    # §2.1 provincial table: Shaanxi 2022 = 0.6558; grid-emission-factors.csv: Shandong 2023 0.6191
+    assert reference.kgco2_per_unit("electricity", "kWh", 2022, "shaanxi").value == 0.6558
+    factor = reference.kgco2_per_unit("electricity", "kWh", 2023, "shandong")
     assert factor.value == 0.6191
     assert factor.year == 2023
     assert factor.note == ""
 
 
-def test_a_year_without_a_factor_uses_the_latest_earlier_year_and_says_so(ref):
-    factor = ref.kgco2_per_unit("electricity", "kWh", 2025, "shandong")
+def test_a_year_without_a_factor_uses_the_latest_earlier_year_and_says_so(reference):
+    factor = reference.kgco2_per_unit("electricity", "kWh", 2025, "shandong")
     assert factor.value == 0.6191  # Shandong 2023, the latest published
     assert factor.year == 2023
     assert "2025 has no published grid factor; used 2023" in factor.note
 
 
-def test_a_year_before_the_first_publication_uses_the_earliest_and_says_so(ref):
-    factor = ref.kgco2_per_unit("electricity", "kWh", 2020, "shandong")
+def test_a_year_before_the_first_publication_uses_the_earliest_and_says_so(reference):
+    factor = reference.kgco2_per_unit("electricity", "kWh", 2020, "shandong")
     assert factor.value == 0.6838  # Shandong 2021
     assert "before the first published" in factor.note
 
 
-def test_a_province_without_a_factor_uses_the_national_average(ref):
-    # Tibet has only a 2023 proxy row: for 2022 the national average 0.5366 (生态环境部、国家统计局
-    # 2022 factors) is used.
-    factor = ref.kgco2_per_unit("electricity", "kWh", 2022, "tibet")
+def test_a_province_without_a_factor_uses_the_national_average(reference):
+    # Tibet has only a 2023 proxy row: for 2022 the national average 0.5366 (§2.1) is used.
+    factor = reference.kgco2_per_unit("electricity", "kWh", 2022, "tibet")
     assert factor.value == 0.5366
     assert factor.region == "china"
     assert "national average" in factor.note
-    unknown = ref.kgco2_per_unit("electricity", "kWh", 2021, "atlantis")
+    unknown = reference.kgco2_per_unit("electricity", "kWh", 2021, "atlantis")
     assert unknown.value == 0.5568
     assert "no grid factor for province 'atlantis'" in unknown.note
 
 
-def test_grid_factor_in_mwh(ref):
-    assert ref.kgco2_per_unit("electricity", "MWh", 2023, "shandong").value == pytest.approx(
+def test_grid_factor_in_mwh(reference):
+    assert reference.kgco2_per_unit("electricity", "MWh", 2023, "shandong").value == pytest.approx(
         619.1
     )
 
 
 def test_switches_select_the_alternative_factors():
-    ref = load_reference(AccountingSettings(
+    reference = load_reference(AccountingSettings(
         electricity_tce_basis="equal_value", natural_gas_kgce_per_m3="statistics_platform",
         emission_factor_policy="national",
     ))
-    electricity = ref.kgce_per_unit("electricity", "kWh", 2024)
-    assert electricity.value == 0.31  # 等价值 in DB37/T 2672-2019 App. B
+    electricity = reference.kgce_per_unit("electricity", "kWh", 2024)
+    assert electricity.value == 0.31  # §1.1 等价值 in DB37/T 2672-2019 App. B
     assert "used 2019" in electricity.note
-    assert ref.kgce_per_unit("natural_gas", "m3", 2024).value == 1.33  # statistics platform setting
-    assert ref.kgco2_per_unit("electricity", "kWh", 2023, "shandong").value == 0.5306  # national
+    assert reference.kgce_per_unit("natural_gas", "m3", 2024).value == 1.33  # §1.2 platform practice
+    assert reference.kgco2_per_unit("electricity", "kWh", 2023, "shandong").value == 0.5306  # national
 
 
 def test_a_deployer_overrides_a_factor_and_adds_a_quota_table(tmp_path):
@@ -158,27 +148,27 @@ def test_a_deployer_overrides_a_factor_and_adds_a_quota_table(tmp_path):
     )
     settings = AccountingSettings(reference_dirs=[tmp_path],
                                   quota_tables=["our_city_2025", "shandong_db37_t_2672_2019"])
-    ref = load_reference(settings)
-    gas = ref.kgce_per_unit("natural_gas", "m3", 2025)
+    reference = load_reference(settings)
+    gas = reference.kgce_per_unit("natural_gas", "m3", 2025)
     assert gas.value == 1.30
     assert gas.source == "our bureau's 2025 notice"
-    assert ref.kgce_per_unit("electricity", "kWh", 2025).value == 0.1229  # untouched
-    assert ref.kgco2_per_unit("electricity", "kWh", 2025, "shandong").value == 0.6
-    quotas = ref.quotas()
+    assert reference.kgce_per_unit("electricity", "kWh", 2025).value == 0.1229  # untouched
+    assert reference.kgco2_per_unit("electricity", "kWh", 2025, "shandong").value == 0.6
+    quotas = reference.quotas()
     assert set(quotas["table"]) == {"our_city_2025", "shandong_db37_t_2672_2019"}
 
 
-def test_shandong_quota_table_values(ref):
-    # DB37/T 2672-2019: 人均综合能耗 市级以下 A区 1197.8 / 781.0 / 453.7
-    q = ref.quotas()
+def test_shandong_quota_table_values(reference):
+    # §3.2 DB37/T 2672-2019: 人均综合能耗 市级以下 A区 1197.8 / 781.0 / 453.7
+    q = reference.quotas()
     row = q[(q["indicator"] == "kgce_per_person") & (q["level"] == "county")].iloc[0]
     assert (row["constraint"], row["baseline"], row["guide"]) == (1197.8, 781.0, 453.7)
     assert row["confidence"] == "S"
     assert len(q) == 10
 
 
-def test_gb51161_office_indicators_are_flagged_unverified(ref):
-    q = ref.quotas(["gb_t_51161_2016_office"])
+def test_gb51161_office_indicators_are_flagged_unverified(reference):
+    q = reference.quotas(["gb_t_51161_2016_office"])
     assert (q["confidence"] == "U").all()
     assert q["note"].str.contains("UNVERIFIED").all()
     row = q[(q["category"] == "government") & (q["subtype"] == "class_a")
@@ -186,28 +176,28 @@ def test_gb51161_office_indicators_are_flagged_unverified(ref):
     assert (row["constraint"], row["guide"]) == (55, 45)  # GB/T 51161-2016 Table 5.2.1 A类 党政机关 严寒/寒冷
 
 
-def test_targets_and_2020_baseline(ref):
-    t = ref.targets()
+def test_targets_and_2020_baseline(reference):
+    t = reference.targets()
     base = t[(t["kind"] == "baseline") & (t["indicator"] == "kgce_per_m2")].iloc[0]
     assert (base["year"], base["value"]) == (2020, 18.48)  # 国管节能〔2021〕195号
     target = t[(t["kind"] == "target") & (t["indicator"] == "kgco2_per_m2")].iloc[0]
     assert (target["year"], target["change_vs_base"]) == (2025, -0.07)  # 国管节能〔2021〕195号
 
 
-def test_conversion_table_has_every_carrier(ref):
-    table = ref.conversion_table(2023)
+def test_conversion_table_has_every_carrier(reference):
+    table = reference.conversion_table(2023)
     assert set(table["carrier"]) == {"electricity", "water", "natural_gas", "lpg", "coal",
                                      "gasoline", "diesel", "heat", "pv"}
     assert table.set_index("carrier").loc["gasoline", "unit"] == "L"
 
 
-def test_errors_name_what_is_wrong(tmp_path, ref):
+def test_errors_name_what_is_wrong(tmp_path, reference):
     with pytest.raises(ReferenceDataError, match=r"factor_set = 'nope'.*available: default"):
         load_reference(AccountingSettings(factor_set="nope"))
     with pytest.raises(ReferenceDataError, match="unknown quota table"):
-        ref.quotas(["no_such_table"])
+        reference.quotas(["no_such_table"])
     with pytest.raises(UnitError, match="does not fit carrier 'electricity'"):
-        ref.kgce_per_unit("electricity", "m3", 2024)
+        reference.kgce_per_unit("electricity", "m3", 2024)
     (tmp_path / "co2_factors.csv").write_text(
         "carrier,unit,kgco2_per_unit,year,region,source,confidence,note\n"
         "lpg,kg,three,,,x,V,\nlpg,kg,3,,,y,maybe,\n",
@@ -233,11 +223,11 @@ _UNIT_PAIRS = [
        year=st.integers(min_value=2015, max_value=2030))
 def test_the_unit_a_quantity_is_given_in_does_not_change_its_tce_or_co2(pair, quantity, year):
     carrier, unit_a, unit_b = pair
-    ref = _REF
+    reference = _REF
     in_b = units.convert(quantity, carrier, unit_a, unit_b)
-    tce_a = quantity * ref.kgce_per_unit(carrier, unit_a, year).value
-    tce_b = in_b * ref.kgce_per_unit(carrier, unit_b, year).value
+    tce_a = quantity * reference.kgce_per_unit(carrier, unit_a, year).value
+    tce_b = in_b * reference.kgce_per_unit(carrier, unit_b, year).value
     assert tce_b == pytest.approx(tce_a, rel=1e-9, abs=1e-9)
-    co2_a = quantity * ref.kgco2_per_unit(carrier, unit_a, year, "shandong").value
-    co2_b = in_b * ref.kgco2_per_unit(carrier, unit_b, year, "shandong").value
+    co2_a = quantity * reference.kgco2_per_unit(carrier, unit_a, year, "shandong").value
+    co2_b = in_b * reference.kgco2_per_unit(carrier, unit_b, year, "shandong").value
     assert co2_b == pytest.approx(co2_a, rel=1e-9, abs=1e-9)

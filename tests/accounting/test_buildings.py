@@ -16,8 +16,7 @@ from accounting.buildings import in_use_mask, reference_date
 from accounting.errors import LedgerImportError
 from accounting.ledgers import LedgerStore, import_ledger
 from jieneng.cli import main
-from jieneng.settings import Settings
-from tests.accounting.test_cli import CONFIG  # a minimal deployment: SQLite store, ledger file
+from tests.support.accounting import write_text as _write
 
 INSTITUTIONS = pd.DataFrame({
     "institution_id": ["a", "b"], "name": ["甲", "乙"], "category": "government",
@@ -80,21 +79,6 @@ def test_a_frame_without_the_date_columns_counts_every_building():
 
 
 # --- the ledger --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    s = Settings.model_validate({
-        "site": {"name": "test", "province": "shandong", "region_code": "370100"},
-        "accounting": {"ledger_path": "var/ledgers.sqlite"},
-    })
-    s.base_dir = tmp_path
-    return s
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 INSTITUTIONS_CSV = ("institution_id,name,category,level,province,climate_zone\n"
@@ -183,8 +167,8 @@ def _audit(config: Path, year: int, capsys) -> dict:
     return inst, next(v for v in inst["verdicts"] if v["subject"] == "floor_area_m2_change")
 
 
-def test_an_annex_opened_in_2025_flags_the_floor_area_change(tmp_path, capsys):
-    config = _write(tmp_path / "jieneng.toml", CONFIG)
+def test_an_annex_opened_in_2025_flags_the_floor_area_change(tmp_path, config_file, capsys):
+    config = config_file
     files = {
         "institutions": INSTITUTIONS_CSV,
         # The main building has no dates (in use throughout); the annex opened on 1 March 2025.

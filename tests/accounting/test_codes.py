@@ -22,6 +22,7 @@ from accounting.codes import (
     sum_by,
     text_codes,
 )
+from accounting.errors import InputError
 
 
 def _fresh(text: str) -> str:
@@ -98,10 +99,10 @@ def test_text_codes_of_a_categorical_leave_out_unused_categories():
     pd.Series(pd.Categorical(["a", None, "b"]), name="institution_id"),
 ])
 def test_a_missing_value_is_refused_naming_the_column(column):
-    with pytest.raises(KeyError, match="institution_id"):
+    with pytest.raises(InputError, match="institution_id is empty"):
         text_codes(column)
     starts, _, new_value = runs(column.to_frame())
-    with pytest.raises(KeyError, match="institution_id"):
+    with pytest.raises(InputError, match="institution_id is empty"):
         run_codes(column, starts, new_value["institution_id"])
 
 
