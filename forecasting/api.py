@@ -184,13 +184,7 @@ def monthly_tasks(bills: pd.DataFrame, year: int, project: bool,
         y = q.reindex(months)
         continuous = carrier in CONTINUOUS
 
-        def of_year(yr: int) -> np.ndarray:
-            values = y[y.index.year == yr].to_numpy(float)
-            if not continuous and not np.isnan(values).all():
-                values = np.where(np.isnan(values), 0.0, values)  # events: no record = none
-            return values
-
-        current = of_year(year)
+        current = _months_of(y, year, continuous)
         if not continuous:
             billed = np.flatnonzero(~np.isnan(y[y.index.year == year].to_numpy(float)))
             if len(billed):
@@ -204,13 +198,22 @@ def monthly_tasks(bills: pd.DataFrame, year: int, project: bool,
         frame.loc[frame["ds"].dt.year == year, "y"] = current
         task = SeriesTask(key=(str(inst), str(carrier), str(unit), str(use)), frequency="MS",
                           frame=frame, regressors=[], display=predict, predict=predict,
-                          samples=fc.samples, previous=of_year(year - 1), current=current)
+                          samples=fc.samples, previous=_months_of(y, year - 1, continuous), current=current)
         known = y.dropna()
         history = {"first": known.index.min().date().isoformat() if len(known) else None,
                    "last": known.index.max().date().isoformat() if len(known) else None,
-                   "days": int(len(known)), "estimated_days": 0}
+                   "days": len(known), "estimated_days": 0}
         out.append((task, history, str(source)))
     return out
+
+
+def _months_of(y: pd.Series, year: int, continuous: bool) -> np.ndarray:
+    """A year's 12 monthly values; for event carriers (deliveries, fuel cards, seasonal heat
+    bills) a month without a record in a year with records is 0, for monthly utility bills NaN."""
+    values = y[y.index.year == year].to_numpy(float)
+    if not continuous and not np.isnan(values).all():
+        values = np.where(np.isnan(values), 0.0, values)
+    return values
 
 
 def _run(tasks: list[SeriesTask], fc: ForecastingSettings, cache: ForecastCache,

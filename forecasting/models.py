@@ -37,18 +37,25 @@ __all__ = [
 #: Prophet fits done in this process, by frequency ("D", "MS").
 FIT_COUNTS: Counter[str] = Counter()
 
-for _name in ("cmdstanpy", "prophet", "prophet.plot"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
-    logging.getLogger(_name).propagate = False
 
 #: Days of history from which yearly seasonality is fitted.
 YEARLY_MIN_DAYS = 365
 
 
 def _prophet_class() -> Any:
+    _quiet()
     from prophet import Prophet  # heavy (Stan): imported on first fit, in the worker that fits
 
+    _quiet()
     return Prophet
+
+
+def _quiet() -> None:
+    """Prophet and cmdstanpy log every fit from their own handlers (and set their levels when
+    imported and when first used): quiet them before and after the import."""
+    logging.getLogger("cmdstanpy").disabled = True
+    for name in ("prophet", "prophet.plot", "prophet.forecaster"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def prophet_fit(history: pd.DataFrame, regressors: list[str], samples: int,

@@ -119,7 +119,7 @@ def stacked_consumption(base: pd.DataFrame, lines: list[Line], replace_sources: 
     fixed = base[keep].reset_index(drop=True)
     parts = []
     if len(fixed):
-        rep = fixed.loc[np.tile(np.arange(len(fixed)), samples)].reset_index(drop=True)
+        rep = fixed.iloc[np.tile(np.arange(len(fixed)), samples)].reset_index(drop=True)
         sample_no = np.repeat(np.arange(samples), len(fixed))
         rep["institution_id"] = _pseudo(rep["institution_id"].astype(str).to_numpy(), sample_no)
         parts.append(rep)
@@ -152,7 +152,7 @@ def _real(ids: pd.Series) -> pd.Series:
 def project_figures(consumption: pd.DataFrame, profile: pd.DataFrame, reference: Any, year: int,
                     samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figures of every pseudo-institution (sample) and the factor table, from the engine."""
-    rep = profile.loc[np.tile(np.arange(len(profile)), samples)].reset_index(drop=True)
+    rep = profile.iloc[np.tile(np.arange(len(profile)), samples)].reset_index(drop=True)
     rep["institution_id"] = _pseudo(rep["institution_id"].astype(str).to_numpy(),
                                     np.repeat(np.arange(samples), len(profile)))
     factors, _, figures = engine.account_figures(consumption, rep, reference, year)

@@ -70,7 +70,7 @@ class DailySeries:
         return {
             "first": known.min().date().isoformat() if len(known) else None,
             "last": known.max().date().isoformat() if len(known) else None,
-            "days": int(len(known)),
+            "days": len(known),
             "estimated_days": int(self.frame["estimated"].sum()),
         }
 
