@@ -151,7 +151,7 @@ def daily_task(series: DailySeries, year: int, regressors: pd.DataFrame,
     year_first, year_last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
     display_end = last + pd.Timedelta(days=horizon_days) if horizon_days else year_last
     end = max(display_end, year_last)
-    days = pd.date_range(known.min(), end, freq="D")
+    days = pd.date_range(min(known.min(), year_first), end, freq="D")
     y = series.frame.set_index("ds")["y"].reindex(days)
     frame = regressors.set_index("ds").reindex(days).reset_index(names="ds")
     frame.insert(1, "y", y.to_numpy(float))
@@ -165,7 +165,7 @@ def daily_task(series: DailySeries, year: int, regressors: pd.DataFrame,
         display=pd.date_range(last + pd.Timedelta(days=1), display_end, freq="D"),
         predict=pd.DatetimeIndex(unknown), samples=fc.samples,
         min_history_days=fc.min_history_days, horizons=list(fc.backtest_horizons_days),
-        cutoffs=fc.backtest_cutoffs,
+        cutoffs=fc.backtest_cutoffs, changepoint_prior_scale=fc.changepoint_prior_scale,
     )
 
 
@@ -198,7 +198,9 @@ def monthly_tasks(bills: pd.DataFrame, year: int, project: bool,
         frame.loc[frame["ds"].dt.year == year, "y"] = current
         task = SeriesTask(key=(str(inst), str(carrier), str(unit), str(use)), frequency="MS",
                           frame=frame, regressors=[], display=predict, predict=predict,
-                          samples=fc.samples, previous=_months_of(y, year - 1, continuous), current=current)
+                          samples=fc.samples,
+                          changepoint_prior_scale=fc.changepoint_prior_scale,
+                          previous=_months_of(y, year - 1, continuous), current=current)
         known = y.dropna()
         history = {"first": known.index.min().date().isoformat() if len(known) else None,
                    "last": known.index.max().date().isoformat() if len(known) else None,

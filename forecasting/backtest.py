@@ -81,6 +81,7 @@ def backtest_series(
     min_history_days: int,
     use_prophet: bool,
     fit_predict: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None = None,
+    changepoint_prior_scale: float = 0.01,
 ) -> dict[str, dict]:
     """Backtest a daily series at each horizon for the model and both baselines.
 
@@ -95,6 +96,8 @@ def backtest_series(
         The model is Prophet (else seasonal-naive, and "model" repeats that baseline).
     fit_predict
         ``(train, test) → ŷ`` of the model; default: Prophet without sampling.
+    changepoint_prior_scale
+        Prophet's trend flexibility.
 
     Returns
     -------
@@ -103,7 +106,8 @@ def backtest_series(
         that the history is too short for has ``{"reason": ...}``.
     """
     def prophet_fp(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-        model = models.prophet_fit(train, regressors, samples=0)
+        model = models.prophet_fit(train, regressors, samples=0,
+                                   changepoint_prior_scale=changepoint_prior_scale)
         return models.prophet_predict(model, test)
 
     fp = fit_predict or prophet_fp

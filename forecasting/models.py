@@ -17,8 +17,11 @@ it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -44,10 +47,21 @@ YEARLY_MIN_DAYS = 365
 
 def _prophet_class() -> Any:
     _quiet()
-    from prophet import Prophet  # heavy (Stan): imported on first fit, in the worker that fits
+    with prophet_warnings():
+        from prophet import Prophet  # heavy (Stan): imported on first fit, in the worker that fits
 
     _quiet()
     return Prophet
+
+
+@contextlib.contextmanager
+def prophet_warnings() -> Iterator[None]:
+    """Silence the deprecation warnings Prophet's own code triggers in pandas (``inplace=``,
+    ...): they are Prophet's to fix, and the test suite turns warnings into errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def _quiet() -> None:
@@ -59,7 +73,7 @@ def _quiet() -> None:
 
 
 def prophet_fit(history: pd.DataFrame, regressors: list[str], samples: int,
-                freq: str = "D") -> Any:
+                freq: str = "D", changepoint_prior_scale: float = 0.01) -> Any:
     """Fit Prophet to ``history`` (``ds``, ``y`` and the regressor columns; NaN y rows dropped).
 
     Parameters
@@ -72,6 +86,8 @@ def prophet_fit(history: pd.DataFrame, regressors: list[str], samples: int,
         ``uncertainty_samples`` (sample paths drawn by :func:`prophet_samples`).
     freq
         "D" (weekly + yearly seasonality) or "MS" (yearly only).
+    changepoint_prior_scale
+        Prophet's trend flexibility (``[forecasting] changepoint_prior_scale``).
     """
     data = history.dropna(subset=["y"])
     span_days = (data["ds"].max() - data["ds"].min()).days if len(data) else 0
@@ -82,11 +98,13 @@ def prophet_fit(history: pd.DataFrame, regressors: list[str], samples: int,
         daily_seasonality=False,
         uncertainty_samples=samples,
         interval_width=0.8,
+        changepoint_prior_scale=changepoint_prior_scale,
     )
     for name in regressors:
         if data[name].nunique() > 1:
             model.add_regressor(name)
-    model.fit(data[["ds", "y", *[r for r in regressors if r in model.extra_regressors]]])
+    with prophet_warnings():
+        model.fit(data[["ds", "y", *[r for r in regressors if r in model.extra_regressors]]])
     FIT_COUNTS[freq] += 1
     return model
 
@@ -96,7 +114,8 @@ def prophet_predict(model: Any, future: pd.DataFrame) -> np.ndarray:
     saved = model.uncertainty_samples
     model.uncertainty_samples = 0
     try:
-        return model.predict(future)["yhat"].to_numpy(dtype=float)
+        with prophet_warnings():
+            return model.predict(future)["yhat"].to_numpy(dtype=float)
     finally:
         model.uncertainty_samples = saved
 
@@ -108,7 +127,8 @@ def prophet_samples(model: Any, future: pd.DataFrame, seed: int) -> np.ndarray:
     paths in any process or Dask worker. Consumption is not negative: samples are clipped at 0.
     """
     np.random.seed(seed % 2**32)
-    paths = model.predictive_samples(future)["yhat"]  # (len(future), samples)
+    with prophet_warnings():
+        paths = model.predictive_samples(future)["yhat"]  # (len(future), samples)
     return np.clip(np.asarray(paths, dtype=float).T, 0.0, None)
 
 
@@ -127,10 +147,10 @@ def seasonal_naive(ds: pd.DatetimeIndex, y: np.ndarray, future: pd.DatetimeIndex
         return np.full(len(future), np.nan)
     last = known.index.max()
     week = known[known.index > last - pd.Timedelta(days=7)]
-    by_weekday = pd.Series(week.to_numpy(), index=week.index.weekday)
+    by_weekday = pd.Series(week.to_numpy(), index=week.index.day_of_week)
     # a weekday not seen in the last week: its latest value, else the mean of the last week
-    older = known.groupby(known.index.weekday).last()
-    values = [by_weekday.get(d, older.get(d, float(week.mean()))) for d in future.weekday]
+    older = known.groupby(known.index.day_of_week).last()
+    values = [by_weekday.get(d, older.get(d, float(week.mean()))) for d in future.day_of_week]
     return np.asarray(values, dtype=float)
 
 

@@ -246,7 +246,8 @@ def monthly_table(lines: list[Line], base: pd.DataFrame, factors: pd.DataFrame,
                   provinces: pd.Series) -> pd.DataFrame:
     """Monthly quantities (p10/p50/p90) and p50 tce and CO2 per institution × carrier × month.
 
-    Projected lines give quantiles over their paths; the base table's other rows are actual.
+    Projected lines give quantiles over their paths; the base table's other rows are actual
+    (months with coverage 0, which nothing measured or billed, have no row).
     """
     f = factors.set_index(["carrier", "unit", "province", "use"])[["kgce_per_unit",
                                                                     "kgco2_per_unit"]]
@@ -271,8 +272,10 @@ def monthly_table(lines: list[Line], base: pd.DataFrame, factors: pd.DataFrame,
                          "co2_t_p50": q[1, m] * kgco2 / 1000.0,
                          "source": "forecast" if line.forecast_months[m] else "actual"})
     projected = {(ln.institution_id, ln.carrier, ln.unit, ln.use) for ln in lines}
-    rest = base.groupby(["institution_id", "carrier", "unit", "use", "month"], as_index=False)[
-        "quantity"].sum()
+    # a month nothing measured or billed (coverage 0) is missing: no row, never 0
+    measured = base[pd.to_numeric(base["coverage"], errors="coerce").fillna(0.0) > 0]
+    rest = measured.groupby(["institution_id", "carrier", "unit", "use", "month"],
+                            as_index=False)["quantity"].sum()
     for r in rest.to_dict("records"):
         if (r["institution_id"], r["carrier"], r["unit"], r["use"]) in projected:
             continue

@@ -46,7 +46,7 @@ class SeriesTask:
         Days (months) shown as the forecast.
     predict
         Days (months) of the year whose quantity is not known: sample paths are drawn for them.
-    samples, min_history_days, horizons, cutoffs
+    samples, min_history_days, horizons, cutoffs, changepoint_prior_scale
         From ``[forecasting]``.
     previous
         Monthly series only: last year's quantity per month 1–12 (NaN: unknown).
@@ -64,6 +64,7 @@ class SeriesTask:
     min_history_days: int = 56
     horizons: list[int] = field(default_factory=lambda: [7, 30, 90])
     cutoffs: int = 3
+    changepoint_prior_scale: float = 0.01
     previous: np.ndarray | None = None
     current: np.ndarray | None = None
 
@@ -134,14 +135,16 @@ def _run_daily(task: SeriesTask) -> SeriesOutput:
         yearly = ("weekly and yearly seasonality" if span >= models.YEARLY_MIN_DAYS
                   else f"weekly seasonality (no yearly: {span + 1} days < a year)")
         reason = f"{n_known} known days: Prophet with {yearly} and {regress} as regressors"
-        model = models.prophet_fit(frame[known], task.regressors, task.samples)
+        model = models.prophet_fit(frame[known], task.regressors, task.samples,
+                                   changepoint_prior_scale=task.changepoint_prior_scale)
         point = np.clip(models.prophet_predict(model, future), 0.0, None)
         paths = models.prophet_samples(model, future, task.seed)
         use_prophet = True
     rows, samples = _split(task, dates, paths, point)
     backtest = bt.backtest_series(frame[frame["ds"] <= frame.loc[known, "ds"].max()]
                                   if n_known else frame, task.regressors, task.horizons,
-                                  task.cutoffs, task.min_history_days, use_prophet)
+                                  task.cutoffs, task.min_history_days, use_prophet,
+                                  changepoint_prior_scale=task.changepoint_prior_scale)
     return SeriesOutput(model_name, reason, rows, task.predict, samples, backtest)
 
 
@@ -152,7 +155,8 @@ def _run_monthly(task: SeriesTask) -> SeriesOutput:
     dates = task.display.union(task.predict)
     no_backtest = {"reason": "monthly series (bills, fuel cards): no daily backtest"}
     if months_known >= 36:
-        model = models.prophet_fit(frame[known], [], task.samples, freq="MS")
+        model = models.prophet_fit(frame[known], [], task.samples, freq="MS",
+                                   changepoint_prior_scale=task.changepoint_prior_scale)
         future = pd.DataFrame({"ds": dates})
         point = np.clip(models.prophet_predict(model, future), 0.0, None)
         paths = models.prophet_samples(model, future, task.seed)

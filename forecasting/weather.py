@@ -147,7 +147,7 @@ def degree_days(temperature_c: np.ndarray | pd.Series, hdd_base_c: float = 18.0,
 
 def _normals(observed: pd.Series) -> np.ndarray:
     """Mean temperature per day-of-year 1..366, smoothed over ±7 days (circular)."""
-    doy = observed.index.dayofyear.to_numpy()
+    doy = observed.index.day_of_year.to_numpy()
     sums = np.bincount(doy, weights=observed.to_numpy(), minlength=367)[1:]
     counts = np.bincount(doy, minlength=367)[1:].astype(float)
     kernel = np.ones(15)
@@ -176,7 +176,7 @@ def weather_frame(observed: pd.Series, days: pd.DatetimeIndex, hdd_base_c: float
     t = observed.reindex(days)
     source = np.where(t.notna(), "observed", "normal")
     normal = _normals(observed)
-    filled = np.where(t.isna(), normal[days.dayofyear.to_numpy() - 1], t.to_numpy())
+    filled = np.where(t.isna(), normal[days.day_of_year.to_numpy() - 1], t.to_numpy())
     hdd, cdd = degree_days(filled, hdd_base_c, cdd_base_c)
     return pd.DataFrame({"ds": days, "temperature_c": filled, "hdd_c_day": hdd,
                          "cdd_c_day": cdd, "weather_source": source})
