@@ -3,11 +3,14 @@ probabilities are 0 or 1 when every sample agrees."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from accounting.consumption import CONSUMPTION_COLUMNS
+from forecasting import ForecastResult, risk_table
 from forecasting import projection as pj
 from tests.support.accounting import default_reference
 
@@ -116,3 +119,27 @@ def test_base_rows_not_forecast_are_kept_in_every_sample():
     december = monthly[(monthly["carrier"] == "electricity") & (monthly["month"] == 12)].iloc[0]
     assert december["source"] == "forecast"
     assert december["energy_tce_p50"] == pytest.approx(1000 * 0.1229 / 1000)
+
+
+def test_the_risk_table_has_one_line_per_institution():
+    year_end = pd.DataFrame([{"institution_id": "a", "year": 2026,
+                              **{f"{n}_{q}": 1.0 for n in pj.FIGURES
+                                 for q in ("p10", "p50", "p90")},
+                              "kgce_per_m2_p10": 11.0, "kgce_per_m2_p50": 12.0,
+                              "kgce_per_m2_p90": 13.5},
+                             {"institution_id": "b", "year": 2026,
+                              **{f"{n}_{q}": float("nan") for n in pj.FIGURES
+                                 for q in ("p10", "p50", "p90")}}])
+    risk = pd.DataFrame([
+        {"institution_id": "a", "kind": "quota", "subject": "non_heating_kgce_per_m2",
+         "level": "constraint", "threshold": 13.0, "unit": "kgce/m2", "probability": 0.25,
+         "source": "t"},
+        {"institution_id": "a", "kind": "fyp14", "subject": "kgce_per_m2", "level": "path",
+         "threshold": -0.04, "unit": "change vs base", "probability": 0.6, "source": "t"},
+    ])
+    result = ForecastResult(2026, dt.date(2026, 11, 30), [], year_end, pd.DataFrame(), risk)
+    lines = risk_table(result, "en").splitlines()
+    assert lines[0] == "Year-end projection 2026 (data to 2026-11-30)"
+    assert lines[2].split() == ["a", "12.0", "11.0–13.5", "25%", "60%"]
+    assert lines[3].split() == ["b", "no", "projection"]
+    assert risk_table(result).splitlines()[0].startswith("2026年年末预测")
