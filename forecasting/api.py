@@ -255,7 +255,8 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
     store
         A ``storage.TimeSeriesStore``; opened from the settings (and closed) when None.
     institutions, carriers
-        Only these (default: all).
+        Only these (default: all). With a carrier filter the year-end figures project only those
+        carriers; the others count as measured or billed to date.
     horizon_days
         Days of forecast rows shown per series (default: to 31 December). The projection always
         runs to 31 December.
