@@ -13,11 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from accounting import engine
+from accounting.bureau import BUREAU_LEDGERS, bureau_account, bureau_year
+from accounting.bureau_rules import load_bureau_rules, reference_dirs
 from accounting.consumption import annual_inputs
 from accounting.engine import AnnualAccount
 from accounting.ledgers import LedgerStore
 from accounting.reference_data import load_reference
 from accounting.settings import AccountingConfig
+from accounting.verdicts import combine_verdicts
 from accounting.verdicts.rules import VerdictRules
 from storage import open_store
 
@@ -59,14 +62,19 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         base_year = VerdictRules.from_reference(reference).fyp14_base_year
         years = sorted({year, year - 1, base_year})
         as_of = today(settings)  # the current year's floor area is today's, not year-end's
-        profiles, consumption = {}, {}
+        profiles, consumption, bureau = {}, {}, {}
+        rules = load_bureau_rules(settings.accounting.factor_set, reference_dirs(settings))
+        ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
+        bureau_ledgers = {kind: ledgers.table(kind) for kind in BUREAU_LEDGERS}
         for y in years:
             say(f"accounting {y}: reading ledgers and metered months …")
             inputs = annual_inputs(settings, y, store)
-            consumption[y] = inputs.consumption
+            # the statistical boundary, public charging, compounds (accounting.bureau)
+            consumption[y], buildings, bureau[y] = bureau_year(inputs, bureau_ledgers, rules,
+                                                               as_of)
             profiles[y] = engine.institution_profile(
-                inputs.institutions, inputs.buildings, inputs.headcount, y,
-                extra_ids=inputs.consumption["institution_id"].unique(),
+                inputs.institutions, buildings, inputs.headcount, y,
+                extra_ids=consumption[y]["institution_id"].unique(),
                 default_province=settings.site.province, as_of=as_of,
             )
     finally:
@@ -77,13 +85,20 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         if y != year:
             say(f"accounting {y}: figures (for comparison with {year}) …")
             figures[y] = engine.account_figures(consumption[y], profiles[y], reference, y)[2]
-    bills = LedgerStore(settings.resolve(settings.accounting.ledger_path)).table("bills")
+    bills = bureau_ledgers["bills"]
     say(f"accounting {year}: figures and verdicts …")
-    return engine.account_year(
+    account = engine.account_year(
         year, consumption[year], profiles[year], reference, settings.accounting.min_coverage,
         base_figures=figures.get(base_year), previous_figures=figures.get(year - 1),
         bills=bills, equal_value_delta_kgce_per_kwh=engine.equal_value_delta(reference, year),
     )
+    account.bureau = bureau_account(
+        bureau[year], account, reference, rules, previous=bureau.get(year - 1),
+        default_province=settings.site.province, base_figures=figures.get(base_year),
+        previous_figures=figures.get(year - 1))
+    if len(account.bureau.vehicle_verdicts):
+        account.verdicts = combine_verdicts([account.verdicts, account.bureau.vehicle_verdicts])
+    return account
 
 
 def today(settings: AccountingConfig) -> dt.date:

@@ -14,6 +14,7 @@ import sys
 
 from accounting.annual import AnnualAccount, compute_account, today
 from accounting.errors import AccountingError, LedgerImportError
+from accounting.evaluation import evaluate_account, evaluation_table
 from accounting.export import account_json, account_table
 from accounting.ledgers import import_ledger
 from accounting.report import REPORT_SUFFIXES, write_report
@@ -21,7 +22,7 @@ from accounting.settings import AccountingConfig
 from jieneng.vocabulary import ExitCode
 from storage.errors import StorageError, StoreUnavailable
 
-__all__ = ["account_main", "import_ledger_main", "report_main"]
+__all__ = ["account_main", "evaluate_main", "import_ledger_main", "report_main"]
 
 
 def _progress(message: str) -> None:
@@ -99,4 +100,25 @@ def import_ledger_main(args: argparse.Namespace, settings: AccountingConfig) -> 
         return ExitCode.bad_input
     print(f"{result.file}: {result.rows} {result.kind} row(s) imported into {result.ledger} "
           f"({result.added} new, {result.replaced} replaced)")
+    return ExitCode.ok
+
+
+def evaluate_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCode:
+    """``jieneng evaluate --year YYYY [--format json|table]``: the counties' 绩效评价."""
+    account = _account_or_exit_code(settings, args.year)
+    if isinstance(account, ExitCode):
+        return account
+    try:
+        evaluation = evaluate_account(account, settings)
+    except AccountingError as exc:
+        _error(f"jieneng evaluate: {exc}")
+        return ExitCode.bad_input
+    if evaluation.scores["is_city"].all():
+        _error(f"jieneng evaluate: no institution has a region_code (行政区划代码) in {args.year}; "
+               "add region_code to the institutions ledger")
+        return ExitCode.no_data
+    if args.format == "json":
+        print(json.dumps(evaluation.json(), ensure_ascii=False, indent=2))
+    else:
+        print(evaluation_table(evaluation))
     return ExitCode.ok

@@ -794,6 +794,9 @@ class AnnualAccount:
         self.factors = factors
         self.verdicts = verdicts
         self.totals = totals
+        #: The bureau's parts (``accounting.bureau.BureauAccount``: compounds, excluded space,
+        #: vehicles), set by ``accounting.annual.compute_account``; None otherwise.
+        self.bureau: Any = None
 
 
 def account_figures(

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from accounting import engine
+from accounting.compounds import compound_records
 from accounting.engine import AnnualAccount
 from accounting.verdicts import verdict_records
 
@@ -86,7 +87,11 @@ def account_json(account: AnnualAccount, institution: str | None = None) -> dict
     totals = {k: plain(v) for k, v in account.totals.items()}
     if institution is not None:
         totals = {k: plain(v) for k, v in engine.totals(figures).items()}
-    return {"year": account.year, "institutions": institutions, "totals": totals}
+    data = {"year": account.year, "institutions": institutions, "totals": totals}
+    bureau = getattr(account, "bureau", None)
+    if bureau is not None and institution is None and len(bureau.compounds):
+        data["compounds"] = compound_records(bureau.compounds)  # 集中办公区 as units of their own
+    return data
 
 
 def _carrier_entries(c: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -137,4 +142,10 @@ def account_table(data: dict) -> str:
         f"{'total':<12} {_fmt(t['energy_tce'], 2):>11} {_fmt(t['co2_t'], 2):>10} "
         f"{_fmt(t['kgce_per_m2'], 2):>8} {_fmt(t['kgce_per_person'], 1):>11} "
         f"{_fmt(t['water_m3_per_person'], 1):>10}")
+    for c in data.get("compounds", []):
+        shares = ", ".join(f"{k} {v:.2f}" for k, v in c["member_shares"].items())
+        lines.append(
+            f"{'compound ' + c['compound_id']:<12} {_fmt(c['energy_tce'], 2):>11} "
+            f"{_fmt(c['co2_t'], 2):>10} {_fmt(c['kgce_per_m2'], 2):>8} "
+            f"{_fmt(c['kgce_per_person'], 1):>11}  members' shares (tce): {shares}")
     return "\n".join(lines)

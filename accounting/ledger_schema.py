@@ -112,12 +112,37 @@ HEATING_TYPE = _choices({
     "gas_or_oil": ("燃气供暖", "燃油供暖", "燃气(油)供暖"),
     "none": ("无", "不供暖"),
 })
+BUILDING_USE = _choices({
+    "office": ("办公", "办公用房", "自用"),
+    "leased_out": ("出租", "对外出租", "经营性出租", "公开招租", "出借"),
+    "residential": ("住宅", "家属住宅", "职工住宅", "家属区"),
+    "commercial": ("商业", "经营", "经营性"),
+    "other": ("其他",),
+})
+VEHICLE_TYPE = _choices({
+    "sedan": ("轿车",),
+    "suv": ("越野车", "suv", "运动型多用途车"),
+    "minibus": ("小型客车", "中小型客车", "商务车", "面包车"),
+    "bus": ("大型客车", "大中型客车", "客车"),
+    "truck": ("货车", "载货汽车"),
+    "special": ("特种专业技术用车", "特种车", "专用车", "执法执勤用车"),
+})
+APPORTION_RULE = _choices({
+    "area": ("按面积", "面积", "建筑面积"),
+    "occupants": ("按人数", "人数", "用能人数"),
+    "fixed": ("固定比例", "按比例", "比例"),
+    "residual": ("扣减分表", "总表减分表", "余量"),
+})
 BOOL = {
     "true": "1", "false": "0", "yes": "1", "no": "0", "y": "1", "n": "0", "1": "1", "0": "0",
     "是": "1", "否": "0", "t": "1", "f": "0", "1.0": "1", "0.0": "0",
 }
 
 _INSTITUTION = Column("institution_id", aliases=("单位编码", "单位代码", "机构编码", "单位id"))
+_COMPOUND = Column("compound_id", aliases=("办公区编码", "集中办公区编码", "办公区id"))
+_ODOMETER = Column("odometer_km", "number", required=False,
+                   aliases=("里程表读数", "里程表读数(km)", "里程(km)", "里程数", "表显里程"),
+                   help="odometer reading at the fill or charge [km]")
 
 SCHEMAS: dict[str, LedgerSchema] = {
     "institutions": LedgerSchema("institutions", (
@@ -133,7 +158,25 @@ SCHEMAS: dict[str, LedgerSchema] = {
                help="area of a provincial quota table, e.g. A/B in DB37/T 2672"),
         Column("subtype", required=False, aliases=("细分类型", "子类型"),
                help="subtype a quota table uses, e.g. secondary_hospital, gymnasium, class_a"),
+        Column("region_code", required=False, aliases=("行政区划代码", "区划代码", "所属区县代码"),
+               help="6-digit 行政区划代码 of the county or district (区县) the institution is in"),
+        Column("region_name", required=False, aliases=("所属区县", "区县名称", "行政区划名称"),
+               help="name of the county or district, e.g. 历下区"),
     ), ("institution_id",)),
+    "compounds": LedgerSchema("compounds", (
+        _COMPOUND,
+        Column("name", aliases=("办公区名称", "名称")),
+        Column("province", "province", aliases=("省份", "所在省份", "省")),
+        Column("climate_zone", "choice", choices=CLIMATE_ZONE, aliases=("气候区", "建筑气候区")),
+    ), ("compound_id",)),
+    "compound_members": LedgerSchema("compound_members", (
+        _COMPOUND,
+        _INSTITUTION,
+        Column("from", "date", required=False, aliases=("入驻日期", "起始日期", "开始日期"),
+               help="first day in the compound; blank = since before any year accounted"),
+        Column("until", "date", required=False, aliases=("迁出日期", "截止日期", "结束日期"),
+               help="last day in the compound (inclusive); blank = still there"),
+    ), ("compound_id", "institution_id", "from")),
     "buildings": LedgerSchema("buildings", (
         Column("building_id", aliases=("建筑编码", "建筑物编码", "建筑id")),
         _INSTITUTION,
@@ -149,6 +192,13 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("in_use_until", "date", required=False,
                aliases=("停用日期", "移交日期", "停止使用日期", "停用时间", "移交时间"),
                help="last day in use (handed over, closed, demolished); blank = still in use"),
+        Column("use", "choice", required=False, choices=BUILDING_USE,
+               aliases=("用途", "房屋用途", "使用性质"),
+               help="office (default), leased_out, residential, commercial, other; "
+                    "leased-out and residential space is outside the statistical boundary"),
+        Column("compound_id", required=False, aliases=("办公区编码", "集中办公区编码"),
+               help="the 集中办公区 this building (or area) is in; its meters are sub-meters "
+                    "of the compound's"),
     ), ("building_id",)),
     "headcount": LedgerSchema("headcount", (
         _INSTITUTION,
@@ -161,6 +211,12 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("fuel", "choice", choices=VEHICLE_FUEL,
                aliases=("燃料类型", "燃料种类", "能源类型")),
         Column("new_energy", "bool", aliases=("新能源", "是否新能源", "新能源汽车")),
+        Column("vehicle_type", "choice", required=False, choices=VEHICLE_TYPE,
+               aliases=("车辆类型", "车型", "车辆类别")),
+        Column("tank_l", "positive", required=False, aliases=("油箱容积", "油箱容积(升)", "油箱容量")),
+        Column("in_use_from", "date", required=False, aliases=("启用日期", "购置日期", "登记日期")),
+        Column("in_use_until", "date", required=False,
+               aliases=("停用日期", "报废日期", "处置日期", "封存日期")),
     ), ("plate",)),
     "fuel": LedgerSchema("fuel", (
         Column("record_id", required=False, aliases=("流水号", "交易流水号", "记录编号")),
@@ -169,6 +225,20 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("fuel", "choice", choices=LIQUID_FUEL, aliases=("油品", "油品类型", "燃料类型")),
         Column("litres", "positive", aliases=("加油量(升)", "加油量", "数量(升)", "升数")),
         Column("cost_cny", "number", required=False, aliases=("金额(元)", "金额", "加油金额")),
+        _ODOMETER,
+    ), ("record_key",)),
+    "charging": LedgerSchema("charging", (
+        Column("record_id", required=False, aliases=("流水号", "充电流水号", "记录编号")),
+        Column("date", "date", aliases=("日期", "充电日期")),
+        Column("plate", aliases=("车牌号", "车牌号码", "车牌")),
+        Column("kwh", "positive", aliases=("充电量", "充电量(kwh)", "电量(kwh)", "电量")),
+        Column("cost_cny", "number", required=False, aliases=("金额(元)", "金额", "充电金额")),
+        _ODOMETER,
+        Column("public_station", "bool", required=False,
+               aliases=("公共充电站", "社会充电桩", "外部充电"),
+               help="yes: charged at a public station, outside every meter of the institution, so "
+                    "added to its electricity; no/blank: an own pile behind a building meter, shown "
+                    "as vehicle energy but not added again"),
     ), ("record_key",)),
     "facilities": LedgerSchema("facilities", (
         Column("facility_id", aliases=("设施编码", "设施id")),
@@ -198,6 +268,16 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("use", "choice", required=False, choices=USE, aliases=("用途",)),
         Column("green", "bool", required=False, aliases=("绿电", "是否绿电")),
     ), ("institution_id", "carrier", "account", "period_start", "period_end")),
+    "apportionment": LedgerSchema("apportionment", (
+        _COMPOUND,
+        Column("carrier", "choice", choices=CARRIER, aliases=("能源品种", "品种")),
+        Column("rule", "choice", choices=APPORTION_RULE, aliases=("分摊方式", "分摊规则")),
+        Column("residual_rule", "choice", required=False, choices=APPORTION_RULE,
+               aliases=("余量分摊方式",),
+               help="for rule residual: how the rest is split (area, occupants or fixed)"),
+        Column("institution_id", required=False, aliases=("单位编码", "单位代码")),
+        Column("share", "number", required=False, aliases=("分摊比例", "比例")),
+    ), ("compound_id", "carrier", "member_key")),
 }
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in LedgerKind)

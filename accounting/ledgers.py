@@ -9,8 +9,10 @@ importing the same file twice changes nothing.
 
 Rows that refer to other ledgers are checked against them: a building's institution must already
 be imported (or be in the same file for ``institutions``), a fuel record's plate must be a known
-vehicle. Import the ledgers in the order institutions, buildings, headcount, vehicles, fuel,
-facilities, bills.
+vehicle, a compound member's compound must be in the compounds ledger; a bill or facility may
+name a 集中办公区 (compound_id) instead of an institution. Import the ledgers in the order of
+:data:`KINDS`: institutions, compounds, compound_members, buildings, headcount, vehicles, fuel,
+charging, facilities, bills, apportionment.
 """
 
 from __future__ import annotations
@@ -52,7 +54,15 @@ _REFERENCES = {
     "institution_id": ("institutions", "institution_id"),
     "plate": ("vehicles", "plate"),
     "building_id": ("buildings", "building_id"),
+    "compound_id": ("compounds", "compound_id"),
 }
+
+#: Ledgers whose rows may belong to a 集中办公区 instead of an institution: their institution_id
+#: may name a compound of the compounds ledger.
+_COMPOUND_OWNED = frozenset({"bills", "facilities"})
+
+#: Tolerance of fixed apportionment shares summing to 1.
+SHARE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ def read_ledger_file(
         rows.append((offset, record))
     if not rows:
         problems.append(LedgerProblem(file, 0, "", "", "no data rows below the header"))
+    problems += file_rules(kind, rows, file)
     problems += _duplicate_keys(schema, rows, file)
     return rows, problems
 
@@ -232,6 +243,115 @@ def _row_rules(kind: str, record: dict, file: str, row: int) -> list[LedgerProbl
         record["record_key"] = record["record_id"] or "|".join(
             _show(record[c]) for c in ("date", "plate", "fuel", "litres", "cost_cny")
         )
+    problems += bureau_row_rules(kind, record, file, row)
+    return problems
+
+
+def bureau_row_rules(kind: str, record: dict, file: str, row: int,
+                     today: dt.date | None = None) -> list[LedgerProblem]:
+    """Checks across the cells of one row of the bureau's ledgers (compounds, boundary, vehicles,
+    charging, region codes). ``today`` (default: the clock's) dates an odometer from the future."""
+    problems = []
+    day = dt.date.today() if today is None else today
+    if kind == "institutions" and record.get("region_code") is not None:
+        code = str(record["region_code"]).strip()
+        if code.endswith(".0"):
+            code = code[:-2]
+        if not (len(code) == 6 and code.isdigit()):
+            problems.append(LedgerProblem(
+                file, row, "region_code", code, "expected the 6-digit 行政区划代码, e.g. 370102"))
+        record["region_code"] = code
+    for start_col, end_col in (("from", "until"), ("in_use_from", "in_use_until")):
+        if kind in ("compound_members", "vehicles") and start_col in record:
+            start, end = record.get(start_col), record.get(end_col)
+            if start is not None and end is not None and end < start:
+                problems.append(LedgerProblem(
+                    file, row, end_col, str(end),
+                    f"before {start_col} {start}; expected the last day, on or after the first"))
+    if (kind in ("fuel", "charging") and record.get("odometer_km") is not None
+            and record.get("date") is not None and record["date"] > day):
+        problems.append(LedgerProblem(
+            file, row, "odometer_km", _show(record["odometer_km"]),
+            f"an odometer reading dated {record['date']}, after today ({day}); expected a "
+            "reading already taken"))
+    if kind == "charging":
+        record["record_key"] = record["record_id"] or "|".join(
+            _show(record[c]) for c in ("date", "plate", "kwh", "cost_cny"))
+    if kind == "apportionment":
+        rule, rest = record["rule"], record["residual_rule"]
+        member, share = record["institution_id"], record["share"]
+        record["member_key"] = member or "*"
+        if rule == "residual" and rest == "residual":
+            problems.append(LedgerProblem(
+                file, row, "residual_rule", "residual",
+                "the rest of a residual is split by area, occupants or fixed"))
+        if rule != "residual" and rest is not None:
+            problems.append(LedgerProblem(
+                file, row, "residual_rule", rest, "only for rule residual; leave it blank"))
+        fixed = rule == "fixed" or (rule == "residual" and rest == "fixed")
+        if share is not None and not fixed:
+            problems.append(LedgerProblem(
+                file, row, "share", _show(share), f"a share is only for fixed shares, not {rule}"))
+        if fixed and (member is None) != (share is None):
+            missing = "share" if share is None else "institution_id"
+            problems.append(LedgerProblem(
+                file, row, missing, "", "a fixed share names its member and its share"))
+        if share is not None and share > 1:
+            problems.append(LedgerProblem(
+                file, row, "share", _show(share), "expected a share between 0 and 1"))
+    return problems
+
+
+def file_rules(kind: str, rows: list[tuple[int, dict]], file: str) -> list[LedgerProblem]:
+    """Checks across the rows of one file: a member in two compounds at once; apportionment
+    rules that disagree or fixed shares that do not sum to 1."""
+    if kind == "compound_members":
+        return member_overlaps(rows, file)
+    if kind != "apportionment":
+        return []
+    problems = []
+    groups: dict[tuple, list[tuple[int, dict]]] = {}
+    for row, record in rows:
+        groups.setdefault((record["compound_id"], record["carrier"]), []).append((row, record))
+    for (compound, carrier), members in groups.items():
+        rules = {(r["rule"], r["residual_rule"]) for _, r in members}
+        if len(rules) > 1:
+            for row, record in members[1:]:
+                problems.append(LedgerProblem(
+                    file, row, "rule", _show(record["rule"]),
+                    f"compound {compound} {carrier} has rows with different rules; expected one "
+                    "rule per compound and carrier"))
+            continue
+        rule, rest = next(iter(rules))
+        fixed = rule == "fixed" or (rule == "residual" and rest == "fixed")
+        shares = [(row, r["share"]) for row, r in members if r["share"] is not None]
+        if fixed and shares:
+            total = sum(value for _, value in shares)
+            if abs(total - 1.0) > SHARE_TOLERANCE:
+                for row, value in shares:
+                    problems.append(LedgerProblem(
+                        file, row, "share", _show(value),
+                        f"the fixed shares of compound {compound} {carrier} sum to {total:g}; "
+                        "expected 1"))
+    return problems
+
+
+def member_overlaps(rows: list[tuple[int, dict]], file: str) -> list[LedgerProblem]:
+    """Rows putting one institution in two compounds (or twice in one) on the same day."""
+    problems = []
+    lo, hi = dt.date.min, dt.date.max
+    by_member: dict[object, list[tuple[int, dict]]] = {}
+    for row, record in rows:
+        by_member.setdefault(record["institution_id"], []).append((row, record))
+    for member, spans in by_member.items():
+        for i, (row_a, a) in enumerate(spans):
+            for row_b, b in spans[:i]:
+                if (a["from"] or lo) <= (b["until"] or hi) and (b["from"] or lo) <= (a["until"] or hi):
+                    where = f"row {row_b}" if row_b > 0 else "the compound_members ledger"
+                    problems.append(LedgerProblem(
+                        file, row_a, "institution_id", str(member),
+                        f"in compound {a['compound_id']} while also in compound "
+                        f"{b['compound_id']} ({where}); expected one compound at a time"))
     return problems
 
 
@@ -320,6 +440,14 @@ class LedgerStore:
                 conn.rollback()
                 return 0, 0, problems
             added = replaced = 0
+            if kind == "apportionment":  # a file's rule replaces a compound × carrier's rows
+                for pair in {(r["compound_id"], r["carrier"]) for _, r in rows}:
+                    keep = [r["member_key"] for _, r in rows
+                            if (r["compound_id"], r["carrier"]) == pair]
+                    conn.execute(
+                        'DELETE FROM "apportionment" WHERE "compound_id" = ? AND "carrier" = ? '
+                        f'AND "member_key" NOT IN ({", ".join("?" for _ in keep)})',
+                        [*pair, *keep])
             where = " AND ".join(f"{_q(k)} IS ?" for k in schema.key)
             for _, record in rows:
                 key = [_sql_value(record[k]) for k in schema.key]
@@ -362,6 +490,8 @@ class LedgerStore:
             if kind == other or column not in (c.name for c in SCHEMAS[kind].columns):
                 continue
             known = {r[0] for r in conn.execute(f"SELECT {_q(other_key)} FROM {_q(other)}")}
+            if column == "institution_id" and kind in _COMPOUND_OWNED:
+                known |= {r[0] for r in conn.execute('SELECT "compound_id" FROM "compounds"')}
             for row, record in rows:
                 value = record.get(column)
                 if value is not None and value not in known:
@@ -431,6 +561,20 @@ def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _stored_member_overlaps(store: LedgerStore, rows: list[tuple[int, dict]],
+                            file: str) -> list[LedgerProblem]:
+    """:func:`member_overlaps` of the file's rows against the stored rows they do not replace."""
+    stored = store.table("compound_members")
+    keys = {(r["compound_id"], r["institution_id"], r["from"]) for _, r in rows}
+    kept = []
+    for record in stored.to_dict("records"):
+        for name in ("from", "until"):
+            record[name] = None if pd.isna(record[name]) else pd.Timestamp(record[name]).date()
+        if (record["compound_id"], record["institution_id"], record["from"]) not in keys:
+            kept.append((0, record))
+    return [p for p in member_overlaps([*kept, *rows], file) if p.row > 0]
+
+
 def default_use(carrier: str) -> str:
     """How a bill's carrier is used unless the ledger says otherwise."""
     if carrier == "pv":
@@ -463,6 +607,8 @@ def import_ledger(kind: str, path: str | Path, settings: AccountingConfig) -> Im
     ledger = settings.resolve(settings.accounting.ledger_path)
     store = LedgerStore(ledger)
     problems += store.reference_problems(kind, rows, str(path))
+    if kind == "compound_members" and not problems and ledger.exists():
+        problems += _stored_member_overlaps(store, rows, str(path))
     if problems:
         raise LedgerImportError(sorted(problems, key=lambda p: p.row))
     added, replaced, problems = store.import_rows(kind, rows, str(path))

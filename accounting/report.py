@@ -41,6 +41,7 @@ import pandas as pd
 
 from accounting import engine
 from accounting.buildings import buildings_in_use
+from accounting.bureau_report import bureau_json, bureau_sheets
 from accounting.costs import annual_costs, billed_costs, cost_summary
 from accounting.export import account_json, plain
 from accounting.ledgers import LedgerStore
@@ -447,7 +448,8 @@ def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingC
     extras = report_extras(account, read_report_ledgers(settings) if ledgers is None else ledgers,
                            as_of)
     if suffix == ".json":
-        out.write_text(json.dumps(report_json(account, extras), ensure_ascii=False, indent=2),
+        data = {**report_json(account, extras), **bureau_json(account, settings)}
+        out.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str),
                        encoding="utf-8")
         return out
     if suffix == ".csv":
@@ -471,4 +473,6 @@ def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingC
             writer, sheet_name="行政区域汇总", index=False)
         verdict_sheet(account).to_excel(writer, sheet_name="判定", index=False)
         factor_sheet(account).to_excel(writer, sheet_name="折算系数", index=False)
+        for name, sheet in bureau_sheets(account, settings).items():  # accounting.bureau_report
+            sheet.to_excel(writer, sheet_name=name, index=False)
     return out

@@ -73,7 +73,9 @@ class MeterSettings(SettingsSection):
     gateway: str = Field(min_length=1)
     device_id: int = Field(1, ge=1, le=247, description="Modbus unit / device id.")
     model: str = Field(min_length=1, description="Register-map name, e.g. chint_dtsu666.")
-    institution: str = Field(min_length=1)
+    institution: str = Field(
+        min_length=1, description="Institution id, or a 集中办公区 compound id for a meter the "
+        "compound's members share (apportioned to them by accounting).")
     building: str = Field(min_length=1)
     carrier: Carrier
     subitem: str = Field("01000", description="分项编码, e.g. 01A00 照明插座.")

@@ -33,6 +33,7 @@ HANDLERS: dict[str, str] = {
     "import:weather": "forecasting.cli:import_weather_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",
+    "evaluate": "accounting.cli:evaluate_main",
     "forecast": "forecasting.cli:forecast_main",
     "dashboard": "dashboard.cli:dashboard_main",
 }
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file: .xlsx, .csv or .json")
+
+    p = sub.add_parser("evaluate", help="the counties' performance evaluation (区县绩效评价)")
+    _config_arg(p)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
     _config_arg(p)

@@ -29,7 +29,7 @@ from pathlib import Path
 from accounting.annual import compute_account
 from accounting.errors import AccountingError
 from accounting.export import account_json, account_table
-from accounting.ledgers import import_ledger
+from accounting.ledgers import KINDS, import_ledger
 from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings
 from storage import open_store
@@ -37,9 +37,7 @@ from storage.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
-LEDGER_ORDER = (
-    "institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills",
-)
+LEDGER_ORDER = KINDS  # every ledger kind, in an order that imports cleanly
 BACKFILL_STEP_S = 3600.0
 BACKFILL_BATCH = 20_000
 

@@ -220,15 +220,22 @@ SUBITEM_GROUPS: dict[str, str] = {
 
 
 class LedgerKind(StrEnum):
-    """Kinds of ledger an officer imports (``jieneng import KIND FILE``)."""
+    """Kinds of ledger an officer imports (``jieneng import KIND FILE``).
+
+    In an order that imports cleanly: a ledger comes after the ledgers it refers to.
+    """
 
     institutions = "institutions"
+    compounds = "compounds"  # 集中办公区
+    compound_members = "compound_members"
     buildings = "buildings"
     headcount = "headcount"
     vehicles = "vehicles"
     fuel = "fuel"
+    charging = "charging"  # 新能源公务用车充电记录
     facilities = "facilities"
     bills = "bills"
+    apportionment = "apportionment"  # 集中办公区分摊规则
 
 
 #: Columns of the monthly consumption table that feeds the accounting engine: one row per

@@ -18,6 +18,17 @@ institution grows against the trend, one gains more than 10% people, one opens a
 electricity and heat with it) and one bill has an odd unit price, so that the verdicts and
 auditor checks have something to find.
 
+The bureau's own work (issue 14) adds, with a second random stream so that the figures above stay
+as they were: a 集中办公区 (cmp01) whose three members (gov07, gov08, gov09) share a main meter
+(the compound's electricity bill, its members' own sub-meters inside it: rule residual), a canteen
+(natural gas, by occupants), water (by area, the default) and heat (fixed shares); a leased-out
+floor of gov04 without its own meter (estimated by area share) and a leased-out café of ven02 with
+its own electricity bill (left out exactly); vehicle types, tanks, in-use dates and odometer
+readings (a few fills without one, one reading going backwards, one fill larger than its tank,
+one car fuelled after it was retired, one minibus far above its type's median); two electric
+cars with charging records (own piles, and public stations for the newer one); and institutions
+in three counties (行政区划代码 370102 历下区, 370103 市中区, 370124 平阴县).
+
 Usage: ``python sample_data/generate.py`` (writes beside this file).
 """
 
@@ -123,19 +134,75 @@ def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
+#: Second random stream, for what the bureau's work added (the first one's draws stay the same).
+RNG2 = np.random.default_rng(14)
+
+#: Counties (区县): 行政区划代码 → name; every institution is in one.
+COUNTIES = {"370102": "历下区", "370103": "市中区", "370124": "平阴县"}
+REGION = {
+    **dict.fromkeys(("gov01", "gov02", "edu01", "hos01", "ven01", "gov03", "gov04"), "370102"),
+    **dict.fromkeys(("edu02", "edu03", "hos02", "ven02", "ven03", "gov07", "gov08", "gov09"),
+                    "370103"),
+    **dict.fromkeys(("gov05", "gov06"), "370124"),
+}
+
+#: The 集中办公区 and its members (same columns as INSTITUTIONS; they report by bills).
+COMPOUND = ("cmp01", "市级机关第一集中办公区")
+MEMBERS = [
+    ("gov07", "市司法局", "government", "municipal", "A", "class_a", False, 4200, 4000,
+     "gov07-main", 120, 40.0, 20.0),
+    ("gov08", "市审计局", "government", "municipal", "A", "class_a", False, 3600, 3400,
+     "gov08-main", 100, 42.0, 20.0),
+    ("gov09", "市统计局", "government", "municipal", "A", "class_a", False, 2700, 2500,
+     "gov09-main", 80, 38.0, 20.0),
+]
+#: The compound's common part of electricity over the members' own sub-meters (lifts, lobby,
+#: canteen, server room) and its other shared carriers.
+COMMON_ELECTRICITY = 0.35
+COMPOUND_GAS_M3_PER_MONTH = 2600.0
+COMPOUND_WATER_M3_PER_PERSON = 18.0
+HEAT_SHARES = {"gov07": 0.4, "gov08": 0.35, "gov09": 0.25}
+
+#: Space outside the statistical boundary: (building_id, institution_id, floor_area_m2, name, use).
+OUTSIDE = [
+    ("gov04-f5", "gov04", 500, "市教育局五层 (对外出租)", "leased_out"),   # on the main meter
+    ("ven02-cafe", "ven02", 300, "市图书馆咖啡厅 (公开招租)", "leased_out"),  # own electricity bill
+]
+
+
 def institutions() -> None:
-    rows = [[i[0], i[1], i[2], i[3], "shandong", "cold", "", i[4], i[5]] for i in INSTITUTIONS]
+    rows = [[i[0], i[1], i[2], i[3], "shandong", "cold", "", i[4], i[5], REGION[i[0]],
+             COUNTIES[REGION[i[0]]]] for i in [*INSTITUTIONS, *MEMBERS]]
     _write("institutions.csv", ["institution_id", "name", "category", "level", "province",
-                                "climate_zone", "credit_code", "quota_area", "subtype"], rows)
+                                "climate_zone", "credit_code", "quota_area", "subtype",
+                                "region_code", "region_name"], rows)
+
+
+def compounds() -> None:
+    _write("compounds.csv", ["compound_id", "name", "province", "climate_zone"],
+           [[COMPOUND[0], COMPOUND[1], "shandong", "cold"]])
+    _write("compound_members.csv", ["compound_id", "institution_id", "from", "until"],
+           [[COMPOUND[0], m[0], "", ""] for m in MEMBERS])
+    # electricity: the main meter minus the members' sub-meters, the rest by area; the canteen's
+    # gas by occupants; water by area (no row: the default); heat by fixed shares.
+    rows = [[COMPOUND[0], "electricity", "residual", "area", "", ""],
+            [COMPOUND[0], "natural_gas", "occupants", "", "", ""]]
+    rows += [[COMPOUND[0], "heat", "fixed", "", inst, share] for inst, share in HEAT_SHARES.items()]
+    _write("apportionment.csv", ["compound_id", "carrier", "rule", "residual_rule",
+                                 "institution_id", "share"], rows)
 
 
 def buildings() -> None:
-    rows = [[i[9], i[0], i[7], i[8], f"{i[1]}主楼", "district_heat_metered", ""]
+    rows = [[i[9], i[0], i[7], i[8], f"{i[1]}主楼", "district_heat_metered", "", "", ""]
             for i in INSTITUTIONS]
-    rows += [[b, inst, area, heated, name, "district_heat_metered", start.isoformat()]
+    rows += [[b, inst, area, heated, name, "district_heat_metered", start.isoformat(), "", ""]
              for b, inst, area, heated, name, start in ANNEXES]
+    rows += [[m[9], m[0], m[7], m[8], f"{COMPOUND[1]} {m[1]}办公区", "district_heat_metered", "",
+              "", COMPOUND[0]] for m in MEMBERS]
+    rows += [[b, inst, area, 0, name, "district_heat_metered", "", use, ""]
+             for b, inst, area, name, use in OUTSIDE]
     _write("buildings.csv", ["building_id", "institution_id", "floor_area_m2", "heated_area_m2",
-                             "name", "heating_type", "in_use_from"], rows)
+                             "name", "heating_type", "in_use_from", "use", "compound_id"], rows)
 
 
 def _growth(inst: str, day: dt.date, heated: bool = False) -> float:
@@ -155,6 +222,8 @@ def headcount() -> None:
             if i[0] == "gov03" and year >= 2025:
                 occupants *= 1.18  # a merged department: more than 10% more people (auditor check)
             rows.append([i[0], year, round(occupants)])
+    for m in MEMBERS:
+        rows += [[m[0], year, round(m[10] * (1.0 + 0.01 * (year - 2020)))] for year in YEARS]
     _write("headcount.csv", ["institution_id", "year", "occupants"], rows)
 
 
@@ -169,9 +238,43 @@ VEHICLES = [
 ]
 
 
+#: plate → (vehicle_type, tank_l, in_use_from, in_use_until, L/100 km (kWh/100 km for an EV)).
+VEHICLE_DETAIL = {
+    "鲁F10001": ("sedan", 70, "2018-03-01", "", 9.0),
+    "鲁F10002": ("sedan", 70, "2019-06-01", "", 9.5),
+    "鲁F1E003": ("sedan", None, "2021-04-01", "", 15.0),
+    "鲁F20001": ("sedan", 70, "2017-09-01", "", 8.5),   # one fill of 82 L in 2025 (> tank)
+    "鲁F30001": ("suv", 100, "2016-05-01", "", 11.0),
+    "鲁F40001": ("minibus", 110, "2018-01-01", "", 12.0),
+    "鲁F40002": ("sedan", 70, "2019-01-01", "", 9.2),
+    "鲁F4E003": ("sedan", 45, "2022-02-01", "", 5.0),
+    "鲁F50001": ("sedan", 70, "2016-11-01", "", 8.8),   # an odometer typo going backwards, 2025
+    "鲁F60001": ("sedan", 70, "2014-07-01", "2024-12-31", 9.6),  # retired, fuelled in 2025
+    "鲁F70001": ("sedan", 70, "2018-08-01", "", 9.1),
+    "鲁F70002": ("minibus", 110, "2017-04-01", "", 12.5),
+    "鲁F80001": ("minibus", 110, "2016-02-01", "", 20.0),  # far above the minibus median
+    "鲁F7E004": ("sedan", None, "2025-05-01", "", 14.0),  # gov05's new EV (added in 2025)
+}
+#: Vehicles added for the bureau's work (after VEHICLES: their records use RNG2).
+NEW_VEHICLES = [("鲁F7E004", "gov05", "electric", True)]
+
+
 def vehicles() -> None:
-    rows = [[p, inst, fuel, "yes" if ne else "no"] for p, inst, fuel, ne in VEHICLES]
-    _write("vehicles.csv", ["plate", "institution_id", "fuel", "new_energy"], rows)
+    rows = []
+    for p, inst, fuel, ne in [*VEHICLES, *NEW_VEHICLES]:
+        kind, tank, start, end, _rate = VEHICLE_DETAIL[p]
+        rows.append([p, inst, fuel, "yes" if ne else "no", kind, tank or "", start, end])
+    _write("vehicles.csv", ["plate", "institution_id", "fuel", "new_energy", "vehicle_type",
+                            "tank_l", "in_use_from", "in_use_until"], rows)
+
+
+def _odometer(plate: str, records: list[list[object]], amount: int) -> None:
+    """Append each record's odometer reading: the distance its fuel or charge drives (at the
+    vehicle's L or kWh per 100 km) added up; every fifth record has no reading."""
+    km = 30_000.0 + 1_000.0 * (sum(map(ord, plate)) % 50)
+    for n, record in enumerate(records):
+        km += float(record[amount]) / VEHICLE_DETAIL[plate][4] * 100.0
+        record.append("" if n % 5 == 3 else round(km))
 
 
 def fuel() -> None:
@@ -180,6 +283,7 @@ def fuel() -> None:
     for plate, inst, kind, _ in VEHICLES:
         if kind == "electric":
             continue
+        first = len(rows)
         litres_month = {"gasoline": 95.0, "diesel": 140.0, "hybrid": 45.0}[kind]
         liquid = "gasoline" if kind == "hybrid" else kind
         for year in YEARS:
@@ -193,7 +297,42 @@ def fuel() -> None:
                     price = 7.9 if liquid == "gasoline" else 7.6
                     rows.append([f"FC{n:06d}", (day + dt.timedelta(days=half)).isoformat(),
                                  plate, liquid, litres, round(litres * price, 2)])
-    _write("fuel.csv", ["record_id", "date", "plate", "fuel", "litres", "cost_cny"], rows)
+        mine = rows[first:]
+        if plate == "鲁F60001":  # retired at the end of 2024: its card is no longer used
+            mine = [r for r in mine if str(r[1]) < "2025"]
+            mine.append([f"FC{900001:06d}", "2025-02-12", plate, "gasoline", 41.0, 323.9])
+        if plate == "鲁F20001":  # a fill larger than the 70 L tank
+            mine = [r if r[1] != "2025-03-23" else [*r[:4], 82.0, round(82.0 * 7.9, 2)]
+                    for r in mine]
+        _odometer(plate, mine, 4)
+        if plate == "鲁F50001":  # a typo: one reading 10 000 km too low
+            typo = next(r for r in mine if str(r[1]).startswith("2025-06") and r[6] != "")
+            typo[6] = int(typo[6]) - 10_000
+        rows[first:] = mine
+    _write("fuel.csv", ["record_id", "date", "plate", "fuel", "litres", "cost_cny",
+                        "odometer_km"], rows)
+
+
+def charging() -> None:
+    """Two electric cars: gov01's charges at its own pile (inside its building meter), gov05's
+    new car (from May 2025) at its pile and, now and then, at a public station."""
+    rows = []
+    n = 0
+    for plate, start in (("鲁F1E003", dt.date(2024, 1, 1)), ("鲁F7E004", dt.date(2025, 5, 1))):
+        records = []
+        day = start
+        while day <= LAST_BILLED:
+            n += 1
+            kwh = round(38.0 * float(1.0 + RNG2.normal(0.0, 0.1)), 1)
+            public = plate == "鲁F7E004" and n % 4 == 0
+            price = 1.6 if public else 0.78
+            records.append([f"CH{n:06d}", day.isoformat(), plate, kwh, round(kwh * price, 2),
+                            "yes" if public else "no"])
+            day += dt.timedelta(days=10)
+        _odometer(plate, records, 3)
+        rows += [[r[0], r[1], r[2], r[3], r[4], r[6], r[5]] for r in records]
+    _write("charging.csv", ["record_id", "date", "plate", "kwh", "cost_cny", "odometer_km",
+                            "public_station"], rows)
 
 
 def facilities() -> None:
@@ -210,6 +349,7 @@ def facilities() -> None:
         ["ven01-gen", "ven01", "generator", "备用柴油发电机", "", "diesel", 500, "", ""],
         ["edu01-canteen", "edu01", "canteen", "学生食堂", "", "natural_gas", "", "", ""],
         ["gov05-boiler", "gov05", "boiler", "燃煤锅炉 (2021年拆除)", "", "coal", 1400, "", ""],
+        ["cmp01-canteen", "cmp01", "canteen", "集中办公区机关食堂", "", "natural_gas", "", "", ""],
     ]
     _write("facilities.csv", ["facility_id", "institution_id", "kind", "name", "year", "carrier",
                               "capacity_kw", "it_energy_kwh", "total_energy_kwh"], rows)
@@ -329,17 +469,65 @@ def bills() -> None:
                     start, end = _month_range(year, month)
                     kwh = 9000.0 * (1.3 if month in (5, 6, 7, 8) else 0.8) * _noise()
                     _bill(rows, inst, "pv", start, end, kwh, "kWh", "edu02-pv")
+    rows = [[*r, ""] for r in rows]  # building_id
+    rows += _bureau_bills()
     _write("bills.csv", ["institution_id", "carrier", "period_start", "period_end", "quantity",
-                         "unit", "cost_cny", "account", "green"], rows)
+                         "unit", "cost_cny", "account", "green", "building_id"], rows)
+
+
+def _bureau_bills() -> list[list[object]]:
+    """Bills of the compound, its members' sub-meters and ven02's leased café (RNG2)."""
+    rows: list[list[object]] = []
+
+    def bill(inst: str, carrier: str, start: dt.date, end: dt.date, quantity: float, unit: str,
+             account: str, building: str = "") -> None:
+        if end <= LAST_BILLED:
+            rows.append([inst, carrier, start.isoformat(), end.isoformat(), round(quantity, 1),
+                         unit, round(quantity * PRICE[carrier], 2), account, "", building])
+
+    cid = COMPOUND[0]
+    people = sum(m[10] for m in MEMBERS)
+    for year in YEARS:
+        k = TREND[year]
+        for month in range(1, 13):
+            start, end = _month_range(year, month)
+            shape = MONTH_SHAPE[month - 1]
+            own = 0.0
+            for m in MEMBERS:  # the members' sub-meters, inside the compound's main meter
+                kwh = m[7] * m[11] * k * shape * float(1.0 + RNG2.normal(0.0, 0.03))
+                own += kwh
+                bill(m[0], "electricity", start, end, kwh, "kWh", f"{m[0]}-e", m[9])
+            bill(cid, "electricity", start, end, own * (1.0 + COMMON_ELECTRICITY), "kWh",
+                 f"{cid}-main")
+            winter = 1.3 if month in (1, 2, 12) else 0.9
+            bill(cid, "natural_gas", start, end, COMPOUND_GAS_M3_PER_MONTH * k * winter
+                 * float(1.0 + RNG2.normal(0.0, 0.03)), "m3", f"{cid}-canteen")
+            # ven02's leased café: its own meter and bill (outside the boundary)
+            bill("ven02", "electricity", start, end, 2600.0 * shape * 12
+                 * float(1.0 + RNG2.normal(0.0, 0.05)), "kWh", "ven02-cafe", "ven02-cafe")
+        for quarter in range(4):
+            start = dt.date(year, 3 * quarter + 1, 1)
+            end = _month_range(year, 3 * quarter + 3)[1]
+            bill(cid, "water", start, end, people * COMPOUND_WATER_M3_PER_PERSON * k / 4
+                 * float(1.0 + RNG2.normal(0.0, 0.03)), "m3", f"{cid}-w")
+        start, end = dt.date(year - 1, 11, 15), dt.date(year, 3, 15)
+        heated = sum(m[8] for m in MEMBERS)
+        bill(cid, "heat", start, end, heated * HEAT_GJ_PER_M2 * k, "GJ", f"{cid}-h")
+        if year + 1 not in YEARS:  # the season that starts in the year
+            bill(cid, "heat", dt.date(year, 11, 15), dt.date(year + 1, 3, 15),
+                 heated * HEAT_GJ_PER_M2 * k, "GJ", f"{cid}-h")
+    return rows
 
 
 def main() -> None:
     """Write every ledger file."""
     institutions()
+    compounds()
     buildings()
     headcount()
     vehicles()
     fuel()
+    charging()
     facilities()
     bills()
 

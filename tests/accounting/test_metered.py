@@ -147,7 +147,7 @@ def test_annual_inputs_combines_meters_bills_and_fuel_cards(store_settings):
     assert set(fuel["unit"]) == {"L"}
     assert set(fuel["carrier"]) == {"gasoline", "diesel"}
     assert not inputs.findings.empty
-    assert len(inputs.institutions) == 14
+    assert len(inputs.institutions) == 17  # 14 + the three members of the compound cmp01
 
 
 def test_metered_months_equal_what_the_simulated_meters_counted(tmp_path):

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The demo city's ledgers.
 SAMPLE_DATA = ROOT / "sample_data"
 #: Ledger kinds in the order they import (institutions first: the others refer to them).
-SAMPLE_LEDGERS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities",
-                  "bills")
+SAMPLE_LEDGERS = ("institutions", "compounds", "compound_members", "buildings", "headcount",
+                  "vehicles", "fuel", "charging", "facilities", "bills", "apportionment")
 #: Small data files the tests read (each cited in ``tests/accounting/data/README.md``).
 TEST_DATA = ROOT / "tests" / "accounting" / "data"
 
