@@ -27,8 +27,11 @@ import numpy as np
 import pandas as pd
 
 from accounting import engine
-from accounting.annual import compute_account
+from accounting.annual import compute_account, today
+from accounting.bureau import BUREAU_LEDGERS, bureau_year
+from accounting.bureau_rules import load_bureau_rules, reference_dirs
 from accounting.consumption import annual_inputs
+from accounting.ledgers import LedgerStore
 from accounting.reference_data import load_reference
 from forecasting import projection as pj
 from forecasting.cache import ForecastCache, task_key
@@ -278,7 +281,7 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
     last = dt.date(year, 12, 31)
     try:
         account = compute_account(settings, year, store=store)
-        base = annual_inputs(settings, year, store).consumption
+        inputs = annual_inputs(settings, year, store)
         daily = (daily_consumption(store, settings, first, last) if settings.meters
                  else pd.DataFrame(columns=["institution_id", "carrier", "unit", "use", "day",
                                             "quantity", "coverage", "estimated_share"]))
@@ -288,6 +291,9 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
     finally:
         if own:
             store.close()
+    base = _accounted(settings, inputs)
+    # how the boundary and compound rules moved the quantities to date (before any filter)
+    shares = pj.transfer_shares(inputs.consumption, base)
     if institutions:
         daily = daily[daily["institution_id"].isin(institutions)]
         base = base[base["institution_id"].isin(institutions)]
@@ -338,7 +344,8 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
                                       s.use, "meter"))
         known = s.frame.set_index("ds")["quantity"]
         paths, flags = pj.monthly_paths(year, known, out.sample_dates, out.samples)
-        lines.append(pj.Line(s.institution_id, s.carrier, s.unit, s.use, "meter", paths, flags))
+        lines.append(pj.Line(s.institution_id, s.carrier, s.unit, s.use, "meter", paths, flags,
+                             pj.known_months(year, known)))
     for task, history, source in monthly:
         out = by_key[(task.key, "MS")]
         inst, carrier, unit, use = task.key
@@ -350,12 +357,25 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
         current = pd.Series(task.current, index=pd.date_range(pd.Timestamp(year, 1, 1),
                                                                periods=12, freq="MS"))
         paths, flags = pj.monthly_paths(year, current, out.sample_dates, out.samples)
-        lines.append(pj.Line(inst, carrier, unit, use, source, paths, flags))
+        lines.append(pj.Line(inst, carrier, unit, use, source, paths, flags,
+                             pj.known_months(year, current)))
 
-    year_end, monthly_frame, risk = _project(settings, account, base, lines, year, fc.samples,
-                                             institutions)
+    increments = pj.move_increments(lines, shares)
+    year_end, monthly_frame, risk = _project(settings, account, base, increments, year,
+                                             fc.samples, institutions)
     return ForecastResult(year, as_of, results, year_end, monthly_frame, risk,
                           cache_hits=len(tasks) - fitted, fitted=fitted)
+
+
+def _accounted(settings: Any, inputs: Any) -> pd.DataFrame:
+    """The consumption table ``jieneng account`` accounts: ``inputs`` after the statistical
+    boundary, public charging and compound apportionment (``accounting.bureau.bureau_year``,
+    called as ``accounting.annual.compute_account`` calls it)."""
+    rules = load_bureau_rules(settings.accounting.factor_set, reference_dirs(settings))
+    ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
+    consumption, _, _ = bureau_year(inputs, {k: ledgers.table(k) for k in BUREAU_LEDGERS}, rules,
+                                    today(settings))
+    return consumption
 
 
 def _empty_forecast() -> pd.DataFrame:
@@ -363,22 +383,21 @@ def _empty_forecast() -> pd.DataFrame:
                          "yhat_upper": []})
 
 
-def _project(settings: Any, account: Any, base: pd.DataFrame, lines: list[pj.Line], year: int,
-             samples: int, institutions: list[str] | None
+def _project(settings: Any, account: Any, base: pd.DataFrame, increments: list[pj.Line],
+             year: int, samples: int, institutions: list[str] | None
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     profile_columns = [*engine.PROFILE_COLUMNS, "floor_area_m2", "heated_area_m2", "occupants"]
     profile = account.figures.reindex(columns=profile_columns)
     if institutions:
         profile = profile[profile["institution_id"].isin(institutions)]
-    if profile.empty or (base.empty and not lines):
+    if profile.empty or (base.empty and not increments):
         empty_year = pd.DataFrame(columns=["institution_id", "year", *[
             f"{n}_{q}" for n in pj.FIGURES for q in ("p10", "p50", "p90")]])
         return (empty_year, pj.monthly_table([], base, pd.DataFrame(
             columns=["carrier", "unit", "province", "use", "kgce_per_unit", "kgco2_per_unit"]),
-            pd.Series(dtype=object)), pd.DataFrame(columns=pj.RISK_COLUMNS))
+            pd.Series(dtype=object), samples), pd.DataFrame(columns=pj.RISK_COLUMNS))
     reference = load_reference(settings.accounting, settings.base_dir)
-    replace = {"meter": {"meter"}, "bill": {"bill"}, "fuel_card": {"fuel_card"}}
-    stacked = pj.stacked_consumption(base, lines, replace, samples)
+    stacked = pj.stacked_consumption(base, increments, samples)
     figures, factors = pj.project_figures(stacked, profile, reference, year, samples)
     year_end = pj.year_end_table(figures, year)
     delta = engine.equal_value_delta(reference, year)
@@ -387,7 +406,7 @@ def _project(settings: Any, account: Any, base: pd.DataFrame, lines: list[pj.Lin
     risk = pd.concat([pj.quota_risk(figures, reference.quotas(), delta),
                       pj.fyp14_risk(figures, fyp)], ignore_index=True)
     provinces = profile.set_index("institution_id")["province"]
-    monthly = pj.monthly_table(lines, base, factors, provinces)
+    monthly = pj.monthly_table(increments, base, factors, provinces, samples)
     return year_end, monthly, risk
 
 

@@ -3,10 +3,12 @@
 Pure functions over frames and arrays. For every carrier line (institution × carrier × unit × use)
 with a forecast, each sample path gives the year's 12 monthly quantities: the known quantities
 plus the path's values on the unknown days, **summed per path** (summing daily interval bounds
-would be wrong). The projected consumption table repeats the year's other rows (bills, fuel cards,
-carriers without a forecast) once per sample, with each sample as its own pseudo-institution, and
-goes through :func:`accounting.engine.account_figures`: the same factor set, electricity basis
-and grid-factor policy as ``jieneng account``. Quantiles over the samples give p10/p50/p90 of
+would be wrong). What a path adds to the known quantities (its increments) is moved as the
+accounting's statistical boundary and compound apportionment moved the quantities to date
+(:func:`transfer_shares`), and added to the year's accounted consumption table, repeated once per
+sample with each sample as its own pseudo-institution. That table goes through
+:func:`accounting.engine.account_figures`: the same factor set, electricity basis and grid-factor
+policy as ``jieneng account``. Quantiles over the samples give p10/p50/p90 of
 every figure; the share of samples above a quota level (the quota verdict's value, re-based on
 等价值 where its table says so, via :func:`accounting.verdicts.quota_verdicts`) or off the 十四五
 path is a probability.
@@ -28,11 +30,14 @@ __all__ = [
     "QUOTA_LEVELS",
     "Line",
     "fyp14_risk",
+    "known_months",
     "monthly_paths",
     "monthly_table",
+    "move_increments",
     "project_figures",
     "quota_risk",
     "stacked_consumption",
+    "transfer_shares",
     "year_end_table",
 ]
 
@@ -49,7 +54,11 @@ RISK_COLUMNS = ["institution_id", "kind", "subject", "level", "threshold", "unit
 
 @dataclass
 class Line:
-    """A projected carrier line: its key, source and monthly paths (``samples × 12``)."""
+    """A projected carrier line: its key, source and monthly paths (``samples × 12``).
+
+    ``actual`` holds the line's known monthly quantities (already in the year's consumption
+    table); the projection adds ``paths − actual`` (:attr:`increments`) to that table.
+    """
 
     institution_id: str
     carrier: str
@@ -59,6 +68,19 @@ class Line:
     paths: np.ndarray
     #: True for the months (1–12) that hold forecast days.
     forecast_months: np.ndarray
+    actual: np.ndarray | None = None
+
+    @property
+    def increments(self) -> np.ndarray:
+        """What the forecast adds to the known quantities, per path and month."""
+        actual = np.zeros(12) if self.actual is None else np.nan_to_num(self.actual)
+        return self.paths - actual[None, :]
+
+
+def known_months(year: int, known: pd.Series) -> np.ndarray:
+    """The 12 monthly sums of the known quantities of ``year`` (index: days or month starts)."""
+    k = known[known.index.year == year].dropna()
+    return np.bincount(k.index.month.to_numpy() - 1, weights=k.to_numpy(float), minlength=12)
 
 
 def monthly_paths(year: int, known: pd.Series, sample_dates: pd.DatetimeIndex,
@@ -80,8 +102,7 @@ def monthly_paths(year: int, known: pd.Series, sample_dates: pd.DatetimeIndex,
     forecast_months
         Boolean per month: some day of it comes from the paths.
     """
-    k = known[known.index.year == year].dropna()
-    actual = np.bincount(k.index.month.to_numpy() - 1, weights=k.to_numpy(float), minlength=12)
+    actual = known_months(year, known)
     in_year = sample_dates.year == year
     months = sample_dates.month.to_numpy()[in_year] - 1
     s = samples[:, in_year]
@@ -94,36 +115,74 @@ def monthly_paths(year: int, known: pd.Series, sample_dates: pd.DatetimeIndex,
     return actual[None, :] + forecast, flag
 
 
-def stacked_consumption(base: pd.DataFrame, lines: list[Line], replace_sources: dict,
-                        samples: int) -> pd.DataFrame:
+def transfer_shares(before: pd.DataFrame, after: pd.DataFrame
+                    ) -> dict[tuple[str, str, str], list[tuple[str, float]]]:
+    """Where each institution × carrier × unit's consumption goes in the accounted table.
+
+    ``before`` is the year's consumption as gathered (``annual_inputs``), ``after`` the table
+    accounted (after ``accounting.bureau.bureau_year``: the statistical boundary, public
+    charging, compounds apportioned to their members). From the quantities to date: an
+    institution keeps ``after ÷ before`` of its own; the rest goes to the institutions that
+    gained that carrier, in proportion to their gains (a compound's bills to its members), or is
+    left out when nobody gained (a building outside the boundary). Keys not listed stay where
+    they are.
+    """
+    key = ["institution_id", "carrier", "unit"]
+    b = before.groupby(key)["quantity"].sum() if len(before) else pd.Series(dtype=float)
+    a = after.groupby(key)["quantity"].sum() if len(after) else pd.Series(dtype=float)
+    out: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    if b.empty:
+        return out
+    both = pd.concat([b.rename("before"), a.rename("after")], axis=1).fillna(0.0)
+    for (carrier, unit), g in both.groupby(level=[1, 2]):
+        g = g.droplevel([1, 2])
+        gain = (g["after"] - g["before"]).clip(lower=0.0)
+        gain = gain[gain > 1e-9 * max(1.0, float(g["after"].abs().max()))]
+        for inst, row in g.iterrows():
+            if row["before"] <= 0 or row["after"] >= row["before"] * (1 - 1e-9):
+                continue
+            keep = float(row["after"] / row["before"])
+            targets = [(str(inst), keep)] if keep > 0 else []
+            others = gain.drop(index=inst, errors="ignore")
+            if others.sum() > 0:
+                targets += [(str(j), (1 - keep) * float(v / others.sum()))
+                            for j, v in others.items()]
+            out[(str(inst), str(carrier), str(unit))] = targets
+    return out
+
+
+def move_increments(lines: list[Line], shares: dict) -> list[Line]:
+    """Each line's increments moved as :func:`transfer_shares` says (paths = increments)."""
+    out = []
+    for line in lines:
+        targets = shares.get((line.institution_id, line.carrier, line.unit),
+                             [(line.institution_id, 1.0)])
+        for inst, share in targets:
+            out.append(Line(inst, line.carrier, line.unit, line.use, line.source,
+                            share * line.increments, line.forecast_months))
+    return out
+
+
+def stacked_consumption(base: pd.DataFrame, increments: list[Line], samples: int) -> pd.DataFrame:
     """The projected consumption table, one pseudo-institution per sample.
 
     Parameters
     ----------
     base
-        The year's consumption table (``accounting.consumption.annual_inputs``).
-    lines
-        Projected lines; each replaces the base rows of its institution × carrier × unit × use
-        whose source is in ``replace_sources[line.source]``.
-    replace_sources
-        e.g. ``{"meter": {"meter"}, "bill": {"bill"}, "fuel_card": {"fuel_card"}}``.
+        The year's accounted consumption table (actual to date), repeated once per sample.
+    increments
+        Lines whose ``paths`` are what the forecast adds (:func:`move_increments`), one row per
+        sample × month each.
     samples
         Number of sample paths (S).
     """
-    keep = np.ones(len(base), dtype=bool)
-    for line in lines:
-        keep &= ~((base["institution_id"] == line.institution_id)
-                  & (base["carrier"] == line.carrier) & (base["unit"] == line.unit)
-                  & (base["use"] == line.use)
-                  & base["source"].isin(replace_sources.get(line.source, {line.source})))
-    fixed = base[keep].reset_index(drop=True)
     parts = []
-    if len(fixed):
-        rep = fixed.iloc[np.tile(np.arange(len(fixed)), samples)].reset_index(drop=True)
-        sample_no = np.repeat(np.arange(samples), len(fixed))
+    if len(base):
+        rep = base.iloc[np.tile(np.arange(len(base)), samples)].reset_index(drop=True)
+        sample_no = np.repeat(np.arange(samples), len(base))
         rep["institution_id"] = _pseudo(rep["institution_id"].astype(str).to_numpy(), sample_no)
         parts.append(rep)
-    for line in lines:
+    for line in increments:
         sample_no = np.repeat(np.arange(samples), 12)
         parts.append(pd.DataFrame({
             "institution_id": _pseudo(np.full(samples * 12, line.institution_id), sample_no),
@@ -135,7 +194,8 @@ def stacked_consumption(base: pd.DataFrame, lines: list[Line], replace_sources: 
         }))
     if not parts:
         return base.iloc[0:0]
-    out = pd.concat(parts, ignore_index=True)[list(base.columns)]
+    columns = list(base.columns) if len(base.columns) else list(parts[-1].columns)
+    out = pd.concat(parts, ignore_index=True)[columns]
     return out.sort_values(["institution_id", "carrier", "unit", "use", "source", "month"],
                            kind="stable").reset_index(drop=True)
 
@@ -242,51 +302,52 @@ def fyp14_risk(figures: pd.DataFrame, fyp14: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RISK_COLUMNS)
 
 
-def monthly_table(lines: list[Line], base: pd.DataFrame, factors: pd.DataFrame,
-                  provinces: pd.Series) -> pd.DataFrame:
+def monthly_table(increments: list[Line], base: pd.DataFrame, factors: pd.DataFrame,
+                  provinces: pd.Series, samples: int) -> pd.DataFrame:
     """Monthly quantities (p10/p50/p90) and p50 tce and CO2 per institution × carrier × month.
 
-    Projected lines give quantiles over their paths; the base table's other rows are actual
-    (months with coverage 0, which nothing measured or billed, have no row).
+    Each month is the accounted actual plus the forecast's increments, per path; ``source`` is
+    ``forecast`` when a forecast day is in it, ``actual`` otherwise. A month nothing measured,
+    billed or forecast (coverage 0) has no row: missing is never 0.
     """
     f = factors.set_index(["carrier", "unit", "province", "use"])[["kgce_per_unit",
                                                                     "kgco2_per_unit"]]
+    key = ["institution_id", "carrier", "unit", "use"]
+    measured = base[pd.to_numeric(base["coverage"], errors="coerce").fillna(0.0) > 0]
+    lines: dict[tuple, dict] = {}
+    for k, g in measured.groupby(key, sort=True):
+        q = np.bincount(g["month"].to_numpy(int) - 1, weights=g["quantity"].to_numpy(float),
+                        minlength=12)
+        lines[tuple(map(str, k))] = {"paths": np.tile(q, (samples, 1)),
+                                     "present": np.bincount(g["month"].to_numpy(int) - 1,
+                                                            minlength=12) > 0,
+                                     "forecast": np.zeros(12, dtype=bool)}
+    for line in increments:
+        k = (line.institution_id, line.carrier, line.unit, line.use)
+        if k not in lines:
+            actual = base[(base["institution_id"] == k[0]) & (base["carrier"] == k[1])
+                          & (base["unit"] == k[2]) & (base["use"] == k[3])]
+            q = np.bincount(actual["month"].to_numpy(int) - 1,
+                            weights=actual["quantity"].to_numpy(float), minlength=12)
+            lines[k] = {"paths": np.tile(q, (samples, 1)), "present": np.zeros(12, dtype=bool),
+                        "forecast": np.zeros(12, dtype=bool)}
+        lines[k]["paths"] = lines[k]["paths"] + line.paths
+        lines[k]["forecast"] = lines[k]["forecast"] | line.forecast_months
     rows = []
-
-    def factor(inst: str, carrier: str, unit: str, use: str) -> tuple[float, float]:
-        key = (carrier, unit, provinces.get(inst, ""), use)
-        if key in f.index:
-            r = f.loc[key]
-            return float(r["kgce_per_unit"]), float(r["kgco2_per_unit"])
-        return float("nan"), float("nan")
-
-    for line in lines:
-        kgce, kgco2 = factor(line.institution_id, line.carrier, line.unit, line.use)
-        q = np.quantile(line.paths, [0.1, 0.5, 0.9], axis=0)
+    for (inst, carrier, unit, use), entry in sorted(lines.items()):
+        fkey = (carrier, unit, provinces.get(inst, ""), use)
+        kgce, kgco2 = ((float(f.loc[fkey, "kgce_per_unit"]), float(f.loc[fkey, "kgco2_per_unit"]))
+                       if fkey in f.index else (float("nan"), float("nan")))
+        q = np.quantile(entry["paths"], [0.1, 0.5, 0.9], axis=0)
         for m in range(12):
-            rows.append({"institution_id": line.institution_id, "month": m + 1,
-                         "carrier": line.carrier, "unit": line.unit, "use": line.use,
-                         "quantity_p10": q[0, m], "quantity_p50": q[1, m],
-                         "quantity_p90": q[2, m],
+            if not (entry["present"][m] or entry["forecast"][m]):
+                continue
+            rows.append({"institution_id": inst, "month": m + 1, "carrier": carrier,
+                         "unit": unit, "use": use, "quantity_p10": q[0, m],
+                         "quantity_p50": q[1, m], "quantity_p90": q[2, m],
                          "energy_tce_p50": q[1, m] * kgce / 1000.0,
                          "co2_t_p50": q[1, m] * kgco2 / 1000.0,
-                         "source": "forecast" if line.forecast_months[m] else "actual"})
-    projected = {(ln.institution_id, ln.carrier, ln.unit, ln.use) for ln in lines}
-    # a month nothing measured or billed (coverage 0) is missing: no row, never 0
-    measured = base[pd.to_numeric(base["coverage"], errors="coerce").fillna(0.0) > 0]
-    rest = measured.groupby(["institution_id", "carrier", "unit", "use", "month"],
-                            as_index=False)["quantity"].sum()
-    for r in rest.to_dict("records"):
-        if (r["institution_id"], r["carrier"], r["unit"], r["use"]) in projected:
-            continue
-        kgce, kgco2 = factor(r["institution_id"], r["carrier"], r["unit"], r["use"])
-        rows.append({"institution_id": r["institution_id"], "month": int(r["month"]),
-                     "carrier": r["carrier"], "unit": r["unit"], "use": r["use"],
-                     "quantity_p10": r["quantity"], "quantity_p50": r["quantity"],
-                     "quantity_p90": r["quantity"],
-                     "energy_tce_p50": r["quantity"] * kgce / 1000.0,
-                     "co2_t_p50": r["quantity"] * kgco2 / 1000.0, "source": "actual"})
+                         "source": "forecast" if entry["forecast"][m] else "actual"})
     columns = ["institution_id", "month", "carrier", "unit", "use", "quantity_p10",
                "quantity_p50", "quantity_p90", "energy_tce_p50", "co2_t_p50", "source"]
-    out = pd.DataFrame(rows, columns=columns)
-    return out.sort_values(["institution_id", "carrier", "use", "month"]).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=columns)

@@ -41,7 +41,7 @@ def _line(december):
 
 
 def _figures(line):
-    stacked = pj.stacked_consumption(EMPTY, [line], {"meter": {"meter"}}, line.paths.shape[0])
+    stacked = pj.stacked_consumption(EMPTY, [line], line.paths.shape[0])
     return pj.project_figures(stacked, PROFILE, default_reference(), 2026, line.paths.shape[0])
 
 
@@ -108,13 +108,16 @@ def test_base_rows_not_forecast_are_kept_in_every_sample():
     metered = bill.assign(carrier="electricity", unit="kWh", quantity=7.0, source="meter")
     base = pd.concat([bill, metered], ignore_index=True)
     line = _line([1000.0, 1000.0])
-    stacked = pj.stacked_consumption(base, [line], {"meter": {"meter"}}, 2)
+    line.actual = np.r_[0.0, 0.0, 7.0, np.zeros(9)]  # March's 7 kWh are in the table already
+    [increment] = pj.move_increments([line], pj.transfer_shares(base, base))
+    assert increment.paths[0, 2] == 993.0
+    stacked = pj.stacked_consumption(base, [increment], 2)
     assert (stacked["carrier"] == "water").sum() == 2  # the bill, once per sample
     assert stacked.loc[stacked["carrier"] == "electricity", "quantity"].sum() == 24_000.0
     figures, factors = pj.project_figures(stacked, PROFILE, default_reference(), 2026, 2)
     assert figures["water_m3_per_person"].tolist() == [5.0, 5.0]
-    monthly = pj.monthly_table([line], base, factors, PROFILE.set_index("institution_id")[
-        "province"])
+    monthly = pj.monthly_table([increment], base, factors, PROFILE.set_index("institution_id")[
+        "province"], 2)
     assert monthly.loc[monthly["carrier"] == "water", "source"].tolist() == ["actual"]
     december = monthly[(monthly["carrier"] == "electricity") & (monthly["month"] == 12)].iloc[0]
     assert december["source"] == "forecast"
@@ -143,3 +146,22 @@ def test_the_risk_table_has_one_line_per_institution():
     assert lines[2].split() == ["a", "12.0", "11.0–13.5", "25%", "60%"]
     assert lines[3].split() == ["b", "no", "projection"]
     assert risk_table(result).splitlines()[0].startswith("2026年年末预测")
+
+
+def test_increments_follow_the_compound_apportionment_of_the_quantities_to_date():
+    def rows(inst, quantity):
+        return {"institution_id": inst, "month": 1, "carrier": "heat", "unit": "GJ",
+                "quantity": quantity, "use": "purchased", "source": "bill", "coverage": 1.0,
+                "estimated_share": 0.0}
+
+    before = pd.DataFrame([rows("cmp01", 100.0), rows("gov07", 10.0)])
+    after = pd.DataFrame([rows("gov07", 10.0 + 40.0), rows("gov08", 35.0), rows("gov09", 25.0)])
+    shares = pj.transfer_shares(before, after)
+    assert shares[("cmp01", "heat", "GJ")] == [("gov07", 0.4), ("gov08", 0.35), ("gov09", 0.25)]
+    assert ("gov07", "heat", "GJ") not in shares  # gained, kept its own
+    paths = np.zeros((1, 12))
+    paths[0, 11] = 200.0
+    line = pj.Line("cmp01", "heat", "GJ", "purchased", "bill", paths, np.arange(12) == 11,
+                   np.zeros(12))
+    moved = {m.institution_id: m.paths[0, 11] for m in pj.move_increments([line], shares)}
+    assert moved == pytest.approx({"gov07": 80.0, "gov08": 70.0, "gov09": 50.0})
