@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from accounting.annual import AnnualAccount, compute_account, today
-from accounting.errors import AccountingError, LedgerImportError
+from accounting.errors import AccountingError, LedgerImportError, LedgerLocked
 from accounting.evaluation import evaluate_account, evaluation_table
 from accounting.export import account_json, account_table
 from accounting.ledgers import import_ledger
@@ -37,6 +39,9 @@ def _account_or_exit_code(settings: AccountingConfig, year: int) -> AnnualAccoun
     """The year's account, or the exit code after printing why it could not be computed."""
     try:
         return compute_account(settings, year, progress=_progress)
+    except LedgerLocked as exc:
+        _error(f"jieneng: accounts for {year} could not be computed: {exc}")
+        return ExitCode.unavailable
     except AccountingError as exc:
         _error(f"jieneng: accounts for {year} could not be computed: {exc}")
         return ExitCode.bad_input
@@ -67,16 +72,46 @@ def account_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCo
     return ExitCode.ok
 
 
+def _out_problem(out: Path) -> str:
+    """Why the report cannot be written to ``out`` (checked before the year is accounted)."""
+    if out.is_dir():
+        return f"is a folder; expected a file name such as {out / 'report.xlsx'}"
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder; choose a file in a folder"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"this user may not write to {parent}; choose another folder"
+            break
+    return ""
+
+
 def report_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCode:
     """``jieneng report --year YYYY --out FILE.xlsx|.csv|.json``."""
     if args.out.suffix.lower() not in REPORT_SUFFIXES:
         _error(f"jieneng report: --out {args.out}: expected a file ending in "
                f"{', '.join(REPORT_SUFFIXES)}")
         return ExitCode.bad_input
+    problem = _out_problem(args.out)
+    if problem:
+        _error(f"jieneng report: --out {args.out}: {problem}")
+        return ExitCode.bad_input
     account = _account_or_exit_code(settings, args.year)
     if isinstance(account, ExitCode):
         return account
-    written = write_report(account, args.out, settings, as_of=today(settings))
+    try:
+        written = write_report(account, args.out, settings, as_of=today(settings))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"jieneng report: --out {args.out}: cannot write the report ({where}"
+               f"{exc.strerror or exc}); choose a file in a folder this user can write to")
+        return ExitCode.bad_input
+    except LedgerLocked as exc:
+        _error(f"jieneng report: {exc}")
+        return ExitCode.unavailable
+    except AccountingError as exc:
+        _error(f"jieneng report: {exc}")
+        return ExitCode.bad_input
     print(f"{written}: 公共机构能源资源消费统计 {args.year}, "
           f"{len(account.figures)} institution(s)")
     return ExitCode.ok
@@ -89,6 +124,9 @@ def import_ledger_main(args: argparse.Namespace, settings: AccountingConfig) -> 
         return ExitCode.bad_input
     try:
         result = import_ledger(args.kind, args.file, settings)
+    except LedgerLocked as exc:
+        _error(f"jieneng import {args.kind}: {args.file}: nothing was imported: {exc}")
+        return ExitCode.unavailable
     except LedgerImportError as exc:
         _error(f"jieneng import {args.kind}: {args.file}: {len(exc.problems)} problem(s); "
                "nothing was imported:")

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 __all__ = [
     "AccountingError",
     "InputError",
+    "LedgerDatabaseError",
     "LedgerImportError",
+    "LedgerLocked",
     "LedgerProblem",
     "MissingReferenceData",
     "ReferenceDataError",
@@ -73,6 +75,16 @@ class LedgerProblem:
         col = f", column {self.column}" if self.column else ""
         val = f" = {self.value!r}" if self.value != "" else ""
         return f"{where}{col}{val}: {self.reason}"
+
+
+class LedgerDatabaseError(AccountingError):
+    """The ledger database (``[accounting] ledger_path``) cannot be used: it is not a SQLite
+    database, or it cannot be opened or created there."""
+
+
+class LedgerLocked(LedgerDatabaseError):
+    """Another process (an import) held the ledger database's write lock for longer than we
+    waited; nothing was written. Trying again after it has finished works."""
 
 
 class LedgerImportError(AccountingError):

@@ -22,12 +22,14 @@ import datetime as dt
 import difflib
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from accounting.errors import LedgerImportError, LedgerProblem
+from accounting.errors import LedgerDatabaseError, LedgerImportError, LedgerLocked, LedgerProblem
 from accounting.ledger_schema import (
     IGNORED_HEADERS,
     KINDS,
@@ -43,6 +45,9 @@ from accounting.settings import AccountingConfig
 __all__ = ["KINDS", "ImportResult", "LedgerStore", "import_ledger", "read_ledger_file"]
 
 log = logging.getLogger(__name__)
+
+#: How long a write waits for another import's lock on the ledger database. [s]
+LOCK_TIMEOUT_S = 30.0
 
 _SQL_TYPES = {
     "text": "TEXT", "choice": "TEXT", "province": "TEXT", "date": "TEXT", "number": "REAL",
@@ -387,9 +392,44 @@ class LedgerStore:
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's errors about the database file into :class:`LedgerDatabaseError`."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LedgerLocked(
+                    f"the ledger database {self.path} is locked by another import (waited "
+                    f"{LOCK_TIMEOUT_S:g} s); try again when it has finished") from exc
+            raise LedgerDatabaseError(
+                f"{self.path}: cannot use the ledger database ({exc}); check [accounting] "
+                "ledger_path: a database file in a folder this user can write to") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise LedgerDatabaseError(
+                f"{self.path}: not a ledger database ({exc}); check [accounting] ledger_path "
+                "(a path that does not exist yet is created by the first import)") from exc
+        except OSError as exc:  # its folder cannot be made (a file is in the way, no permission)
+            raise LedgerDatabaseError(
+                f"{self.path}: cannot create the ledger database ({exc.strerror or exc}); check "
+                "[accounting] ledger_path") from exc
+
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
+        with self._errors():
+            if self.path.is_dir():
+                raise LedgerDatabaseError(
+                    f"{self.path}: is a folder; [accounting] ledger_path must name a database "
+                    "file, e.g. var/ledgers.sqlite")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
+            try:
+                return self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         for schema in SCHEMAS.values():
             conn.execute(_create_sql(schema))
@@ -434,7 +474,8 @@ class LedgerStore:
         stored = [*names, *(k for k in schema.key if k not in names)]
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            with self._errors():
+                conn.execute("BEGIN IMMEDIATE")
             problems = self._reference_problems(conn, kind, rows, file)
             if problems:
                 conn.rollback()

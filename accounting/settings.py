@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import Field, field_validator
+from pydantic import Field, Strict, field_validator
 
 from jieneng.vocabulary import Carrier, SettingsSection
 from storage.settings import StorageConfig
@@ -38,9 +38,9 @@ class AccountingSettings(SettingsSection):
     )
     ledger_path: Path = Field(Path("var/ledgers.sqlite"), description="Ledger database file.")
     min_coverage: float = Field(
-        0.8, ge=0, le=1, description="Below this share of measured data a verdict is 'unknown'."
+        0.8, strict=True, ge=0, le=1, description="Below this share of measured data a verdict is 'unknown'."
     )
-    counter_max_rate_per_h: dict[str, float] = Field(
+    counter_max_rate_per_h: dict[str, Annotated[float, Strict()]] = Field(
         default_factory=lambda: {
             "electricity": 10_000.0, "pv": 10_000.0, "water": 500.0,
             "natural_gas": 2_000.0, "heat": 50.0,
@@ -49,7 +49,7 @@ class AccountingSettings(SettingsSection):
         "reading, not consumption. Generous for one public building's meter. [unit/h]",
     )
     counter_gap_s: float = Field(
-        3600.0, gt=0, description="A counter interval longer than this (or than twice the "
+        3600.0, strict=True, gt=0, description="A counter interval longer than this (or than twice the "
         "meter's poll interval) is a gap: its consumption is spread over it, marked "
         "estimated. [s]",
     )

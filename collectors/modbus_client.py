@@ -67,6 +67,12 @@ class GatewayClient:
         self.reconnect_delay_max_s = reconnect_delay_max_s
         #: Requests sent (successful or not) since this client was made.
         self.request_count = 0
+        #: Requests the gateway answered (with data or an exception response). A request sent
+        #: while this does not grow has gone unanswered: see :meth:`no_response`.
+        self.answer_count = 0
+        #: True when the last poll cycle found the gateway silent (set by the poller's
+        #: ``SilentGateway``): the next cycle gives up on it after one timeout.
+        self.silent = False
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._next_connect_at = 0.0  # time.monotonic() before which no connect is tried
         self._delay_s = 0.0
@@ -89,6 +95,14 @@ class GatewayClient:
             gw.serial_port, framer=FramerType.RTU, baudrate=gw.baudrate, bytesize=gw.bytesize,
             parity=gw.parity, stopbits=gw.stopbits, **common,
         )
+
+    def no_response(self) -> str:
+        """Return "no response from gateway 'G' (host:port) within T s": a gateway gone silent."""
+        gw = self.gateway
+        attempts = gw.retries + 1
+        tries = f" ({attempts} attempts of {gw.timeout_s:g} s)" if attempts > 1 else ""
+        return (f"no response from gateway {self.name!r} ({self._where()}) within "
+                f"{gw.timeout_s * attempts:g} s{tries}")
 
     def _where(self) -> str:
         gw = self.gateway
@@ -183,6 +197,7 @@ class GatewayClient:
             ) from exc
         except ModbusException as exc:
             raise DeviceTimeout(self.name, device_id, what, str(exc)) from exc
+        self.answer_count += 1
         if response.isError():
             raise DeviceExceptionResponse(
                 self.name, device_id, what, int(getattr(response, "exception_code", 0))

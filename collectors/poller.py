@@ -15,6 +15,10 @@ Faults:
 * other exception responses: that request's points are missing this poll; the others are read.
 * timeout or lost connection: the device is not answering; the poll stops (the rest would only
   time out too and delay the other devices on the bus).
+
+A gateway that answers nothing in a poll cycle is taken as silent (:class:`SilentGateway`): its
+remaining meters are not polled in that cycle and are marked unavailable, so a dead gateway costs
+one timeout per cycle (two in its first silent cycle), not one per meter.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from collectors.settings import MeterSettings
 from jieneng.vocabulary import Quality
 from storage.base import Reading
 
-__all__ = ["DevicePoller", "PointProblem", "PollResult"]
+__all__ = ["DevicePoller", "PointProblem", "PollResult", "SilentGateway"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,8 @@ class PollResult:
         Modbus requests sent. [requests]
     problems
         Data-quality findings of this poll.
+    timed_out
+        True when the poll stopped because a request went unanswered (a timeout).
     """
 
     meter: str
@@ -96,6 +102,7 @@ class PollResult:
     response_time_s: float
     requests: int
     problems: list[PointProblem] = field(default_factory=list)
+    timed_out: bool = False
 
 
 def _gap_addresses(request: ReadRequest) -> set[tuple[str, int]]:
@@ -193,6 +200,7 @@ class DevicePoller:
         answered = 0
         sent = 0
         replan = False
+        timed_out = False
         device_id = self.meter.device_id
         queue = list(self._planned)
         while queue:
@@ -228,6 +236,7 @@ class DevicePoller:
                 continue
             except (DeviceTimeout, GatewayUnavailable) as exc:
                 errors.append(str(exc))
+                timed_out = isinstance(exc, DeviceTimeout)
                 break
             answered += 1
             self._decode(decoder, words, datetime.now(UTC), readings, problems)
@@ -242,4 +251,62 @@ class DevicePoller:
             response_time_s=time.monotonic() - started,
             requests=sent,
             problems=problems,
+            timed_out=timed_out,
+        )
+
+
+class SilentGateway:
+    """One poll cycle on one gateway: once the gateway is found silent, skip its other meters.
+
+    A gateway that accepts the connection but answers nothing would otherwise cost a full
+    timeout for every meter behind it. It is silent in a cycle when, before it answered anything
+    in that cycle, two meters timed out; or one, when it was already silent in the cycle before
+    (``client.silent``). One timeout alone cannot tell a dead gateway from one dead device (a
+    wrong device id) in front of live ones, which must still be read. A meter that timed out
+    should go last in the next cycle, so that a dead device does not keep its neighbours from
+    being polled.
+
+    Parameters
+    ----------
+    client
+        The gateway's client (shared by its meters); its ``silent`` flag carries the verdict
+        from one cycle to the next.
+    """
+
+    def __init__(self, client: GatewayClient):
+        self.client = client
+        self._answers = client.answer_count
+        self._timeouts_needed = 1 if client.silent else 2
+        #: Why the rest of the cycle is skipped; empty while the gateway may be alive.
+        self.reason = ""
+
+    def check(self, result: PollResult) -> None:
+        """Take a poll's result; silence the gateway when it has timed out enough, unanswered.
+
+        The result that silences it says so ("no response from gateway 'G' (host:port) within
+        T s").
+        """
+        if self.client.answer_count != self._answers:
+            self.client.silent = False
+            return
+        if self.reason or not result.timed_out:
+            return
+        self._timeouts_needed -= 1
+        if self._timeouts_needed > 0:
+            return
+        self.client.silent = True
+        self.reason = self.client.no_response()
+        log.debug("gateway %r is silent in this cycle: %s", self.client.name, result.error)
+        result.error = f"{self.reason}; its other meters are not polled in this cycle"
+
+    def skip(self, poller: DevicePoller) -> PollResult:
+        """Return the result of a meter not polled because its gateway is silent."""
+        return PollResult(
+            meter=poller.meter.id,
+            readings=[],
+            ok=False,
+            error=f"not polled in this cycle: {self.reason}",
+            finished=datetime.now(UTC),
+            response_time_s=0.0,
+            requests=0,
         )

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from collectors.poller import DevicePoller, PollResult
+from collectors.poller import DevicePoller, PollResult, SilentGateway
 
 __all__ = ["GatewayScheduler", "backoff_delay_s", "next_slot"]
 
@@ -87,12 +87,27 @@ class GatewayScheduler:
         self.on_result = on_result
         self.clock = clock
         self._failures = [0] * len(self.pollers)
+        self._timed_out = [False] * len(self.pollers)
 
-    async def _poll(self, index: int) -> float:
+    async def _skip(self, index: int, silent: SilentGateway) -> float:
+        """Hand over a "not polled" result (its gateway is silent); return when it is due next.
+
+        A skipped meter was not tried, so it gets no backoff and goes first next time.
+        """
+        poller = self.pollers[index]
+        outcome = self.on_result(silent.skip(poller))
+        if inspect.isawaitable(outcome):
+            await outcome
+        return next_slot(self.clock(), poller.meter.poll_interval_s)
+
+    async def _poll(self, index: int, silent: SilentGateway | None = None) -> float:
         """Poll one device, hand over its result, return when it is due next (epoch s)."""
         poller = self.pollers[index]
         result = await poller.poll()
         self._failures[index] = 0 if result.ok else self._failures[index] + 1
+        self._timed_out[index] = result.timed_out
+        if silent is not None:
+            silent.check(result)
         outcome = self.on_result(result)
         if inspect.isawaitable(outcome):
             await outcome
@@ -105,14 +120,19 @@ class GatewayScheduler:
         due = [self.clock()] * len(self.pollers)
         while not stop.is_set() and self.pollers:
             now = self.clock()
-            ready = sorted((t, i) for i, t in enumerate(due) if t <= now)
+            # meters that timed out last time go last: a dead device must not silence the rest
+            ready = sorted((self._timed_out[i], t, i) for i, t in enumerate(due) if t <= now)
             if not ready:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=min(due) - now)
                 except TimeoutError:
                     pass
                 continue
-            for _, index in ready:
+            silent = SilentGateway(self.pollers[0].client)
+            for _, _, index in ready:
                 if stop.is_set():
                     break
-                due[index] = await self._poll(index)
+                if silent.reason:
+                    due[index] = await self._skip(index, silent)
+                else:
+                    due[index] = await self._poll(index, silent)

@@ -22,16 +22,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from collectors.errors import CollectorError
 from collectors.health import HealthTracker
 from collectors.modbus_client import GatewayClient
-from collectors.poller import DevicePoller, PollResult
+from collectors.poller import DevicePoller, PollResult, SilentGateway
 from collectors.registermap import meter_register_map
 from collectors.scheduler import GatewayScheduler
 from collectors.settings import CollectorConfig
 from collectors.spool import ForwardResult, Spool
 from storage import open_store
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
-from storage.errors import StoreUnavailable
+from storage.errors import StorageError, StoreUnavailable
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
 
@@ -43,6 +44,13 @@ STORE_RETRY_MAX_S = 30.0
 #: How often the collector applies the store's retention (drops raw readings past
 #: ``[storage] retention_raw_days`` after archiving their daily aggregates). [s]
 RETENTION_INTERVAL_S = 24 * 3600.0
+#: What each job of the sink thread does, for its log line when it fails.
+_SINK_STEPS = {
+    "_drain": "writing readings",
+    "flush": "forwarding the spool to the store",
+    "write_health": "writing device health",
+    "apply_retention": "applying the store's retention",
+}
 
 
 def build_pollers(
@@ -204,6 +212,8 @@ class Collector:
         self._buffer: list[Reading] = []
         self._buffer_lock = threading.Lock()
         self._drain_pending = False
+        #: Meters whose last :meth:`poll_once` timed out: they are polled last in the next one.
+        self._timed_out: set[str] = set()
 
     def by_gateway(self) -> dict[str, list[DevicePoller]]:
         """Return the pollers grouped by gateway id, in settings order."""
@@ -221,10 +231,27 @@ class Collector:
         return record, before != record.available
 
     async def poll_once(self) -> list[PollResult]:
-        """Poll every meter once (gateways in parallel, one request at a time per gateway)."""
+        """Poll every meter once (gateways in parallel, one request at a time per gateway).
+
+        A gateway found silent is given up for the rest of the cycle
+        (:class:`~collectors.poller.SilentGateway`); meters that timed out in the last cycle go
+        last. Results are in the settings' order.
+        """
 
         async def one_gateway(pollers: list[DevicePoller]) -> list[PollResult]:
-            return [await p.poll() for p in pollers]
+            silent = SilentGateway(pollers[0].client)
+            results: dict[str, PollResult] = {}
+            for p in sorted(pollers, key=lambda p: p.meter.id in self._timed_out):
+                if silent.reason:
+                    results[p.meter.id] = silent.skip(p)
+                    continue
+                result = results[p.meter.id] = await p.poll()
+                silent.check(result)
+                if result.timed_out:
+                    self._timed_out.add(p.meter.id)
+                else:
+                    self._timed_out.discard(p.meter.id)
+            return [results[p.meter.id] for p in pollers]
 
         groups = await asyncio.gather(*(one_gateway(ps) for ps in self.by_gateway().values()))
         results = [r for group in groups for r in group]
@@ -236,13 +263,19 @@ class Collector:
 
     def _submit(self, fn, *args) -> None:
         assert self._executor is not None
-        self._executor.submit(fn, *args).add_done_callback(self._done)
+        step = _SINK_STEPS.get(getattr(fn, "__name__", ""), "a job of the sink")
+        self._executor.submit(fn, *args).add_done_callback(lambda f: self._done(f, step))
 
     @staticmethod
-    def _done(future: Future) -> None:
+    def _done(future: Future, step: str = "a job of the sink") -> None:
+        """Log a failed sink job: one line naming its step (the traceback only at DEBUG)."""
         exc = future.exception()
-        if exc is not None:
-            log.error("writing readings failed: %s", exc, exc_info=exc)
+        if exc is None:
+            return
+        known = isinstance(exc, StorageError | CollectorError)
+        log.error("%s failed: %s", step, " ".join(str(exc).split()) if known
+                  else f"{type(exc).__name__}: {exc}")
+        log.debug("%s failed", step, exc_info=exc)
 
     def _on_result(self, result: PollResult) -> None:
         record, changed = self.record_health(result)

@@ -13,7 +13,14 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import Field, field_validator
 
-from jieneng.vocabulary import SUBITEM_CODES, Carrier, DataType, Function, SettingsSection
+from jieneng.vocabulary import (
+    SUBITEM_CODES,
+    Carrier,
+    DataType,
+    Function,
+    HostName,
+    SettingsSection,
+)
 from storage.settings import StorageConfig
 
 __all__ = [
@@ -32,10 +39,11 @@ class TcpGateway(SettingsSection):
 
     id: str = Field(min_length=1)
     protocol: Literal["tcp"]
-    host: str = Field(min_length=1)
-    port: int = Field(502, ge=1, le=65535)
-    timeout_s: float = Field(1.0, gt=0, le=60, description="Response timeout per request. [s]")
-    retries: int = Field(1, ge=0, le=10)
+    host: HostName = Field(min_length=1, description="Host name or IP address.")
+    port: int = Field(502, strict=True, ge=1, le=65535)
+    timeout_s: float = Field(1.0, strict=True, gt=0, le=60,
+                             description="Response timeout per request. [s]")
+    retries: int = Field(1, strict=True, ge=0, le=10)
 
 
 class RtuGateway(SettingsSection):
@@ -48,8 +56,16 @@ class RtuGateway(SettingsSection):
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
-    timeout_s: float = Field(1.0, gt=0, le=60, description="Response timeout per request. [s]")
-    retries: int = Field(1, ge=0, le=10)
+    timeout_s: float = Field(1.0, strict=True, gt=0, le=60,
+                             description="Response timeout per request. [s]")
+    retries: int = Field(1, strict=True, ge=0, le=10)
+
+    @field_validator("baudrate", "stopbits", "bytesize", mode="before")
+    @classmethod
+    def _number_not_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # Literal[1, 2] would take true as 1
+            raise ValueError("a number, not true or false")
+        return value
 
 
 Gateway = Annotated[TcpGateway | RtuGateway, Field(discriminator="protocol")]
@@ -58,12 +74,12 @@ Gateway = Annotated[TcpGateway | RtuGateway, Field(discriminator="protocol")]
 class PointOverride(SettingsSection):
     """Per-meter override of one point of its register map (firmware variants, other addresses)."""
 
-    address: int | None = Field(None, ge=0, le=65535, description="0-based protocol address.")
+    address: int | None = Field(None, strict=True, ge=0, le=65535, description="0-based protocol address.")
     function: Function | None = None
     data_type: DataType | None = None
     word_order: Literal["ABCD", "CDAB", "BADC", "DCBA"] | None = None
-    scale: float | None = None
-    offset: float | None = None
+    scale: float | None = Field(None, strict=True)
+    offset: float | None = Field(None, strict=True)
 
 
 class MeterSettings(SettingsSection):
@@ -71,7 +87,7 @@ class MeterSettings(SettingsSection):
 
     id: str = Field(min_length=1, max_length=128)
     gateway: str = Field(min_length=1)
-    device_id: int = Field(1, ge=1, le=247, description="Modbus unit / device id.")
+    device_id: int = Field(1, strict=True, ge=1, le=247, description="Modbus unit / device id.")
     model: str = Field(min_length=1, description="Register-map name, e.g. chint_dtsu666.")
     institution: str = Field(
         min_length=1, description="Institution id, or a 集中办公区 compound id for a meter the "
@@ -79,9 +95,9 @@ class MeterSettings(SettingsSection):
     building: str = Field(min_length=1)
     carrier: Carrier
     subitem: str = Field("01000", description="分项编码, e.g. 01A00 照明插座.")
-    ct_ratio: float = Field(1.0, gt=0, le=100_000, description="Current-transformer ratio.")
-    pt_ratio: float = Field(1.0, gt=0, le=100_000, description="Voltage-transformer ratio.")
-    poll_interval_s: float = Field(60.0, gt=0, le=86_400, description="Poll period. [s]")
+    ct_ratio: float = Field(1.0, strict=True, gt=0, le=100_000, description="Current-transformer ratio.")
+    pt_ratio: float = Field(1.0, strict=True, gt=0, le=100_000, description="Voltage-transformer ratio.")
+    poll_interval_s: float = Field(60.0, strict=True, gt=0, le=86_400, description="Poll period. [s]")
     overrides: dict[str, PointOverride] = Field(default_factory=dict)
 
     @field_validator("subitem")
@@ -96,13 +112,13 @@ class CollectorSettings(SettingsSection):
     """``[collector]``: polling and the store-and-forward spool."""
 
     spool_path: Path = Field(Path("var/spool.sqlite"), description="Durable local spool file.")
-    spool_max_readings: int = Field(2_000_000, ge=1000, description="Spool bound. [readings]")
-    spool_warn_fraction: float = Field(0.8, gt=0, le=1)
-    max_gap_registers: int = Field(8, ge=0, le=124, description="Merge reads across small gaps.")
+    spool_max_readings: int = Field(2_000_000, strict=True, ge=1000, description="Spool bound. [readings]")
+    spool_warn_fraction: float = Field(0.8, strict=True, gt=0, le=1)
+    max_gap_registers: int = Field(8, strict=True, ge=0, le=124, description="Merge reads across small gaps.")
     register_map_dirs: list[Path] = Field(
         default_factory=list, description="Extra folders of register-map files (user models)."
     )
-    health_interval_s: float = Field(60.0, gt=0)
+    health_interval_s: float = Field(60.0, strict=True, gt=0)
 
 
 

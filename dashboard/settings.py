@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jieneng.vocabulary import SettingsSection
+from jieneng.vocabulary import HostName, SettingsSection
 
 __all__ = ["DashboardSettings", "DashboardUser"]
 
@@ -22,8 +22,8 @@ class DashboardUser(SettingsSection):
 class DashboardSettings(SettingsSection):
     """``[dashboard]``."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(8050, ge=1, le=65535)
+    host: HostName = "127.0.0.1"
+    port: int = Field(8050, strict=True, ge=1, le=65535)
     language: Literal["zh", "en"] = "zh"
     users: list[DashboardUser] = Field(default_factory=list)
 

@@ -23,6 +23,11 @@ __all__ = ["EXIT_BAD_CONFIG", "EXIT_NOT_BUILT", "main"]
 EXIT_BAD_CONFIG = ExitCode.bad_input
 EXIT_NOT_BUILT = ExitCode.not_built
 
+#: The years ``--year`` accepts: the project's data and reference tables cover this century only.
+YEARS = range(2000, 2101)
+
+log = logging.getLogger(__name__)
+
 #: subcommand → "module:function" of its handler.
 HANDLERS: dict[str, str] = {
     "demo": "jieneng.demo:demo_main",
@@ -44,6 +49,20 @@ def _config_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
         "--config", "-c", type=Path, required=required, metavar="FILE",
         help="settings file (TOML), e.g. config/demo.toml",
     )
+
+
+def year_arg(text: str) -> int:
+    """``--year``: a year from 2000 to 2100 (argparse reports anything else as bad input)."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a year; expected a year from {YEARS.start} to {YEARS.stop - 1}, "
+            "e.g. 2025") from None
+    if year not in YEARS:
+        raise argparse.ArgumentTypeError(
+            f"{year} is out of range; expected a year from {YEARS.start} to {YEARS.stop - 1}")
+    return year
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,24 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("account", help="energy (tce), CO2 and intensities per institution and year")
     _config_arg(p)
-    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--institution", help="only this institution id")
     p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("report", help="the annual 公共机构能源资源消费统计 workbook (xlsx/csv/json)")
     _config_arg(p)
-    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file: .xlsx, .csv or .json")
 
     p = sub.add_parser("evaluate", help="the counties' performance evaluation (区县绩效评价)")
     _config_arg(p)
-    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
     _config_arg(p)
-    p.add_argument("--year", type=int, help="year projected to 31 December (default: this year)")
+    p.add_argument("--year", type=year_arg, help="year projected to 31 December (default: this year)")
     p.add_argument("--institution", action="append", metavar="ID", help="only this institution (repeatable)")
     p.add_argument("--carrier", action="append", metavar="C", help="only this carrier (repeatable)")
     p.add_argument("--horizon-days", type=int, metavar="N", help="days of forecast rows shown per series")
@@ -166,9 +185,28 @@ def configure_logging(verbose: int, quiet: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jieneng`` console script."""
+    """Entry point of the ``jieneng`` console script.
+
+    No subcommand prints a traceback: an exception its handler lets through becomes one line
+    ("unexpected error") and :attr:`ExitCode.failed`; the traceback is logged at ``-vv``.
+    """
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose, args.quiet)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return ExitCode.interrupted
+    except Exception as exc:
+        command = " ".join(str(getattr(args, k)) for k in ("command", "kind") if hasattr(args, k))
+        log.debug("jieneng %s: the unexpected error's traceback", command, exc_info=exc)
+        what = " ".join(str(exc).split()) or "(no message)"
+        print(f"jieneng {command}: unexpected error: {type(exc).__name__}: {what}; "
+              "run with -vv for the traceback", file=sys.stderr)
+        return ExitCode.failed
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the subcommand ``args`` names; its exit code."""
     if args.command == "check-config":
         return check_config(args.file)
 

@@ -87,8 +87,22 @@ class ConfigProblem:
     expected: str
 
     def __str__(self) -> str:
-        shown = "(missing)" if self.value is _MISSING else repr(self.value)
+        if self.key_path == "(file)":  # the file itself: "jieneng.toml: is empty (...)"
+            return f"{self.file}: {self.expected}"
+        if self.value is _MISSING:
+            shown = "(missing)"
+        elif isinstance(self.value, bool):
+            shown = "true" if self.value else "false"  # as written in TOML
+        else:
+            shown = repr(self.value)
         return f"{self.file}: {self.key_path} = {shown}: {self.expected}"
+
+
+class _Text(str):
+    """A value shown as it is, without quotes (``[meters] (a single table)``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class _Missing:
@@ -167,12 +181,18 @@ def validate_file(path: str | os.PathLike[str]) -> tuple[Settings | None, list[C
     """Validate a settings file and return the settings (if valid) and every problem found."""
     path = Path(path)
     file = str(path)
+    text, problem = _read_text(path)
+    if problem is not None:
+        return None, [ConfigProblem(file, "(file)", _MISSING, problem)]
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, [ConfigProblem(file, "(file)", _MISSING, "an existing TOML file")]
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         return None, [ConfigProblem(file, "(syntax)", _MISSING, f"valid TOML: {exc}")]
+    if not raw:
+        return None, [ConfigProblem(
+            file, "(file)", _MISSING,
+            "is empty (no settings); start from config/jieneng.example.toml",
+        )]
 
     problems: list[ConfigProblem] = []
     settings: Settings | None = None
@@ -187,6 +207,28 @@ def validate_file(path: str | os.PathLike[str]) -> tuple[Settings | None, list[C
     settings.base_dir = path.parent.resolve()
     settings.source = path
     return settings, []
+
+
+def _read_text(path: Path) -> tuple[str, str | None]:
+    """The file's text (UTF-8, a byte-order mark allowed), or what is wrong with the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "", "no such file; expected a TOML settings file (e.g. config/jieneng.toml)"
+    except IsADirectoryError:
+        return "", "is a folder; expected a TOML settings file (e.g. config/jieneng.toml)"
+    except PermissionError:
+        return "", "cannot be read by this user (permission denied); check its owner and mode"
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror or exc}); expected a readable TOML file"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        return "", "is UTF-16 or binary, not UTF-8 text: save it as UTF-8"
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return "", (f"is not UTF-8 text (byte {exc.start + 1}, line {line}; GBK or another "
+                    "encoding?): save it as UTF-8")
 
 
 def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:
@@ -287,6 +329,12 @@ def _problems_from_pydantic(file: str, raw: dict, exc: ValidationError) -> list[
             expected = f"unknown key; {hint}known keys here: {', '.join(known)}"
         elif kind == "missing":
             expected = "a value (this key is required)"
+        elif kind == "list_type" and isinstance(value, dict) and _is_table_list(raw, loc):
+            name = _format_loc(loc)
+            value = _Text(f"[{name}] (a single table)")
+            expected = f"a list of tables: write [[{name}]], with two brackets, before each entry"
+        elif kind in _TYPE_EXPECTED:
+            expected = _TYPE_EXPECTED[kind]
         elif kind == "union_tag_invalid":
             expected = "protocol = 'tcp' (host, port) or 'rtu' (serial_port, baudrate, parity)"
             value = _lookup(raw, (*loc, "protocol"))
@@ -301,6 +349,32 @@ def _problems_from_pydantic(file: str, raw: dict, exc: ValidationError) -> list[
             expected = _expected_text(msg)
         problems.append(ConfigProblem(file, _format_loc(loc), value, expected))
     return problems
+
+
+#: What a strict type expects, in a settings file's words (TOML values, no quotes around numbers).
+_TYPE_EXPECTED = {
+    "int_type": "a whole number without quotes (not true/false, not text)",
+    "int_from_float": "a whole number without quotes (not true/false, not text)",
+    "float_type": "a number without quotes (not true/false, not text)",
+    "bool_type": "true or false (without quotes)",
+    "string_type": "text in quotes",
+    "model_type": "a table: a [section] header with its keys under it",
+    "dict_type": "a table: a [section] header with its keys under it",
+}
+
+
+def _is_table_list(raw: dict, loc: tuple[Any, ...]) -> bool:
+    """True when the field at ``loc`` is a list of tables (``[[gateways]]``, ``[[meters]]``)."""
+    model = _model_at(raw, loc[:-1])
+    field = model.model_fields.get(str(loc[-1])) if model is not None and loc else None
+    if field is None:
+        return False
+    ann = _unwrap(field.annotation, None)
+    args = typing.get_args(ann)
+    if typing.get_origin(ann) is not list or not args:
+        return False
+    item = _unwrap(args[0], None)
+    return isinstance(item, type) and issubclass(item, BaseModel)
 
 
 def _expected_text(msg: str) -> str:

@@ -13,10 +13,13 @@ Importing ``jieneng.vocabulary`` runs ``jieneng/__init__.py``, which therefore i
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 __all__ = [
     "CARRIERS",
@@ -35,12 +38,14 @@ __all__ = [
     "DataType",
     "ExitCode",
     "Function",
+    "HostName",
     "IntervalQuality",
     "LedgerKind",
     "PointKind",
     "Quality",
     "Scope",
     "SettingsSection",
+    "check_host",
 ]
 
 
@@ -351,3 +356,45 @@ class SettingsSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens, at most 63 characters.
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host(value: str) -> str:
+    """Return ``value`` when it is a host name or an IP address; raise ValueError otherwise.
+
+    Parameters
+    ----------
+    value
+        ``"127.0.0.1"``, ``"::1"``, ``"localhost"`` or ``"gw-01.example.gov.cn"``.
+
+    Returns
+    -------
+    str
+        ``value`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        Saying what was expected, for a settings message.
+    """
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    labels = name.split(".")
+    if (0 < len(name) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
+            and not labels[-1].isdigit()):
+        return value
+    raise ValueError(
+        "a host name (letters, digits, hyphens and dots, e.g. gw-01.example.gov.cn) "
+        "or an IP address (e.g. 192.168.1.20)"
+    )
+
+
+#: A settings value that names a host: a host name or an IP address (:func:`check_host`).
+HostName = Annotated[str, AfterValidator(check_host)]

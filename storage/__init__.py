@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 def _env(name: str) -> str | None:
     """Return the value of the environment variable ``name`` (None when the name is empty or unset)."""
     return os.environ.get(name) or None if name else None
@@ -51,10 +55,13 @@ def open_store(settings: StorageConfig) -> TimeSeriesStore:
     Days and months are cut in ``settings.site.timezone``. Credentials come from the environment
     variables named in ``[storage.influxdb]``; they never appear in messages.
 
+    An InfluxDB v1 database is created here (``create_database = true``), before anything
+    queries it; when the user may not create databases, the first write says so.
+
     Raises
     ------
     StoreUnavailable
-        The SQLite file cannot be opened.
+        The SQLite file cannot be opened; the InfluxDB server cannot be reached.
     StorageError
         ``backend = "influxdb"`` without a ``[storage.influxdb]`` section, or v2 settings missing.
     """
@@ -68,13 +75,21 @@ def open_store(settings: StorageConfig) -> TimeSeriesStore:
         raise StorageError(f"{where}: storage.backend = 'influxdb' needs a [storage.influxdb] "
                            "section with at least url = 'http://host:8086'")
     if cfg.api == "v1":
-        return InfluxV1Store(
+        store = InfluxV1Store(
             cfg.url, cfg.database, tz, retention_policy=cfg.retention_policy,
             username=_env(cfg.username_env), password=_env(cfg.password_env),
             token=_env(cfg.token_env), batch_size=cfg.batch_size, timeout_s=cfg.timeout_s,
             verify_tls=cfg.verify_tls, create_database=cfg.create_database,
             retention_raw_days=st.retention_raw_days, gzip=cfg.gzip,
         )
+        try:
+            store.ensure_database()
+        except PermissionDenied as exc:  # a reader may still read; a write says what to do
+            log.debug("database %r not created when the store opened: %s", cfg.database, exc)
+        except StoreUnavailable:
+            store.close()
+            raise
+        return store
     missing = [k for k in ("org", "bucket") if not getattr(cfg, k)]
     if missing:
         raise StorageError(f"{where}: storage.influxdb.api = 'v2' needs "

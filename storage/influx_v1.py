@@ -222,7 +222,19 @@ class InfluxV1Store(StoreBase):
             for k in range(max(results, default=-1) + 1)
         ]
 
-    def _ensure_database(self) -> None:
+    def ensure_database(self) -> None:
+        """``CREATE DATABASE`` unless ``create_database`` is off (once; harmless when it exists).
+
+        :func:`storage.open_store` calls it when the store opens, so that nothing (a retention
+        query, a read) meets a database that a first write would only create later.
+
+        Raises
+        ------
+        PermissionDenied
+            The user may not create databases (the message says what to do).
+        StoreUnavailable
+            The server cannot be reached.
+        """
         if self._database_checked or not self._create_database:
             return
         try:
@@ -247,7 +259,7 @@ class InfluxV1Store(StoreBase):
         response = self._request("/write", params, body, headers)
         if response.status_code == 404 and self._create_database:
             self._database_checked = False
-            self._ensure_database()
+            self.ensure_database()
             response = self._request("/write", params, body, headers)
         if response.status_code not in (200, 204):
             raise WriteRejected(
@@ -260,7 +272,7 @@ class InfluxV1Store(StoreBase):
 
         The first failing batch raises; the batches before it are written.
         """
-        self._ensure_database()
+        self.ensure_database()
         written = 0
         pending: Future[int] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write") as sender:

@@ -68,11 +68,11 @@ class InfluxStorage(SettingsSection):
     username_env: str = Field("", description="v1: env variable holding the user name.")
     password_env: str = Field("", description="v1: env variable holding the password.")
     token_env: str = Field("", description="v2 (or v1 compat): env variable holding the token.")
-    batch_size: int = Field(5000, gt=0, le=100_000, description="Points per write request.")
-    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout. [s]")
-    verify_tls: bool = True
-    create_database: bool = Field(True, description="v1: CREATE DATABASE when it is missing.")
-    gzip: bool = Field(True, description="v1: gzip write bodies (off saves CPU on loopback).")
+    batch_size: int = Field(5000, strict=True, gt=0, le=100_000, description="Points per write request.")
+    timeout_s: float = Field(10.0, strict=True, gt=0, description="HTTP timeout. [s]")
+    verify_tls: bool = Field(True, strict=True)
+    create_database: bool = Field(True, strict=True, description="v1: CREATE DATABASE when it is missing.")
+    gzip: bool = Field(True, strict=True, description="v1: gzip write bodies (off saves CPU on loopback).")
 
     @field_validator("username_env", "password_env", "token_env")
     @classmethod
@@ -87,7 +87,7 @@ class StorageSettings(SettingsSection):
 
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     retention_raw_days: int = Field(
-        400, ge=1, description="Raw readings older than this are dropped; daily aggregates stay."
+        400, strict=True, ge=1, description="Raw readings older than this are dropped; daily aggregates stay."
     )
     sqlite: SqliteStorage = SqliteStorage()
     influxdb: InfluxStorage | None = None

@@ -196,7 +196,11 @@ class SqliteStore(StoreBase):
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             self._conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"{self.path}: cannot open the SQLite store: {exc}") from exc
+            what = ("it is not a SQLite database" if "not a database" in str(exc)
+                    else f"cannot open the SQLite store: {exc}")
+            raise StoreUnavailable(
+                f"{self.path}: {what}; check [storage.sqlite] path (a database file in a folder "
+                "this user can write to)") from exc
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -37,10 +37,18 @@ thread make a null-modem cable; the server listens on one end, the client opens
         server.faults.set(1, "garble", times=1)                        # one answer with a bad CRC
 
 Requests for a device id that is not served get no answer (a timeout), as on an RS-485 bus.
+
+``silent_tcp_gateway`` — a gateway that accepts TCP connections and never answers (a hung
+serial server)::
+
+    def test_dead(silent_tcp_gateway):
+        gateway = silent_tcp_gateway()          # .port, .requests (Modbus TCP frames received)
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
@@ -49,7 +57,14 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from collectors.simulator.modbus_server import ThreadedModbusServer
 from collectors.simulator.nullmodem import NullModem
 
-__all__ = ["DeviceSpec", "modbus_rtu_server", "modbus_tcp_server", "register_devices"]
+__all__ = [
+    "DeviceSpec",
+    "SilentGateway",
+    "modbus_rtu_server",
+    "modbus_tcp_server",
+    "register_devices",
+    "silent_tcp_gateway",
+]
 
 #: device id → {first address: register words}, or ready-made SimDevice objects.
 DeviceSpec = Mapping[int, Mapping[int, Sequence[int]]] | Sequence[SimDevice]
@@ -108,3 +123,73 @@ def modbus_rtu_server() -> Iterator[Callable[..., ThreadedModbusServer]]:
     for server, modem in started:
         server.stop()
         modem.close()
+
+
+class SilentGateway:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte.
+
+    It counts the Modbus TCP request frames it receives (``requests``), read by their MBAP length.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)  # so that stop() ends the accept loop promptly
+        self.port: int = self._server.getsockname()[1]
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._swallow, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _swallow(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            conn.settimeout(0.2)
+            while not self._closed.is_set():
+                try:
+                    data = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                while len(buffer) >= 6 and len(buffer) >= 6 + int.from_bytes(buffer[4:6], "big"):
+                    buffer = buffer[6 + int.from_bytes(buffer[4:6], "big"):]
+                    with self._lock:
+                        self.requests += 1
+
+    def stop(self) -> None:
+        """Close the listening socket and every connection."""
+        self._closed.set()
+        self._server.close()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+
+@pytest.fixture
+def silent_tcp_gateway() -> Iterator[Callable[[], SilentGateway]]:
+    """Factory: ``silent_tcp_gateway()`` -> a :class:`SilentGateway` on a free loopback port."""
+    started: list[SilentGateway] = []
+
+    def start() -> SilentGateway:
+        gateway = SilentGateway()
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.stop()
