@@ -67,6 +67,19 @@ def parse_weather(path: Path, default_station: str = "weather") -> list[Reading]
         Meter id of rows without a station.
     """
     name = str(path)
+    try:
+        return _parse(path, name, default_station)
+    except UnicodeDecodeError as exc:
+        raise WeatherImportError(name, [WeatherProblem(
+            name, 1, "", f"byte {exc.start}", "not UTF-8 text; expected a UTF-8 CSV file "
+            "with the header time,temperature_c[,station] (save it as CSV UTF-8)")]) from None
+    except csv.Error as exc:
+        raise WeatherImportError(name, [WeatherProblem(
+            name, 1, "", "", f"not a CSV file ({exc}); expected the header "
+            "time,temperature_c[,station]")]) from None
+
+
+def _parse(path: Path, name: str, default_station: str) -> list[Reading]:
     problems: list[WeatherProblem] = []
     readings: list[Reading] = []
     seen: dict[tuple[str, dt.datetime], int] = {}
