@@ -14,20 +14,19 @@ written so far stay; running the same import again completes it, because writes 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from collections.abc import Callable
 
 from collectors.registermap import RegisterMapError, get_register_map
 from collectors.settings import CollectorConfig
-from jieneng.vocabulary import ExitCode
+from jieneng.vocabulary import ExitCode, PointKind
 from storage import open_store
 from storage.errors import StorageError, StoreUnavailable
-from storage.importer import iter_readings, validate_readings_file
+from storage.importer import iter_frames, validate_readings_file
 
-__all__ = ["BrokenRegisterMap", "import_readings_main", "points_lookup"]
+__all__ = ["BrokenRegisterMap", "counters_lookup", "import_readings_main", "points_lookup"]
 
-#: Readings per ``write_readings`` call. [readings]
+#: Rows per ``write_frame`` call. [readings]
 BATCH = 20_000
 
 
@@ -58,6 +57,31 @@ def points_lookup(settings: CollectorConfig) -> Callable[[str], frozenset[str]]:
         When a meter's map is missing or invalid (a user's map with a syntax error, overlapping
         points, ...): the import cannot check its points, so it must not go on without.
     """
+    return _lookup(settings, counters=False)
+
+
+def counters_lookup(settings: CollectorConfig) -> Callable[[str], frozenset[str]]:
+    """Meter id → the names of its register map's counter points (``kind = "counter"``).
+
+    Parameters
+    ----------
+    settings
+        The meters with their models, and ``[collector].register_map_dirs``.
+
+    Returns
+    -------
+    Callable[[str], frozenset[str]]
+        The lookup :func:`storage.importer.validate_readings_file` takes as ``counters_of``.
+
+    Raises
+    ------
+    BrokenRegisterMap
+        When a meter's map is missing or invalid.
+    """
+    return _lookup(settings, counters=True)
+
+
+def _lookup(settings: CollectorConfig, counters: bool) -> Callable[[str], frozenset[str]]:
     dirs = [settings.resolve(p) for p in settings.collector.register_map_dirs]
     by_model: dict[str, frozenset[str]] = {}
     by_meter: dict[str, frozenset[str]] = {}
@@ -67,7 +91,8 @@ def points_lookup(settings: CollectorConfig) -> Callable[[str], frozenset[str]]:
                 regmap = get_register_map(meter.model, dirs)
             except (RegisterMapError, OSError) as exc:
                 raise BrokenRegisterMap(_one_line(settings, meter.id, meter.model, exc)) from exc
-            by_model[meter.model] = frozenset(p.name for p in regmap.points)
+            by_model[meter.model] = frozenset(
+                p.name for p in regmap.points if not counters or p.kind == PointKind.counter)
         by_meter[meter.id] = by_model[meter.model]
     return by_meter.__getitem__
 
@@ -102,10 +127,11 @@ def import_readings_main(args: argparse.Namespace, settings: CollectorConfig) ->
     meters = {m.id for m in settings.meters}
     try:
         points_of = points_lookup(settings)
+        counters_of = counters_lookup(settings)
     except BrokenRegisterMap as exc:
         print(f"{path}: nothing was imported: {exc}", file=sys.stderr)
         return ExitCode.bad_input
-    total, problems = validate_readings_file(path, meters, points_of)
+    total, problems = validate_readings_file(path, meters, points_of, counters_of)
     if problems:
         print(f"{path}: {len(problems)} problem(s); nothing was imported", file=sys.stderr)
         for problem in problems:
@@ -121,9 +147,8 @@ def import_readings_main(args: argparse.Namespace, settings: CollectorConfig) ->
         print(f"{path}: cannot open the store: {exc}", file=sys.stderr)
         return ExitCode.failed
     try:
-        readings = iter_readings(path, meters, points_of)
-        while batch := list(itertools.islice(readings, BATCH)):
-            written += store.write_readings(batch)
+        for frame in iter_frames(path, meters, points_of, BATCH):
+            written += store.write_frame(frame)
             print(f"imported {written}/{total} readings ({100 * written // max(total, 1)}%)",
                   file=sys.stderr, flush=True)
     except StoreUnavailable as exc:

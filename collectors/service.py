@@ -32,7 +32,7 @@ from collectors.settings import CollectorConfig
 from collectors.spool import ForwardResult, Spool
 from storage import open_store
 from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
-from storage.errors import StorageError, StoreUnavailable
+from storage.errors import RollupsMissing, StorageError, StoreUnavailable
 
 __all__ = ["Collector", "ReadingSink", "build_pollers", "run_collector"]
 
@@ -164,8 +164,11 @@ class ReadingSink:
         except StoreUnavailable as exc:
             log.warning("retention not applied, the store is unavailable: %s", exc)
             return None
+        except RollupsMissing as exc:  # raw readings stay until the rollups are rebuilt
+            log.warning("retention not applied: %s", exc)
+            return None
         log.info(
-            "retention: raw readings before %s dropped (%s), %d daily aggregates archived",
+            "retention: raw readings before %s dropped (%s), %d daily rollups kept",
             result.cutoff.isoformat(), result.readings_dropped, result.days_archived,
         )
         return result

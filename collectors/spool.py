@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from collectors.errors import SpoolError
 from storage.base import Reading
 from storage.errors import StorageError, StoreUnavailable
@@ -48,6 +50,14 @@ CREATE TABLE IF NOT EXISTS rejected_readings (   -- the store refused the data i
     error TEXT NOT NULL
 );
 """
+
+
+def _frame_of(rows: list[tuple]) -> pd.DataFrame:
+    """Spooled rows ``(seq, meter, point, time_us, value, quality)`` as a frame for ``write_frame``."""
+    frame = pd.DataFrame(rows, columns=["seq", "meter", "point", "time_us", "value", "quality"])
+    frame["time"] = pd.to_datetime(frame["time_us"].astype("int64"), unit="us", utc=True)
+    frame["value"] = frame["value"].astype(float)
+    return frame[["meter", "point", "time", "value", "quality"]]
 
 
 @dataclass(frozen=True)
@@ -176,16 +186,19 @@ class Spool:
 
     def peek(self, limit: int) -> list[tuple[int, Reading]]:
         """Return the oldest ``limit`` readings with their sequence numbers, without removing them."""
+        return [
+            (seq, Reading(meter=m, point=p, time=from_us(t), value=v, quality=q))
+            for seq, m, p, t, v, q in self._peek_rows(limit)
+        ]
+
+    def _peek_rows(self, limit: int) -> list[tuple]:
+        """Return the oldest ``limit`` rows ``(seq, meter, point, time_us, value, quality)``."""
         with self._lock:
-            rows = self._db.execute(
+            return self._db.execute(
                 "SELECT seq, meter, point, time_us, value, quality FROM spooled_readings"
                 " ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [
-            (seq, Reading(meter=m, point=p, time=from_us(t), value=v, quality=q))
-            for seq, m, p, t, v, q in rows
-        ]
 
     def remove_through(self, seq: int) -> int:
         """Delete every reading with sequence number ≤ ``seq`` (they reached the store)."""
@@ -204,7 +217,7 @@ class Spool:
         store
             A ``storage.TimeSeriesStore``.
         batch_size
-            Readings per ``write_readings`` call. [readings]
+            Readings per ``write_frame`` call. [readings]
 
         Returns
         -------
@@ -217,21 +230,23 @@ class Spool:
         """
         forwarded = 0
         while True:
-            batch = self.peek(batch_size)
-            if not batch:
+            rows = self._peek_rows(batch_size)
+            if not rows:
                 return ForwardResult(forwarded, self.pending, True)
             try:
-                store.write_readings([r for _, r in batch])
+                store.write_frame(_frame_of(rows))  # columns: no Reading per spooled row
             except StoreUnavailable as exc:
                 return ForwardResult(forwarded, self.pending, False, str(exc))
             except StorageError:
+                batch = [(seq, Reading(meter=m, point=p, time=from_us(t), value=v, quality=q))
+                         for seq, m, p, t, v, q in rows]
                 try:
                     forwarded += self._forward_one_by_one(store, batch)
                 except StoreUnavailable as exc:
                     return ForwardResult(forwarded, self.pending, False, str(exc))
                 continue
-            self.remove_through(batch[-1][0])
-            forwarded += len(batch)
+            self.remove_through(rows[-1][0])
+            forwarded += len(rows)
 
     def _forward_one_by_one(self, store, batch: list[tuple[int, Reading]]) -> int:
         accepted = 0

@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
@@ -36,6 +37,7 @@ HANDLERS: dict[str, str] = {
     "import:readings": "collectors.backfill:import_readings_main",
     "import:ledger": "accounting.cli:import_ledger_main",
     "import:weather": "forecasting.cli:import_weather_main",
+    "store:rebuild-rollups": "storage.commands:rebuild_rollups_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",
     "evaluate": "accounting.cli:evaluate_main",
@@ -107,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the file holds (weather: CSV time,temperature_c[,station])")
     p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
     _config_arg(p)
+
+    p = sub.add_parser("store", help="maintain the store: rebuild-rollups from raw readings")
+    p.add_argument("action", choices=["rebuild-rollups"], help="what to do")
+    _config_arg(p)
+    p.add_argument("--from", dest="from_date", type=date.fromisoformat, metavar="DATE",
+                   help="first local day to rebuild (YYYY-MM-DD; default: every day kept raw)")
 
     p = sub.add_parser("account", help="energy (tce), CO2 and intensities per institution and year")
     _config_arg(p)
@@ -213,6 +221,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command
     if key == "import":
         key = {"readings": "import:readings", "weather": "import:weather"}.get(args.kind, "import:ledger")
+    elif key == "store":
+        key = f"store:{args.action}"
     handler = _handler(key)
     if handler is None:
         print(f"jieneng {args.command}: not built yet (handler {HANDLERS[key]} does not exist)",

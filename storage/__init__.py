@@ -3,7 +3,8 @@
 >>> from storage import open_store, Reading
 >>> store = open_store(settings)          # the backend named in [storage]
 >>> store.write_readings([Reading("m1", "energy_import_kwh", t, 1234.5)])
->>> store.daily_counters(start, end)      # per meter × point × local day
+>>> store.daily_counters(start, end)      # per meter × point × local day (from rollups)
+>>> store.hourly_counters(start, end)     # per meter × point × local hour
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
 from storage.errors import (
     InvalidName,
     PermissionDenied,
+    RollupsMissing,
     StorageError,
     StoreUnavailable,
     WriteRejected,
@@ -30,6 +32,7 @@ __all__ = [
     "PermissionDenied",
     "Reading",
     "RetentionResult",
+    "RollupsMissing",
     "StorageError",
     "StoreUnavailable",
     "TimeSeriesStore",

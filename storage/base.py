@@ -16,10 +16,10 @@ Aggregates use *good* readings only (``quality == "good"``):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -30,6 +30,8 @@ __all__ = [
     "DAILY_COUNTER_COLUMNS",
     "DAILY_GAUGE_COLUMNS",
     "HEALTH_COLUMNS",
+    "HOURLY_COUNTER_COLUMNS",
+    "HOURLY_GAUGE_COLUMNS",
     "LATEST_COLUMNS",
     "MONTHLY_COUNTER_COLUMNS",
     "MONTHLY_GAUGE_COLUMNS",
@@ -47,6 +49,9 @@ DAILY_COUNTER_COLUMNS = [
     "delta_sum", "n_readings",
 ]
 DAILY_GAUGE_COLUMNS = ["meter", "point", "day", "mean", "min", "max", "n_readings"]
+#: Per meter × point × local hour; ``hour`` is the UTC-aware start of the hour.
+HOURLY_COUNTER_COLUMNS = ["hour" if c == "day" else c for c in DAILY_COUNTER_COLUMNS]
+HOURLY_GAUGE_COLUMNS = ["hour" if c == "day" else c for c in DAILY_GAUGE_COLUMNS]
 MONTHLY_COUNTER_COLUMNS = ["month" if c == "day" else c for c in DAILY_COUNTER_COLUMNS]
 MONTHLY_GAUGE_COLUMNS = ["month" if c == "day" else c for c in DAILY_GAUGE_COLUMNS]
 HEALTH_COLUMNS = [
@@ -176,7 +181,7 @@ class RetentionResult:
     """What :meth:`TimeSeriesStore.apply_retention` did."""
 
     cutoff: datetime  #: raw readings before this instant (a local midnight) were dropped
-    days_archived: int  #: meter × point × day aggregates written to the daily archive
+    days_archived: int  #: meter × point × day rollups whose raw readings were dropped (kept)
     readings_dropped: int | None  #: raw readings deleted (None when the backend cannot count)
 
 
@@ -190,6 +195,13 @@ class TimeSeriesStore(Protocol):
         """Write readings; the same (meter, point, time) overwrites. Returns the number written."""
         ...
 
+    def write_frame(self, frame: pd.DataFrame | Mapping[str, Any]) -> int:
+        """Write a frame (or mapping of arrays) of meter, point, time, value [, quality].
+
+        The same validation and idempotence as :meth:`write_readings`. Returns the rows written.
+        """
+        ...
+
     def read_readings(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
@@ -197,18 +209,54 @@ class TimeSeriesStore(Protocol):
         """Raw readings: columns time (UTC), meter, point, value, quality."""
         ...
 
+    def hourly_counters(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local hour: :data:`HOURLY_COUNTER_COLUMNS` (from rollups)."""
+        ...
+
+    def hourly_gauges(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Per meter × point × local hour: :data:`HOURLY_GAUGE_COLUMNS` (from rollups)."""
+        ...
+
+    def raw_daily_counters(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`daily_counters` aggregated from the raw readings (for checking the rollups)."""
+        ...
+
+    def raw_daily_gauges(
+        self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
+        points: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`daily_gauges` aggregated from the raw readings (for checking the rollups)."""
+        ...
+
+    def rebuild_rollups(self, since: date | None = None) -> int:
+        """Recompute the rollups from raw readings (from local day ``since``); returns days."""
+        ...
+
+    def latest_health(self, meters: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return the newest device-health record per meter: :data:`HEALTH_COLUMNS`."""
+        ...
+
     def daily_counters(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Per meter × point × local day: :data:`DAILY_COUNTER_COLUMNS`."""
+        """Per meter × point × local day: :data:`DAILY_COUNTER_COLUMNS` (from rollups)."""
         ...
 
     def daily_gauges(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
         points: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Per meter × point × local day: :data:`DAILY_GAUGE_COLUMNS`."""
+        """Per meter × point × local day: :data:`DAILY_GAUGE_COLUMNS` (from rollups)."""
         ...
 
     def monthly_counters(
@@ -243,7 +291,7 @@ class TimeSeriesStore(Protocol):
         ...
 
     def apply_retention(self, now: datetime | None = None) -> RetentionResult:
-        """Archive daily aggregates of old raw readings, then drop those raw readings."""
+        """Drop raw readings older than the retention period; their rollups stay."""
         ...
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "InvalidName",
     "PermissionDenied",
+    "RollupsMissing",
     "StorageError",
     "StoreUnavailable",
     "WriteRejected",
@@ -40,3 +41,11 @@ class WriteRejected(StorageError):
 
 class InvalidName(StorageError, ValueError):
     """A meter, point, database or zone name that this backend cannot store or quote."""
+
+
+class RollupsMissing(StorageError):
+    """The store was written before rollups existed: its daily and hourly reads need a rebuild.
+
+    The message is one line naming the store and the command to run
+    (``jieneng store rebuild-rollups --config FILE``).
+    """

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jieneng.vocabulary import Quality
-from storage.lineprotocol import READINGS, flux_string
+from storage.lineprotocol import HEALTH, READINGS, flux_string
 from storage.periods import rfc3339
 
 __all__ = [
     "daily_counters_flux",
     "daily_gauges_flux",
     "latest_flux",
+    "latest_health_flux",
     "read_flux",
     "rfc3339",
 ]
@@ -111,6 +112,15 @@ def latest_flux(bucket: str, meters: Sequence[str] | None, points: Sequence[str]
         f"data = {base}\n"
         'data |> filter(fn: (r) => r._field == "quality") |> last() |> yield(name: "quality")\n'
         'data |> filter(fn: (r) => r._field == "value") |> last() |> yield(name: "value")\n'
+    )
+
+
+def latest_health_flux(bucket: str, meters: Sequence[str] | None) -> str:
+    """Return the newest device-health record per meter, its fields as columns."""
+    return (
+        source(bucket, 0, 2**62 // 1000, HEALTH, meters)
+        + "\n  |> last()"
+        + '\n  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
     )
 
 

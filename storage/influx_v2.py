@@ -5,6 +5,10 @@ For InfluxDB 2.x and Cloud (org, bucket, token). The layout is the one of
 ``device_health``, ``daily_archive``), so data written through either API reads back through the
 other.
 
+This backend keeps no rollups yet: its daily and hourly reads aggregate raw readings (daily with
+Flux, hourly in pandas), ``rebuild_rollups`` does nothing, and retention still writes
+``daily_archive``. The interface is the one of the other backends.
+
 Writes are synchronous batches of ``batch_size`` points (the client's background batching would
 swallow errors, and a collector must know when to spool). Only InfluxDB 1.x is installable on the
 development machines: this module is tested against a real 2.x server only when
@@ -14,8 +18,8 @@ development machines: this module is tested against a real 2.x server only when
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +43,7 @@ from storage.flux import (
     daily_counters_flux,
     daily_gauges_flux,
     latest_flux,
+    latest_health_flux,
     pivot_flux,
     read_flux,
 )
@@ -47,11 +52,13 @@ from storage.lineprotocol import (
     HEALTH,
     READINGS,
     archive_lines,
+    batch_lines,
     decode_tag,
     health_line,
     reading_lines,
 )
-from storage.periods import day_start_utc, local_date, retention_cutoff, to_us
+from storage.periods import day_start_utc, from_us, local_date, retention_cutoff, to_us
+from storage.rollups import columns_of_frame
 
 __all__ = ["InfluxV2Store"]
 
@@ -89,6 +96,7 @@ class InfluxV2Store(StoreBase):
         verify_tls: bool = True, retention_raw_days: int = 400,
     ):
         super().__init__(tz)
+        self.rollups = self._read_rollups = False
         # influxdb-client is imported here and in the methods below, not at module level: only
         # the v2 backend needs it, and importing it costs about half a second (its whole generated
         # API), which every ``import storage`` would otherwise pay. No cycle is hidden.
@@ -158,6 +166,17 @@ class InfluxV2Store(StoreBase):
     def write_readings(self, readings: Iterable[Reading]) -> int:
         """Write readings in synchronous batches; the same meter, point and time overwrites."""
         return self._write_lines(reading_lines(readings))
+
+    def write_frame(self, frame: pd.DataFrame | Mapping[str, Any]) -> int:
+        """Write a frame of readings (meter, point, time, value [, quality]); see the v1 store."""
+        batch = columns_of_frame(frame)
+        return self._write_lines(batch_lines(batch.meters, batch.points, batch.t_us.tolist(),
+                                             batch.values, batch.qualities))
+
+    def rebuild_rollups(self, since: date | None = None) -> int:
+        """Do nothing: this backend keeps no rollups (its reads aggregate raw readings)."""
+        log.info("%s: the v2 backend keeps no rollups; nothing to rebuild", self.url)
+        return 0
 
     def read_readings(
         self, start: datetime, end: datetime, meters: Sequence[str] | None = None,
@@ -233,11 +252,11 @@ class InfluxV2Store(StoreBase):
         return frame[DAILY_GAUGE_COLUMNS]
 
     def _archived(
-        self, start: datetime, end: datetime, meters: list[str] | None, points: list[str] | None,
+        self, start_us: int, end_us: int, meters: list[str] | None, points: list[str] | None,
         columns: list[str],
     ) -> pd.DataFrame:
-        first_day = day_start_utc(local_date(start, self.tz), self.tz)
-        rows = self._records(pivot_flux(self.bucket, to_us(first_day), to_us(end), ARCHIVE,
+        first_day = day_start_utc(local_date(from_us(start_us), self.tz), self.tz)
+        rows = self._records(pivot_flux(self.bucket, to_us(first_day), end_us, ARCHIVE,
                                         meters, points))
         if not rows:
             return empty_frame(columns)
@@ -276,6 +295,11 @@ class InfluxV2Store(StoreBase):
 
     # -- health --------------------------------------------------------------------------------
 
+    def latest_health(self, meters: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return the newest device-health record of every meter."""
+        rows = self._records(latest_health_flux(self.bucket, check_names(meters, "meters")))
+        return self._health_frame(rows)
+
     def write_health(self, records: Iterable[DeviceHealth]) -> int:
         """Write device-health records; the same meter and time overwrites."""
         return self._write_lines(health_line(h) for h in records)
@@ -288,6 +312,10 @@ class InfluxV2Store(StoreBase):
         start_us, end_us = self._open_range_us(start, end)
         rows = self._records(pivot_flux(self.bucket, start_us, end_us, HEALTH,
                                         check_names(meters, "meters")))
+        return self._health_frame(rows)
+
+    @staticmethod
+    def _health_frame(rows: list[dict]) -> pd.DataFrame:
         if not rows:
             return empty_frame(HEALTH_COLUMNS)
         frame = pd.DataFrame(rows)

@@ -7,8 +7,12 @@ layout, built here, so data written through either API reads back through the ot
   none), ``quality`` (string) and ``t_us`` (integer, the time in µs, which the daily queries use);
 * ``device_health``: tag ``meter``; fields ``available``, ``consecutive_failures``, ``error`` and,
   when known, ``last_success_us`` and ``response_time_s``;
-* ``daily_archive``: tags ``meter``, ``point``; the fields :data:`ARCHIVE_FIELDS`, timestamped at
-  the local day's start.
+* ``rollup_hourly`` and ``rollup_daily``: tags ``meter``, ``point``; the fields
+  :data:`ROLLUP_FIELDS`, timestamped at the start of the local hour or day (a row whose
+  ``n_readings`` is 0 is a period that no longer has good readings);
+* ``rollup_meta``: fields ``version``, ``zone`` and ``raw_from_us`` (read with ``last()``);
+* ``daily_archive`` (databases written before rollups): migrated into ``rollup_daily`` by the
+  rebuild.
 
 Every timestamp is written with precision µs.
 
@@ -41,7 +45,13 @@ __all__ = [
     "ARCHIVE_FIELDS",
     "HEALTH",
     "READINGS",
+    "ROLLUP_DAILY",
+    "ROLLUP_FIELDS",
+    "ROLLUP_HOURLY",
+    "ROLLUP_META",
+    "ROLLUP_PENDING",
     "archive_lines",
+    "batch_lines",
     "decode_tag",
     "encode_tag",
     "escape_tag",
@@ -50,8 +60,11 @@ __all__ = [
     "health_line",
     "influxql_ident",
     "influxql_string",
+    "pending_lines",
     "reading_line",
     "reading_lines",
+    "rollup_lines",
+    "tombstone_lines",
 ]
 
 #: Measurement of the raw readings.
@@ -60,7 +73,20 @@ READINGS = "readings"
 HEALTH = "device_health"
 #: Measurement of the daily aggregates kept by retention.
 ARCHIVE = "daily_archive"
-#: Fields of a ``daily_archive`` point, in the order they are written.
+#: Measurement of the hourly rollups.
+ROLLUP_HOURLY = "rollup_hourly"
+#: Measurement of the daily rollups (retention keeps them).
+ROLLUP_DAILY = "rollup_daily"
+#: Measurement of the rollup marker (version, zone, where raw readings start).
+ROLLUP_META = "rollup_meta"
+#: Measurement of the rollup steps announced (``open = true``) and finished (``open = false``).
+ROLLUP_PENDING = "rollup_pending"
+#: Fields of a rollup point, in the order they are written.
+ROLLUP_FIELDS = (
+    "first_t_us", "first_value", "last_t_us", "last_value", "delta_sum", "value_sum", "min",
+    "max", "n_readings",
+)
+#: Fields of a former ``daily_archive`` point, in the order they were written.
 ARCHIVE_FIELDS = (
     "first_t_us", "first_value", "last_t_us", "last_value", "delta_sum", "mean", "min", "max",
     "n_readings",
@@ -193,3 +219,73 @@ def archive_lines(days: pd.DataFrame, tz: ZoneInfo) -> Iterator[str]:
         ]
         yield (f"{ARCHIVE},meter={escape_tag(meter)},point={escape_tag(point)} "
                f"{','.join(fields)} {t_us}")
+
+
+def batch_lines(
+    meters: list[str], points: list[str], t_us: list[int], values: list[float | None],
+    qualities: list[str],
+) -> Iterator[str]:
+    """Return readings given as columns (:class:`storage.rollups.ColumnBatch`) as lines."""
+    prefixes: dict[tuple[str, str], str] = {}
+    quality_fields: dict[str, str] = {}
+    for meter, point, t, value, quality in zip(meters, points, t_us, values, qualities,
+                                               strict=True):
+        prefix = prefixes.get((meter, point))
+        if prefix is None:
+            prefix = f"{READINGS},meter={escape_tag(meter)},point={escape_tag(point)} "
+            prefixes[(meter, point)] = prefix
+        q = quality_fields.get(quality)
+        if q is None:
+            q = quality_fields[quality] = f"quality={field_string(quality)}"
+        if value is None:
+            yield f"{prefix}{q},t_us={t}i {t}"
+        else:
+            yield f"{prefix}value={value!r},{q},t_us={t}i {t}"
+
+
+def rollup_lines(measurement: str, rows: pd.DataFrame) -> Iterator[str]:
+    """Rollup rows (:data:`storage.rollups.ROLLUP_COLUMNS`) as points at their ``start``.
+
+    Parameters
+    ----------
+    measurement
+        :data:`ROLLUP_HOURLY` or :data:`ROLLUP_DAILY`.
+    rows
+        meter, point, start (UTC), first/last time and value, delta_sum, value_sum, min, max,
+        n_readings.
+
+    Yields
+    ------
+    str
+        One line per row (precision µs).
+    """
+    if rows.empty:
+        return
+    columns = ("meter", "point", "first_value", "last_value", "delta_sum", "value_sum", "min",
+               "max", "n_readings")
+    starts = pd.DatetimeIndex(rows["start"]).as_unit("us").asi8.tolist()
+    firsts = pd.DatetimeIndex(rows["first_time"]).as_unit("us").asi8.tolist()
+    lasts = pd.DatetimeIndex(rows["last_time"]).as_unit("us").asi8.tolist()
+    for (meter, point, first_value, last_value, delta_sum, value_sum, low, high, n), t, ft, lt in zip(
+            zip(*(rows[c].tolist() for c in columns), strict=True), starts, firsts, lasts,
+            strict=True):
+        yield (f"{measurement},meter={escape_tag(meter)},point={escape_tag(point)} "
+               f"first_t_us={ft}i,first_value={float(first_value)!r},last_t_us={lt}i,"
+               f"last_value={float(last_value)!r},delta_sum={float(delta_sum)!r},"
+               f"value_sum={float(value_sum)!r},min={float(low)!r},max={float(high)!r},"
+               f"n_readings={int(n)}i {t}")
+
+
+def tombstone_lines(measurement: str, keys: Iterable[tuple[str, str, int]]) -> Iterator[str]:
+    """Mark periods ``(meter, point, start_us)`` as holding no good reading (``n_readings=0``)."""
+    for meter, point, start_us in keys:
+        yield (f"{measurement},meter={escape_tag(meter)},point={escape_tag(point)} "
+               f"n_readings=0i {int(start_us)}")
+
+
+def pending_lines(days: Iterable[tuple[str, str, int]], is_open: bool) -> Iterator[str]:
+    """Announce (``open = true``) or finish the rollup step of days ``(meter, point, start_us)``."""
+    flag = "true" if is_open else "false"
+    for meter, point, start_us in days:
+        yield (f"{ROLLUP_PENDING},meter={escape_tag(meter)},point={escape_tag(point)} "
+               f"open={flag} {int(start_us)}")

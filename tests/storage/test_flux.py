@@ -9,6 +9,7 @@ from storage.flux import (
     daily_counters_flux,
     daily_gauges_flux,
     latest_flux,
+    latest_health_flux,
     read_flux,
     rfc3339,
 )
@@ -65,6 +66,13 @@ def test_latest_has_two_yields() -> None:
     flux = latest_flux("b", ["m"], None)
     assert 'r._field == "quality") |> last() |> yield(name: "quality")' in flux
     assert 'r._field == "value") |> last() |> yield(name: "value")' in flux
+
+
+def test_latest_health_is_the_last_record_per_meter_pivoted() -> None:
+    flux = latest_health_flux("b", ['a"b'])
+    assert '|> filter(fn: (r) => r._measurement == "device_health")' in flux
+    assert '|> filter(fn: (r) => r.meter == "a\\"b")' in flux
+    assert flux.index("|> last()") < flux.index("|> pivot(")
 
 
 @pytest.mark.influxdb

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from jieneng.cli import main
 from jieneng.settings import load_settings
 from storage import open_store
+from storage.errors import RollupsMissing
 from tests.support.services import free_port
 
 CONFIG = """\
@@ -190,4 +192,69 @@ def test_an_unreachable_store_exits_unavailable(config, tmp_path, capsys) -> Non
     csv = tmp_path / "history.csv"
     csv.write_text(GOOD, encoding="utf-8")
     assert main(["import", "readings", str(csv), "--config", str(config)]) == 4
+    assert "127.0.0.1" in capsys.readouterr().err
+
+
+def _import(config: Path, tmp_path: Path, text: str) -> int:
+    csv = tmp_path / "rigour.csv"
+    csv.write_text(text, encoding="utf-8")
+    return main(["import", "readings", str(csv), "--config", str(config)])
+
+
+def test_qualities_times_counters_and_empty_files_are_checked(config, tmp_path, capsys) -> None:
+    rc = _import(config, tmp_path, "time,meter,point,value,quality\n"
+                 "2024-01-01T00:00:00Z,gov01-main,energy_import_kwh,1,bogus\n"  # line 2
+                 "1999-12-31T23:59:59Z,gov01-main,energy_import_kwh,1,good\n"  # line 3
+                 "2999-01-01T00:00:00Z,gov01-main,energy_import_kwh,1,good\n"  # line 4
+                 "2024-01-01T00:00:00Z,gov01-main,energy_import_kwh,-5,good\n"  # line 5
+                 "2024-01-01T00:00:00Z,gov01-main,power_w,-5,good\n"  # a gauge: fine
+                 "2024-01-01T00:00:00Z,gov01-main,energy_import_kwh,,unavailable\n")  # fine
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "4 problem(s); nothing was imported" in err
+    assert ":2: column 'quality' = 'bogus': not a quality; expected one of estimated, good, " \
+           "invalid, unavailable" in err
+    assert ":3: column 'time' = '1999-12-31T23:59:59Z': before 2000-01-01T00:00:00+00:00 " \
+           "(storage.importer.EARLIEST_TIME)" in err
+    assert ":4: column 'time' = '2999-01-01T00:00:00Z': more than 1 day after now " \
+           "(storage.importer.MAX_AHEAD)" in err
+    assert ":5: column 'value' = '-5': negative, but 'energy_import_kwh' is a counter" in err
+    assert _all_readings(config).empty
+    assert _import(config, tmp_path, "time,meter,point,value\n") == 2
+    assert "the file has a header but no readings" in capsys.readouterr().err
+
+
+def test_store_rebuild_rollups_command(config, tmp_path, capsys) -> None:
+    assert _import(config, tmp_path, GOOD) == 0
+    capsys.readouterr()
+    path = tmp_path / "store.sqlite"
+    with sqlite3.connect(path) as conn:  # as if written before rollups existed
+        conn.execute("DELETE FROM meta WHERE key = 'rollup_version'")
+        conn.execute("DELETE FROM rollup_daily")
+    store = open_store(load_settings(config))
+    with pytest.raises(RollupsMissing, match="jieneng store rebuild-rollups --config"):
+        store.daily_counters(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    store.close()
+    assert main(["store", "rebuild-rollups", "--config", str(config), "--from",
+                 "2023-12-01"]) == 0
+    assert "rebuilt the rollups of the sqlite store from 2023-12-01: 2 meter-day(s)" in \
+        capsys.readouterr().out
+    store = open_store(load_settings(config))
+    daily = store.daily_counters(datetime(2000, 1, 1, tzinfo=UTC),
+                                 datetime(2100, 1, 1, tzinfo=UTC))
+    assert sorted(daily["n_readings"]) == [1, 2]
+    store.close()
+    with pytest.raises(SystemExit) as info:
+        main(["store", "rebuild-rollups", "--config", str(config), "--from", "yesterday"])
+    assert info.value.code == 2
+
+
+def test_store_rebuild_rollups_unreachable_store(config, capsys) -> None:
+    text = config.read_text(encoding="utf-8").replace(
+        'backend = "sqlite"',
+        f'backend = "influxdb"\n[storage.influxdb]\nurl = "http://127.0.0.1:{free_port()}"\n'
+        "timeout_s = 0.5",
+    )
+    config.write_text(text, encoding="utf-8")
+    assert main(["store", "rebuild-rollups", "--config", str(config)]) == 4
     assert "127.0.0.1" in capsys.readouterr().err

@@ -57,3 +57,27 @@ def endless_writer(spec: dict[str, Any], size: int) -> None:
     while True:
         store.write_readings(batch("victim", k, size))
         k += 1
+
+
+def influx_writer_killed_in_rollup_step(spec: dict[str, Any], flag: str) -> None:
+    """Write a batch whose rollup step hangs (after its raw lines are in); killed by the test.
+
+    The first batch (day 2024-01-01 Shanghai, 00:00–12:00) is written whole; the second (the
+    same day, 12:00–24:00) reaches InfluxDB, then its rollup step touches ``flag`` and sleeps.
+    """
+    from pathlib import Path
+
+    from storage.influx_v1 import InfluxV1Store
+
+    day = datetime(2023, 12, 31, 16, tzinfo=UTC)  # 2024-01-01 00:00 in Shanghai
+    store = open_spec(spec)
+    store.write_readings([Reading("m", "energy_import_kwh", day + timedelta(minutes=10 * i),
+                                  float(i)) for i in range(72)])
+
+    def hang(*args: Any, **kwargs: Any) -> None:
+        Path(flag).touch()
+        time.sleep(600)
+
+    InfluxV1Store._update_rollups = hang  # type: ignore[method-assign]
+    store.write_readings([Reading("m", "energy_import_kwh", day + timedelta(minutes=10 * i),
+                                  float(i)) for i in range(72, 144)])
