@@ -37,6 +37,7 @@ HANDLERS: dict[str, str] = {
     "collect": "collectors.cli:collect_main",
     "import:readings": "collectors.backfill:import_readings_main",
     "import:ledger": "accounting.cli:import_ledger_main",
+    "import:weather": "forecasting.cli:import_weather_main",
     "store:rebuild-rollups": "storage.commands:rebuild_rollups_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",
@@ -115,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --once: how to print the readings")
 
     p = sub.add_parser("import", help="import readings (backfill) or a ledger from CSV/Excel")
-    p.add_argument("kind", choices=["readings", *(k.value for k in LedgerKind)], help="what the file holds")
+    p.add_argument("kind", choices=["readings", "weather", *(k.value for k in LedgerKind)],
+                   help="what the file holds (weather: CSV time,temperature_c[,station])")
     p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
     _config_arg(p)
 
@@ -146,7 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
     _config_arg(p)
-    p.add_argument("--year", type=year_arg)
+    p.add_argument("--year", type=year_arg, help="year projected to 31 December (default: this year)")
+    p.add_argument("--institution", action="append", metavar="ID", help="only this institution (repeatable)")
+    p.add_argument("--carrier", action="append", metavar="C", help="only this carrier (repeatable)")
+    p.add_argument("--horizon-days", type=int, metavar="N", help="days of forecast rows shown per series")
+    p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("dashboard", help="serve the Dash dashboard")
     _config_arg(p)
@@ -227,7 +233,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     key = args.command
     if key == "import":
-        key = "import:readings" if args.kind == "readings" else "import:ledger"
+        key = {"readings": "import:readings", "weather": "import:weather"}.get(args.kind, "import:ledger")
     elif key == "store":
         key = f"store:{args.action}"
     handler = _handler(key)
