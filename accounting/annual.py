@@ -15,7 +15,7 @@ from typing import Any
 from accounting import engine
 from accounting.bureau import BUREAU_LEDGERS, bureau_account, bureau_year
 from accounting.bureau_rules import load_bureau_rules, reference_dirs
-from accounting.consumption import annual_inputs
+from accounting.consumption import annual_inputs, read_input_ledgers
 from accounting.engine import AnnualAccount
 from accounting.ledgers import LedgerStore
 from accounting.reference_data import load_reference
@@ -64,11 +64,13 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         as_of = today(settings)  # the current year's floor area is today's, not year-end's
         profiles, consumption, bureau = {}, {}, {}
         rules = load_bureau_rules(settings.accounting.factor_set, reference_dirs(settings))
-        ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
-        bureau_ledgers = {kind: ledgers.table(kind) for kind in BUREAU_LEDGERS}
+        ledgers = read_input_ledgers(settings)  # once, for every year
+        store_ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
+        bureau_ledgers = {kind: ledgers[kind] if kind in ledgers else store_ledgers.table(kind)
+                          for kind in BUREAU_LEDGERS}
         for y in years:
             say(f"accounting {y}: reading ledgers and metered months …")
-            inputs = annual_inputs(settings, y, store)
+            inputs = annual_inputs(settings, y, store, ledgers=ledgers)
             # the statistical boundary, public charging, compounds (accounting.bureau)
             consumption[y], buildings, bureau[y] = bureau_year(inputs, bureau_ledgers, rules,
                                                                as_of)

@@ -10,16 +10,34 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["BILL_MONTH_COLUMNS", "SEASONAL_CARRIERS", "bill_coverage", "spread_bills"]
+__all__ = [
+    "BILL_MONTH_COLUMNS", "CONTINUOUS_BILL_CARRIERS", "SEASONAL_CARRIERS", "bill_coverage",
+    "bills_touching", "spread_bills",
+]
 
 #: Carriers billed per season (heating season): a bill covers every month it touches.
 SEASONAL_CARRIERS = frozenset({"heat"})
+
+#: Carriers a utility bills every month: a month without a bill is a gap (the engine's coverage
+#: and the audit's bill-period check). Other bills are seasons, deliveries or event logs.
+CONTINUOUS_BILL_CARRIERS = frozenset({"electricity", "water", "natural_gas"})
 
 #: Columns of :func:`spread_bills`.
 BILL_MONTH_COLUMNS = [
     "institution_id", "carrier", "month", "quantity", "unit", "cost_cny", "days", "days_in_month",
     "account", "building_id", "use",
 ]
+
+
+def bills_touching(bills: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The bills whose period has a day in ``year`` (what :func:`spread_bills` needs of a
+    ledger for that year; spreading only these keeps a year's work to its own bills)."""
+    if bills.empty:
+        return bills
+    start = pd.to_datetime(bills["period_start"]).to_numpy(dtype="datetime64[D]")
+    end = pd.to_datetime(bills["period_end"]).to_numpy(dtype="datetime64[D]")
+    keep = (start <= np.datetime64(f"{year}-12-31")) & (end >= np.datetime64(f"{year}-01-01"))
+    return bills if keep.all() else bills[keep]
 
 
 def spread_bills(bills: pd.DataFrame) -> pd.DataFrame:
@@ -51,20 +69,24 @@ def spread_bills(bills: pd.DataFrame) -> pd.DataFrame:
     if (end < start).any():
         bad = frame.index[end < start][0]
         raise ValueError(f"bill row {bad}: period_end {end[bad]} is before period_start")
-    total_days = (end - start).dt.days + 1
-
-    first_month = start.dt.to_period("M")
-    n_months = (end.dt.to_period("M") - first_month).apply(lambda d: d.n) + 1
-    bill = np.repeat(frame.index.to_numpy(), n_months.to_numpy())
-    step = np.concatenate([np.arange(n) for n in n_months.to_numpy()])
-    month_start = (first_month.to_numpy()[bill] + step)
-    month_start = pd.PeriodIndex(month_start, freq="M").to_timestamp()
-    month_end = month_start + pd.offsets.MonthEnd(0)
-
-    piece_start = np.maximum(month_start.to_numpy(), start.to_numpy()[bill])
-    piece_end = np.minimum(month_end.to_numpy(), end.to_numpy()[bill])
-    days = (piece_end - piece_start).astype("timedelta64[D]").astype(int) + 1
-    share = days / total_days.to_numpy()[bill]
+    # On numpy datetime64 arrays throughout (a bill a row, months as integers): no Python
+    # per bill, so half a million bills spread in well under a second.
+    start_d = start.to_numpy(dtype="datetime64[D]")
+    end_d = end.to_numpy(dtype="datetime64[D]")
+    total_days = (end_d - start_d).astype(np.int64) + 1
+    first_month = start_d.astype("datetime64[M]")
+    n_months = (end_d.astype("datetime64[M]") - first_month).astype(np.int64) + 1
+    bill = np.repeat(np.arange(len(frame)), n_months)
+    step = np.arange(len(bill)) - np.repeat(np.cumsum(n_months) - n_months, n_months)
+    month_m = first_month[bill] + step.astype("timedelta64[M]")
+    month_first = month_m.astype("datetime64[D]")
+    month_last = (month_m + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
+    piece_start = np.maximum(month_first, start_d[bill])
+    piece_end = np.minimum(month_last, end_d[bill])
+    days = (piece_end - piece_start).astype(np.int64) + 1
+    share = days / total_days[bill]
+    month_start = pd.DatetimeIndex(month_first.astype("datetime64[ns]"))
+    days_in_month = (month_last - month_first).astype(np.int64) + 1
 
     out = pd.DataFrame({
         "institution_id": frame["institution_id"].to_numpy()[bill],
@@ -74,7 +96,7 @@ def spread_bills(bills: pd.DataFrame) -> pd.DataFrame:
         "unit": frame["unit"].to_numpy()[bill],
         "cost_cny": pd.to_numeric(frame["cost_cny"]).to_numpy(dtype=float)[bill] * share,
         "days": days,
-        "days_in_month": month_start.days_in_month.to_numpy(),
+        "days_in_month": days_in_month,
         "account": frame["account"].fillna("").to_numpy()[bill],
         "building_id": frame["building_id"].to_numpy()[bill],
         "use": frame["use"].to_numpy()[bill],

@@ -93,6 +93,8 @@ def _read(folders: list[Path], name: str, key: str) -> pd.DataFrame:
     if not frames:
         raise ReferenceDataError(f"no {name} in {', '.join(map(str, folders))}")
     merged = pd.concat(frames, ignore_index=True)
+    if "publication" in merged.columns:  # what an officer cites; a deployer's file may say source
+        merged["source"] = merged["publication"]
     if key not in merged.columns:
         raise ReferenceDataError(f"{name}: no column {key!r}; expected one row per {key}")
     return merged.drop_duplicates(subset=[key], keep="last").reset_index(drop=True)

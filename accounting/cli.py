@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 from accounting.annual import AnnualAccount, compute_account, today
-from accounting.errors import AccountingError, LedgerImportError, LedgerLocked
+from accounting.errors import AccountingError, ImportInterrupted, LedgerImportError, LedgerLocked
 from accounting.evaluation import evaluate_account, evaluation_table
-from accounting.export import account_json, account_table
+from accounting.export import account_json, account_table, has_data
 from accounting.ledgers import import_ledger
 from accounting.report import REPORT_SUFFIXES, write_report
 from accounting.settings import AccountingConfig
+from jieneng.messages import DEFAULT_LANGUAGE, text
 from jieneng.vocabulary import ExitCode
 from storage.errors import StorageError, StoreUnavailable
 
@@ -53,22 +54,39 @@ def _account_or_exit_code(settings: AccountingConfig, year: int) -> AnnualAccoun
         return ExitCode.failed
 
 
+def _options(args: argparse.Namespace) -> tuple[str, bool]:
+    """``--language`` and ``--allow-empty`` (absent from an older parser: the defaults)."""
+    return getattr(args, "language", DEFAULT_LANGUAGE), getattr(args, "allow_empty", False)
+
+
+def _no_data(command: str, account: AnnualAccount, language: str) -> ExitCode:
+    """Say that the year has no data at all; :data:`ExitCode.no_data`."""
+    _error(f"jieneng {command}: " + text("account.missing.no_data", language, year=account.year,
+                                         n=len(account.figures)))
+    return ExitCode.no_data
+
+
 def account_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCode:
-    """``jieneng account --year YYYY [--institution ID] [--format json|table]``."""
+    """``jieneng account --year YYYY [--institution ID] [--format json|table]
+    [--language zh|en] [--allow-empty]``; a year without any data exits
+    :data:`ExitCode.no_data` unless ``--allow-empty``."""
+    language, allow_empty = _options(args)
     account = _account_or_exit_code(settings, args.year)
     if isinstance(account, ExitCode):
         return account
+    if not allow_empty and not has_data(account):
+        return _no_data("account", account, language)
     if args.institution is not None and args.institution not in set(
             account.figures["institution_id"]):
         known = ", ".join(sorted(account.figures["institution_id"].astype(str)))
         _error(f"jieneng account: no institution {args.institution!r} in the ledgers or meters; "
                f"known: {known}")
         return ExitCode.bad_input
-    data = account_json(account, args.institution)
+    data = account_json(account, args.institution, language)
     if args.format == "json":
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print(account_table(data))
+        print(account_table(data, language))
     return ExitCode.ok
 
 
@@ -87,7 +105,10 @@ def _out_problem(out: Path) -> str:
 
 
 def report_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCode:
-    """``jieneng report --year YYYY --out FILE.xlsx|.csv|.json``."""
+    """``jieneng report --year YYYY --out FILE.xlsx|.csv|.json [--language zh|en]
+    [--allow-empty]``; a year without any data exits :data:`ExitCode.no_data` (nothing is
+    written) unless ``--allow-empty``."""
+    language, allow_empty = _options(args)
     if args.out.suffix.lower() not in REPORT_SUFFIXES:
         _error(f"jieneng report: --out {args.out}: expected a file ending in "
                f"{', '.join(REPORT_SUFFIXES)}")
@@ -99,8 +120,11 @@ def report_main(args: argparse.Namespace, settings: AccountingConfig) -> ExitCod
     account = _account_or_exit_code(settings, args.year)
     if isinstance(account, ExitCode):
         return account
+    if not allow_empty and not has_data(account):
+        return _no_data("report", account, language)
     try:
-        written = write_report(account, args.out, settings, as_of=today(settings))
+        written = write_report(account, args.out, settings, as_of=today(settings),
+                               language=language)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         _error(f"jieneng report: --out {args.out}: cannot write the report ({where}"
@@ -136,6 +160,13 @@ def import_ledger_main(args: argparse.Namespace, settings: AccountingConfig) -> 
     except AccountingError as exc:
         _error(f"jieneng import {args.kind}: {args.file}: {exc}")
         return ExitCode.bad_input
+    except ImportInterrupted as exc:
+        _error(f"jieneng import {args.kind}: {exc}")
+        return ExitCode.interrupted
+    except KeyboardInterrupt:  # after the import was written
+        _error(f"jieneng import {args.kind}: {args.file}: interrupted (Ctrl-C) after the import "
+               "was written")
+        return ExitCode.interrupted
     print(f"{result.file}: {result.rows} {result.kind} row(s) imported into {result.ledger} "
           f"({result.added} new, {result.replaced} replaced)")
     return ExitCode.ok

@@ -11,8 +11,9 @@ Meters read quantities, never money: a carrier's cost is **known** only when the
 year's quantity of it (as accounted, ``AnnualAccount.carriers``) is on bills or fuel-card
 records with a cost. Otherwise its cost is unknown (NaN, shown blank, never 0), with the reason:
 ``metered`` (part of the quantity is metered and no bill gives its cost) or
-``bill_without_cost`` (a bill or fuel record of the year has no cost_cny). A carrier the
-institution did not use costs 0.
+``bill_without_cost`` (a bill or fuel record of the year has no cost_cny) or ``no_data`` (no
+meter reading, bill or record of a carrier every institution uses, electricity and water, or of
+one whose meters read nothing). A carrier the institution did not use costs 0.
 
 On-site PV generation (``pv``) is not bought: it has no cost and is left out. Costs are in 元 as
 billed (tax included or not, as the bills are).
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from accounting import units
-from accounting.bills import spread_bills
+from accounting.bills import bills_touching, spread_bills
 
 __all__ = ["COST_CARRIERS", "annual_costs", "billed_costs", "cost_summary"]
 
@@ -61,7 +62,7 @@ def billed_costs(bills: pd.DataFrame, fuel: pd.DataFrame, vehicles: pd.DataFrame
         with a cost) [unit], uncosted_quantity (on those without) [unit], cost_cny [元].
     """
     parts = []
-    months = spread_bills(bills)
+    months = spread_bills(bills_touching(bills, year))
     if len(months):
         months = units.to_canonical_frame(months[months["month"].dt.year == year])
         parts.append(months[["institution_id", "carrier", "unit", "quantity", "cost_cny"]])
@@ -89,7 +90,8 @@ def billed_costs(bills: pd.DataFrame, fuel: pd.DataFrame, vehicles: pd.DataFrame
 
 
 def annual_costs(carriers: pd.DataFrame, billed: pd.DataFrame,
-                 institution_ids: list[str]) -> pd.DataFrame:
+                 institution_ids: list[str],
+                 missing_carriers: pd.Series | None = None) -> pd.DataFrame:
     """Each institution's cost of each of :data:`COST_CARRIERS`, known or not.
 
     Parameters
@@ -101,12 +103,17 @@ def annual_costs(carriers: pd.DataFrame, billed: pd.DataFrame,
         :func:`billed_costs` of the same year.
     institution_ids
         The institutions to report (one row per institution × carrier).
+    missing_carriers
+        institution_id → the carriers without any data, comma-separated, "*" for all
+        (``AnnualAccount.figures["missing_carriers"]``): their quantity and cost are unknown,
+        status ``no_data``, never 0.
 
     Returns
     -------
     pandas.DataFrame
-        institution_id, carrier, quantity [canonical unit], cost_cny [元] (NaN when unknown),
-        status: ``known``, ``none`` (not used: cost 0), ``metered`` or ``bill_without_cost``.
+        institution_id, carrier, quantity [canonical unit] (NaN when unknown), cost_cny [元]
+        (NaN when unknown), status: ``known``, ``none`` (not used: cost 0), ``metered``,
+        ``bill_without_cost`` or ``no_data``.
     """
     accounted = _plain_keys(carriers[["institution_id", "carrier", "unit", "quantity"]])
     accounted = accounted.groupby(["institution_id", "carrier", "unit"], as_index=False)[
@@ -135,6 +142,13 @@ def annual_costs(carriers: pd.DataFrame, billed: pd.DataFrame,
     out["quantity"] = out["quantity"].fillna(0.0)
     out["cost_cny"] = np.where(out["status"].isin(["known"]), out["cost_cny"],
                                np.where(out["status"] == "none", 0.0, np.nan))
+    if missing_carriers is not None and len(out):
+        lacking = out["institution_id"].map(
+            missing_carriers.rename(index=str).fillna("")).fillna("")
+        no_data = [text == "*" or carrier in text.split(",")
+                   for text, carrier in zip(lacking, out["carrier"], strict=True)]
+        out.loc[no_data, ["quantity", "cost_cny"]] = np.nan
+        out.loc[no_data, "status"] = "no_data"
     return out[["institution_id", "carrier", "quantity", "cost_cny", "status"]]
 
 

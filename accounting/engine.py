@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from accounting.bills import CONTINUOUS_BILL_CARRIERS as BILLED_MONTHLY
 from accounting.buildings import buildings_in_use
 from accounting.codes import (
     categorical,
@@ -89,7 +90,7 @@ __all__ = [
 #: gap too. Bills of other carriers (heat for the heating season, LPG, coal and fuel deliveries)
 #: and fuel-card records are event logs: a month without one had no consumption, and their
 #: coverage is taken over the months they cover.
-CONTINUOUS_BILL_CARRIERS = frozenset({"electricity", "water", "natural_gas"})
+CONTINUOUS_BILL_CARRIERS = BILLED_MONTHLY  # (defined with the bills)
 MONTHS_PER_YEAR = 12
 
 #: Uses whose electricity emits nothing: on-site PV and certified green electricity (EF = 0).
@@ -537,9 +538,14 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        ``profile``'s columns plus :data:`INSTITUTION_FIGURES`. An intensity is NaN when its
-        denominator is unknown or not positive; a coverage is NaN when the institution has no row
-        of that kind (no water rows: water_coverage NaN), never silently 1.
+        ``profile``'s columns plus :data:`INSTITUTION_FIGURES` and ``missing_carriers``. An
+        intensity is NaN when its denominator is unknown or not positive; a coverage is NaN when
+        the institution has no row of that kind (no water rows: water_coverage NaN), never
+        silently 1. Missing is never zero: a figure resting on a carrier without data is NaN
+        (no electricity data: energy, CO2, scope 2 and their intensities; no water data: water;
+        a carrier whose rows hold nothing measured or billed: the figures it enters; no data at
+        all: every figure), and ``missing_carriers`` names those carriers (comma-separated, "*"
+        for all, "" when nothing is missing).
     """
     c = carriers
     kgce = c["kgce"].to_numpy(dtype=float)
@@ -557,9 +563,21 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     electricity_kwh = (member_of(lines["carrier"], ELECTRICITY_CARRIERS)
                        & (lines["unit"] == "kWh"))[line]
     emitting = scope != 0
+    # A row that holds nothing measured, billed or estimated (a meter without a reading in the
+    # year): its carrier is unknown for the institution, not 0.
+    unknown = ~(coverage > 0) & ~(quantity > 0)
     inst, ids = text_codes(c["institution_id"])
     sums = sums_per_code(
         inst, len(ids),
+        known_rows=(~unknown).astype(float),
+        unknown_energy=(unknown & energy).astype(float),
+        unknown_emitting=(unknown & emitting).astype(float),
+        unknown_scope1=(unknown & (scope == 1)).astype(float),
+        unknown_scope2=(unknown & (scope == 2)).astype(float),
+        unknown_mobile=(unknown & mobile).astype(float),
+        unknown_heat=(unknown & heat).astype(float),
+        known_electricity=(~unknown & electricity).astype(float),
+        known_water=(~unknown & water).astype(float),
         kgce=kgce, kgco2=kgco2,
         scope1_kgco2=np.where(scope == 1, kgco2, 0.0),
         scope2_kgco2=np.where(scope == 2, kgco2, 0.0),
@@ -620,9 +638,75 @@ def institution_figures(carriers: pd.DataFrame, profile: pd.DataFrame) -> pd.Dat
     f["water_coverage"] = _ratio(s["water_cov"], s["water_rows"])
     f["electricity_coverage"] = electricity_coverage
     f["estimated_share"] = np.nan_to_num(_ratio(s["kgce_est"], s["kgce"]))
+    _unknown_as_nan(f, s)
+    missing_carriers = _missing_carriers(c, unknown, base["institution_id"], s)
     # All columns added at once (a profile column named like a figure gives way to it).
     kept = base.drop(columns=[name for name in f if name in base.columns])
-    return pd.concat([kept, pd.DataFrame(f, index=base.index)], axis=1)
+    out = pd.concat([kept, pd.DataFrame(f, index=base.index)], axis=1)
+    out["missing_carriers"] = missing_carriers
+    return out
+
+
+#: Carriers every public institution uses: a year without any data of them is unknown, never 0.
+ALWAYS_USED_CARRIERS = ("electricity", "water")
+
+
+def _unknown_as_nan(f: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> None:
+    """Figures resting on a carrier without data become NaN (missing is never zero).
+
+    Without any electricity data (every public institution uses electricity) the energy, CO2
+    and scope 2 figures are unknown; a carrier whose rows hold nothing measured or billed makes
+    the figures it enters unknown; an institution without any known row has every figure
+    unknown. Water without data: water_m3 (and water per person) unknown.
+    """
+    nothing = s["known_rows"] == 0
+    no_electricity = s["known_electricity"] == 0
+    no_water = s["known_water"] == 0
+    energy = nothing | no_electricity | (s["unknown_energy"] > 0)
+    co2 = nothing | no_electricity | (s["unknown_emitting"] > 0)
+    masks = {
+        "energy_tce": energy, "co2_t": co2,
+        "scope1_co2_t": nothing | (s["unknown_scope1"] > 0),
+        "scope2_co2_t": nothing | no_electricity | (s["unknown_scope2"] > 0),
+        "mobile_tce": nothing | (s["unknown_mobile"] > 0),
+        "heat_tce": nothing | (s["unknown_heat"] > 0),
+        "electricity_kwh": no_electricity, "water_m3": no_water,
+        "kgce_per_m2": energy, "kgce_per_m2_excl_vehicles": energy,
+        "kgce_per_m2_non_heating": energy, "kgce_per_person": energy,
+        "water_m3_per_person": no_water, "kgco2_per_m2": co2, "kwh_per_m2": no_electricity,
+    }
+    for name, mask in masks.items():
+        if mask.any():
+            f[name] = np.where(mask, np.nan, f[name])
+
+
+def _missing_carriers(c: pd.DataFrame, unknown: np.ndarray, institution_ids: pd.Series,
+                      s: dict[str, np.ndarray]) -> np.ndarray:
+    """Per profile row: the carriers without data, comma-separated ("" when none): the ones
+    every institution uses (:data:`ALWAYS_USED_CARRIERS`) without a known row, and those whose
+    rows hold nothing; "*" for an institution without any data at all."""
+    out = np.full(len(institution_ids), "", dtype=object)
+    lacking = ((s["known_rows"] == 0) | (s["known_electricity"] == 0)
+               | (s["known_water"] == 0) | (s["unknown_energy"] > 0)
+               | (s["unknown_emitting"] > 0))
+    if not lacking.any():
+        return out
+    rows = c[unknown]
+    by_inst: dict[str, set[str]] = {}
+    for inst, carrier in zip(rows["institution_id"].astype(str), rows["carrier"].astype(str),
+                             strict=True):
+        by_inst.setdefault(inst, set()).add(carrier)
+    for i in np.flatnonzero(lacking):
+        if s["known_rows"][i] == 0:
+            out[i] = "*"
+            continue
+        names = by_inst.get(str(institution_ids.iloc[i]), set())
+        if s["known_electricity"][i] == 0:
+            names = names | {"electricity"}
+        if s["known_water"][i] == 0:
+            names = names | {"water"}
+        out[i] = ",".join(sorted(names))
+    return out
 
 
 def totals(figures: pd.DataFrame) -> dict[str, float]:
@@ -639,26 +723,44 @@ def totals(figures: pd.DataFrame) -> dict[str, float]:
     has_water = has_people & f["water_m3_per_person"].notna()
     has_kwh = has_area & f["kwh_per_m2"].notna()
     kgce = f["energy_tce"] * 1000.0
+    # An institution whose figure is unknown is left out of a sum (never counted as 0) and, with
+    # its denominator, of the ratios; ``<figure>_left_out`` says how many were left out.
+    known_energy, known_co2 = kgce.notna(), f["co2_t"].notna()
     result = {
         "institutions": len(f),
-        "energy_tce": float(f["energy_tce"].sum()),
-        "co2_t": float(f["co2_t"].sum()),
-        "scope1_co2_t": float(f["scope1_co2_t"].sum()),
-        "scope2_co2_t": float(f["scope2_co2_t"].sum()),
-        "electricity_kwh": float(f["electricity_kwh"].sum()),
-        "water_m3": float(f["water_m3"].sum()),
+        "energy_tce": _sum(f["energy_tce"]),
+        "co2_t": _sum(f["co2_t"]),
+        "scope1_co2_t": _sum(f["scope1_co2_t"]),
+        "scope2_co2_t": _sum(f["scope2_co2_t"]),
+        "electricity_kwh": _sum(f["electricity_kwh"]),
+        "water_m3": _sum(f["water_m3"]),
         "floor_area_m2": float(area.sum()),
         "occupants": float(people.sum()),
-        "kgce_per_m2": _safe_div(kgce[has_area].sum(), area.sum()),
-        "kgce_per_person": _safe_div(kgce[has_people].sum(), people.sum()),
+        "kgce_per_m2": _safe_div(kgce[has_area & known_energy].sum(),
+                                 area[known_energy].sum()),
+        "kgce_per_person": _safe_div(kgce[has_people & known_energy].sum(),
+                                     people[known_energy].sum()),
         "water_m3_per_person": _safe_div(f["water_m3"][has_water].sum(),
                                          people[has_water].sum()),
-        "kgco2_per_m2": _safe_div(f["co2_t"][has_area].sum() * 1000.0, area.sum()),
+        "kgco2_per_m2": _safe_div(f["co2_t"][has_area & known_co2].sum() * 1000.0,
+                                  area[known_co2].sum()),
         "kwh_per_m2": _safe_div(f["electricity_kwh"][has_kwh].sum(), area[has_kwh].sum()),
         "energy_coverage": _safe_div(
             (f["energy_coverage"].fillna(0.0) * kgce).sum(), kgce.sum()),
     }
+    for name in TOTAL_LEFT_OUT:
+        result[f"{name}_left_out"] = int(f[name].isna().sum())
     return result
+
+
+#: Figures whose totals say how many institutions they leave out (``<figure>_left_out``).
+TOTAL_LEFT_OUT = ("energy_tce", "co2_t", "scope1_co2_t", "scope2_co2_t", "electricity_kwh",
+                  "water_m3")
+
+
+def _sum(values: pd.Series) -> float:
+    """The sum of the known values; NaN when none is known (nothing known is not 0)."""
+    return float(values.sum(min_count=1))
 
 
 def _positive(values: pd.Series) -> pd.Series:

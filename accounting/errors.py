@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AccountingError",
+    "ImportInterrupted",
     "InputError",
     "LedgerDatabaseError",
     "LedgerImportError",
@@ -97,3 +98,11 @@ class LedgerImportError(AccountingError):
         super().__init__(
             f"{len(problems)} problem(s); nothing was imported:\n{shown}{more}"
         )
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped an import before it was written: nothing was imported.
+
+    A :class:`KeyboardInterrupt`, so that whatever stops on Ctrl-C still stops; its message says
+    which file and that the ledger is unchanged.
+    """

@@ -267,6 +267,10 @@ SCHEMAS: dict[str, LedgerSchema] = {
         Column("building_id", required=False, aliases=("建筑编码",)),
         Column("use", "choice", required=False, choices=USE, aliases=("用途",)),
         Column("green", "bool", required=False, aliases=("绿电", "是否绿电")),
+        Column("replaces", "bool", required=False,
+               aliases=("correction", "更正", "更正账单", "是否更正", "替换"),
+               help="yes: a corrected bill; it replaces the bills of its account (or, without "
+                    "an account, of its institution and carrier) whose periods it overlaps"),
     ), ("institution_id", "carrier", "account", "period_start", "period_end")),
     "apportionment": LedgerSchema("apportionment", (
         _COMPOUND,
@@ -319,10 +323,10 @@ def parse_value(column: Column, raw: object) -> tuple[object, str]:
     if kind == "text":
         return text, ""
     if kind in ("number", "positive"):
-        try:
-            value = float(text.replace(",", ""))
-        except ValueError:
-            return None, "expected a number"
+        value_or_none, reason = _number(raw, text)
+        if value_or_none is None:
+            return None, reason
+        value = value_or_none
         if not math.isfinite(value):
             return None, "expected a finite number"
         if kind == "positive" and value <= 0:
@@ -331,10 +335,10 @@ def parse_value(column: Column, raw: object) -> tuple[object, str]:
             return None, "expected a number ≥ 0"
         return value, ""
     if kind in ("year", "positive_int"):
-        try:
-            number = float(text.replace(",", ""))
-        except ValueError:
-            return None, "expected a whole number"
+        number_or_none, reason = _number(raw, text)
+        if number_or_none is None or not math.isfinite(number_or_none):
+            return None, "expected a whole number" + reason.removeprefix("expected a number")
+        number = number_or_none
         if number != int(number):
             return None, "expected a whole number"
         value = int(number)
@@ -349,6 +353,9 @@ def parse_value(column: Column, raw: object) -> tuple[object, str]:
         if isinstance(raw, dt.date):
             return raw, ""
         text = text.split(" ")[0].split("T")[0]
+        if text.isdigit() and len(text) != 8:
+            return None, (f"a date without separators has exactly eight digits (YYYYMMDD), "
+                          f"not {len(text)}; expected a date such as 2025-01-31 or 20250131")
         for fmt in _DATE_FORMATS:
             try:
                 return dt.datetime.strptime(text, fmt).date(), ""
@@ -372,6 +379,25 @@ def parse_value(column: Column, raw: object) -> tuple[object, str]:
             return None, "expected the province in lower-case pinyin, e.g. shandong"
         return value, ""
     raise AssertionError(f"unknown column kind {kind!r}")  # pragma: no cover
+
+
+#: A number as a ledger may write it: digits with an optional decimal part and exponent; a comma
+#: only as a thousands separator between well-formed groups of three digits (1,500 or
+#: 1,500,000.5; never 1,5 nor 15,00).
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d*)?(?:[eE][+-]?\d+)?")
+
+
+def _number(raw: object, text: str) -> tuple[float | None, str]:
+    """A cell as a float, or (None, reason). A number cell of a workbook is taken as it is."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw), ""
+    if not _NUMBER.fullmatch(text) or not any(ch.isdigit() for ch in text.split("e")[0]
+                                               .split("E")[0]):
+        if "," in text:
+            return None, ("expected a number; a comma may only separate thousands (1,500 or "
+                          "1,500,000.5); write a decimal as 1.5")
+        return None, "expected a number"
+    return float(text.replace(",", "")), ""
 
 
 def check_unit(carrier: str | None, unit: str | None) -> tuple[str | None, str]:

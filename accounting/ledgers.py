@@ -21,7 +21,10 @@ import csv
 import datetime as dt
 import difflib
 import logging
+import os
 import sqlite3
+import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +32,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from accounting.errors import LedgerDatabaseError, LedgerImportError, LedgerLocked, LedgerProblem
+from accounting import units
+from accounting.errors import (
+    ImportInterrupted,
+    LedgerDatabaseError,
+    LedgerImportError,
+    LedgerLocked,
+    LedgerProblem,
+    UnitError,
+)
 from accounting.ledger_schema import (
     IGNORED_HEADERS,
     KINDS,
@@ -40,14 +51,12 @@ from accounting.ledger_schema import (
     normalise_header,
     parse_value,
 )
+from accounting.reference_data import ReferenceData, load_reference
 from accounting.settings import AccountingConfig
 
 __all__ = ["KINDS", "ImportResult", "LedgerStore", "import_ledger", "read_ledger_file"]
 
 log = logging.getLogger(__name__)
-
-#: How long a write waits for another import's lock on the ledger database. [s]
-LOCK_TIMEOUT_S = 30.0
 
 _SQL_TYPES = {
     "text": "TEXT", "choice": "TEXT", "province": "TEXT", "date": "TEXT", "number": "REAL",
@@ -68,6 +77,12 @@ _COMPOUND_OWNED = frozenset({"bills", "facilities"})
 
 #: Tolerance of fixed apportionment shares summing to 1.
 SHARE_TOLERANCE = 1e-6
+
+#: How long a write waits for another import's lock on the ledger database. [s]
+LOCK_TIMEOUT_S = 30.0
+
+#: Ledgers whose whole-file rules (:func:`file_rules`) need every row at once (small files).
+_WHOLE_FILE_KINDS = frozenset({"compound_members", "apportionment"})
 
 
 @dataclass(frozen=True)
@@ -155,7 +170,6 @@ def read_ledger_file(
         rows.append((offset, record))
     if not rows:
         problems.append(LedgerProblem(file, 0, "", "", "no data rows below the header"))
-    problems += file_rules(kind, rows, file)
     problems += _duplicate_keys(schema, rows, file)
     return rows, problems
 
@@ -197,8 +211,9 @@ def _map_header(
     return columns, problems
 
 
-def _row_rules(kind: str, record: dict, file: str, row: int) -> list[LedgerProblem]:
-    """Checks across the cells of one row."""
+def _row_rules(kind: str, record: dict, file: str, row: int,
+               checks: RowChecks | None = None) -> list[LedgerProblem]:
+    """Checks across the cells of one row (and, with ``checks``, against the reference data)."""
     problems = []
     if kind == "bills":
         unit, reason = check_unit(record["carrier"], record["unit"])
@@ -248,6 +263,8 @@ def _row_rules(kind: str, record: dict, file: str, row: int) -> list[LedgerProbl
         record["record_key"] = record["record_id"] or "|".join(
             _show(record[c]) for c in ("date", "plate", "fuel", "litres", "cost_cny")
         )
+    if checks is not None:
+        problems += checks.problems(kind, record, file, row)
     problems += bureau_row_rules(kind, record, file, row)
     return problems
 
@@ -360,6 +377,7 @@ def member_overlaps(rows: list[tuple[int, dict]], file: str) -> list[LedgerProbl
     return problems
 
 
+
 def _duplicate_keys(
     schema: LedgerSchema, rows: list[tuple[int, dict]], file: str
 ) -> list[LedgerProblem]:
@@ -452,10 +470,14 @@ class LedgerStore:
         if self.path.exists():
             conn = self._connect()
             try:
-                frame = pd.read_sql_query(
-                    f'SELECT {", ".join(_q(n) for n in names)} FROM {_q(kind)} ORDER BY rowid',
-                    conn,
-                )
+                # Fetched in chunks: never the whole ledger as a list of tuples beside its frame.
+                cursor = conn.execute(
+                    f'SELECT {", ".join(_q(n) for n in names)} FROM {_q(kind)} ORDER BY rowid')
+                chunks = []
+                while rows := cursor.fetchmany(CHUNK_ROWS):
+                    chunks.append(pd.DataFrame.from_records(rows, columns=names))
+                frame = (pd.concat(chunks, ignore_index=True) if len(chunks) > 1
+                         else chunks[0] if chunks else pd.DataFrame(columns=names))
             finally:
                 conn.close()
         else:
@@ -580,7 +602,7 @@ def _sql_value(value: object) -> object:
 
 
 def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
+    out = frame  # (the caller's own frame, typed in place)
     for col in schema.columns:
         if col.kind == "date":
             out[col.name] = pd.to_datetime(out[col.name], format="%Y-%m-%d")
@@ -590,8 +612,7 @@ def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
             values = pd.to_numeric(out[col.name])
             out[col.name] = values.astype("Int64") if values.isna().any() else values.astype(int)
         elif col.kind == "bool":
-            out[col.name] = out[col.name].map(lambda v: bool(v) if pd.notna(v) else False)
-            out[col.name] = out[col.name].astype(bool)
+            out[col.name] = pd.to_numeric(out[col.name]).fillna(0).astype(bool)
         else:
             out[col.name] = out[col.name].astype(object)
     if schema.kind == "facilities":
@@ -600,6 +621,435 @@ def _typed(schema: LedgerSchema, frame: pd.DataFrame) -> pd.DataFrame:
         out["use"] = out["use"].where(out["use"].notna(), out["carrier"].map(default_use))
         out.loc[out["green"], "use"] = "green"
     return out
+
+
+def default_use(carrier: str) -> str:
+    """How a bill's carrier is used unless the ledger says otherwise."""
+    if carrier == "pv":
+        return "generation"
+    if carrier in ("electricity", "heat", "water"):
+        return "purchased"
+    return "stationary"
+
+
+class RowChecks:
+    """Checks of a ledger row against the reference data: the province an institution is in
+    must have a grid factor, and a bill or fuel record may not hold more per month than the
+    largest public institution could use (``plausibility.csv``).
+
+    Parameters
+    ----------
+    reference
+        The deployment's reference data (``accounting.reference_data.load_reference``).
+    """
+
+    def __init__(self, reference: ReferenceData):
+        self.provinces = frozenset(reference.provinces())
+        self._reference = reference
+        self._bounds: dict[str, object] = {}
+
+    def _bound(self, carrier: str) -> object:
+        if carrier not in self._bounds:
+            self._bounds[carrier] = self._reference.plausibility_bound(
+                carrier, units.CANONICAL_UNITS[carrier])
+        return self._bounds[carrier]
+
+    def problems(self, kind: str, record: dict, file: str, row: int) -> list[LedgerProblem]:
+        """What is wrong with one parsed row (its cells already valid on their own)."""
+        if kind == "institutions":
+            province = record.get("province")
+            if province is not None and province not in self.provinces:
+                hint = difflib.get_close_matches(str(province), sorted(self.provinces), n=1)
+                national = (" ('national' is not a province: to use the national grid factor "
+                            "for every institution set [accounting] emission_factor_policy = "
+                            "\"national\")" if province in ("national", "china") else "")
+                did = f"did you mean {hint[0]!r}? " if hint else ""
+                return [LedgerProblem(
+                    file, row, "province", str(province),
+                    f"unknown province{national}; {did}expected one of the provinces with a "
+                    f"grid factor: {', '.join(sorted(self.provinces))}")]
+            return []
+        if kind == "bills":
+            carrier, unit, quantity = record.get("carrier"), record.get("unit"), record.get(
+                "quantity")
+            start, end = record.get("period_start"), record.get("period_end")
+            if None in (carrier, unit, quantity, start, end) or end < start:  # type: ignore[operator]
+                return []
+            days = (end - start).days + 1  # type: ignore[operator]
+            return self._above_bound(file, row, "quantity", str(carrier), str(unit),
+                                     float(quantity), days)  # type: ignore[arg-type]
+        if kind == "fuel" and record.get("fuel") is not None and record.get("litres") is not None:
+            return self._above_bound(file, row, "litres", str(record["fuel"]), "L",
+                                     float(record["litres"]), 1)
+        return []
+
+    def _above_bound(self, file: str, row: int, column: str, carrier: str, unit: str,
+                     quantity: float, days: int) -> list[LedgerProblem]:
+        bound = self._bound(carrier)
+        if bound is None:
+            return []
+        try:
+            canonical = quantity * units.unit_scale(carrier, unit)
+        except UnitError:
+            return []  # reported as a unit problem
+        months = max(days / _DAYS_PER_MONTH, 1.0)
+        per_month = canonical / months
+        limit = bound.value  # type: ignore[attr-defined]
+        if per_month <= limit:
+            return []
+        canon = units.CANONICAL_UNITS[carrier]
+        over = "" if months == 1.0 else f" over {days} days = {per_month:,.6g} {canon}/month"
+        return [LedgerProblem(
+            file, row, column, f"{quantity:g}",
+            f"{quantity:,.6g} {unit}{over} is above the plausibility bound of "
+            f"{limit:,.0f} {canon} a month for {carrier} (plausibility.csv: "
+            f"{bound.source}, confidence {bound.confidence}); "  # type: ignore[attr-defined]
+            "check the number and its unit")]
+
+
+#: Days of an average month, for the plausibility bound of a bill's period. [days]
+_DAYS_PER_MONTH = 365.25 / 12
+
+#: Rows parsed and staged at a time: an import holds one chunk in memory, not the file.
+CHUNK_ROWS = 20_000
+
+#: Problems listed at most (the rest are counted): a file of bad rows must not fill the memory.
+MAX_PROBLEMS = 2_000
+
+#: A bill's overlap group: bills of one account (whatever the institution), or, without an
+#: account, of one institution. With the carrier, bills of one group must not overlap.
+_GROUP_SQL = ("CASE WHEN {t}.\"account\" IS NULL OR {t}.\"account\" = '' "
+              "THEN 'institution ' || {t}.\"institution_id\" ELSE 'account ' || {t}.\"account\" END")
+
+
+def _iter_cells(path: Path) -> Iterator[list[object]]:
+    """The file's rows, one at a time (a CSV or the first sheet of a workbook)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook  # only needed for Excel files
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for row in workbook.worksheets[0].iter_rows(values_only=True):
+                yield list(row)
+        finally:
+            workbook.close()
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for row in csv.reader(handle):
+                yield list(row)
+
+
+class _Staging:
+    """A ledger file parsed, validated and staged chunk by chunk in a scratch SQLite file, so
+    that memory holds one chunk, never the file; what needs the whole file (duplicate keys,
+    overlapping bills, references) is checked in SQL."""
+
+    def __init__(self, kind: str, path: Path, checks: RowChecks | None):
+        self.kind = kind
+        self.schema = SCHEMAS[kind]
+        self.path = path
+        self.file = str(path)
+        self.checks = checks
+        self.problems: list[LedgerProblem] = []
+        self.more_problems = 0
+        self.rows = 0
+        #: (row, record) of every row, for the whole-file rules of small ledgers
+        self.records: list[tuple[int, dict]] = []
+        self.stored = [c.name for c in self.schema.columns] + [
+            k for k in self.schema.key if k not in {c.name for c in self.schema.columns}]
+        handle, name = tempfile.mkstemp(prefix="jieneng-import-", suffix=".sqlite")
+        os.close(handle)
+        self.db = Path(name)
+        self.conn = sqlite3.connect(self.db)
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        cols = ", ".join(f"{_q(n)}" for n in self.stored)
+        self.conn.execute(f"CREATE TABLE rows (__row INTEGER PRIMARY KEY, {cols}, __group TEXT)")
+
+    def close(self) -> None:
+        self.conn.close()
+        self.db.unlink(missing_ok=True)
+
+    def add(self, problem: LedgerProblem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.more_problems += 1
+
+    def read(self) -> None:
+        """Parse and stage every row of the file; cell and row problems are collected."""
+        schema, file = self.schema, self.file
+        suffix = self.path.suffix.lower()
+        if suffix not in (".xlsx", ".xlsm", ".csv", ".txt"):
+            self.add(LedgerProblem(file, 0, "", self.path.suffix, "expected a .csv or .xlsx file"))
+            return
+        cells = _iter_cells(self.path)
+        try:
+            header, number = None, 0
+            for number, raw in enumerate(cells, start=1):  # noqa: B007 - number is used below
+                if not _blank(raw):
+                    header = raw
+                    break
+            if header is None:
+                self.add(LedgerProblem(file, 0, "", "", "the file is empty; expected a header row"))
+                return
+            columns, problems = _map_header(schema, header, file, number)
+            if problems:
+                for problem in problems:
+                    self.add(problem)
+                return
+            parsers = [(index, schema.column(name)) for index, name in columns.items()]
+            chunk: list[tuple] = []
+            insert = (f"INSERT INTO rows (__row, {', '.join(_q(n) for n in self.stored)}, "
+                      f"__group) VALUES ({', '.join('?' for _ in range(len(self.stored) + 2))})")
+            for offset, raw in enumerate(cells, start=number + 1):
+                if _blank(raw):
+                    continue
+                record: dict[str, object] = {}
+                width = len(raw)
+                for index, column in parsers:
+                    cell = raw[index] if index < width else None
+                    value, reason = parse_value(column, cell)
+                    if reason:
+                        self.add(LedgerProblem(file, offset, column.name, _show(cell), reason))
+                    record[column.name] = value
+                for col in schema.columns:
+                    record.setdefault(col.name, None)
+                for problem in _row_rules(self.kind, record, file, offset, self.checks):
+                    self.add(problem)
+                if self.kind in _WHOLE_FILE_KINDS:
+                    self.records.append((offset, dict(record)))
+                self.rows += 1
+                group = None
+                if self.kind == "bills":
+                    group = (f"account {record['account']}" if record["account"]
+                             else f"institution {record['institution_id']}")
+                chunk.append((offset, *(_sql_value(record.get(n)) for n in self.stored), group))
+                if len(chunk) >= CHUNK_ROWS:
+                    self.conn.executemany(insert, chunk)
+                    chunk = []
+            self.conn.executemany(insert, chunk)
+        except UnicodeDecodeError:
+            self.problems, self.more_problems = [], 0
+            self.add(LedgerProblem(
+                file, 0, "", "", "not UTF-8 text; save the sheet as 'CSV UTF-8' or as .xlsx"))
+            return
+        except FileNotFoundError:
+            self.add(LedgerProblem(file, 0, "", "", "file not found"))
+            return
+        except (csv.Error, OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            # openpyxl raises several kinds for a broken workbook (a .xlsx is a zip file)
+            self.add(LedgerProblem(file, 0, "", "", f"cannot read the file: {exc}"))
+            return
+        if self.rows == 0:
+            self.add(LedgerProblem(file, 0, "", "", "no data rows below the header"))
+        self.conn.commit()
+        self._duplicate_keys()
+        for problem in file_rules(self.kind, self.records, file):
+            self.add(problem)
+
+    def _duplicate_keys(self) -> None:
+        key = ", ".join(_q(k) for k in self.schema.key)
+        not_null = " AND ".join(f"{_q(k)} IS NOT NULL" for k in self.schema.key)
+        self.conn.execute(f"CREATE INDEX rows_key ON rows ({key}, __row)")
+        query = (f"SELECT __row, first, {key} FROM (SELECT __row, {key}, MIN(__row) OVER "
+                 f"(PARTITION BY {key}) AS first FROM rows WHERE {not_null}) "
+                 "WHERE __row <> first ORDER BY __row")
+        hint = " (add a record_id column to tell them apart)" if self.kind == "fuel" else ""
+        for row, first, *values in self.conn.execute(query):
+            self.add(LedgerProblem(
+                self.file, row, ", ".join(self.schema.key), " | ".join(map(str, values)),
+                f"same key as row {first}; each row must be unique{hint}"))
+
+    def ledger_problems(self, conn: sqlite3.Connection, staged: str, ledger: str) -> None:
+        """Problems against the ledger: unknown references and overlapping bills. ``conn`` sees
+        the staged rows as ``{staged}.rows`` and the ledger tables as ``{ledger}.<kind>``."""
+        kind, file = self.kind, self.file
+        for column, (other, other_key) in _REFERENCES.items():
+            if kind == other or column not in (c.name for c in self.schema.columns):
+                continue
+            compounds = (f" AND {_q(column)} NOT IN (SELECT compound_id FROM {ledger}.compounds)"
+                         if column == "institution_id" and kind in _COMPOUND_OWNED else "")
+            query = (f"SELECT __row, {_q(column)} FROM {staged}.rows WHERE {_q(column)} IS NOT "
+                     f"NULL AND {_q(column)} NOT IN (SELECT {_q(other_key)} FROM "
+                     f"{ledger}.{_q(other)}){compounds} ORDER BY __row")
+            bad = conn.execute(query).fetchmany(MAX_PROBLEMS + 1)
+            known: list[str] | None = None
+            for row, value in bad:
+                if known is None:
+                    known = sorted(str(r[0]) for r in conn.execute(
+                        f"SELECT {_q(other_key)} FROM {ledger}.{_q(other)}"))
+                close = difflib.get_close_matches(str(value), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.add(LedgerProblem(file, row, column, str(value),
+                                       f"not in the {other} ledger{hint}; import {other} first"))
+        if kind == "bills":
+            self._overlaps(conn, staged, ledger)
+
+    def _overlaps(self, conn: sqlite3.Connection, staged: str, ledger: str) -> None:
+        """Bills of one group and carrier whose periods overlap, in the file or against the
+        ledger (a ledger bill with the same key is replaced, one that a correction overlaps is
+        replaced too, so neither counts)."""
+        group = _GROUP_SQL.format(t="l")
+        same_key = " AND ".join(f"r.{_q(k)} IS l.{_q(k)}" for k in self.schema.key)
+        conn.execute("DROP TABLE IF EXISTS temp.bill_periods")
+        conn.execute(f"""
+            CREATE TEMP TABLE bill_periods AS
+            SELECT 0 AS in_ledger, __row AS ref, carrier, __group AS grp, institution_id,
+                   period_start AS s, period_end AS e
+            FROM {staged}.rows
+            UNION ALL
+            SELECT 1, l.rowid, l.carrier, {group}, l.institution_id, l.period_start,
+                   l.period_end
+            FROM {ledger}.bills AS l
+            WHERE EXISTS (SELECT 1 FROM {staged}.rows AS r
+                          WHERE r.carrier = l.carrier AND r.__group = {group})
+              AND NOT EXISTS (SELECT 1 FROM {staged}.rows AS r WHERE {same_key})
+              AND NOT EXISTS (SELECT 1 FROM {staged}.rows AS r
+                              WHERE r.replaces = 1 AND r.carrier = l.carrier
+                                AND r.__group = {group}
+                                AND r.period_start <= l.period_end
+                                AND l.period_start <= r.period_end)""")
+        conn.execute("CREATE INDEX temp.bill_periods_at ON bill_periods (carrier, grp, s)")
+        flagged = conn.execute("""
+            SELECT in_ledger, ref, carrier, grp, s, e FROM (
+                SELECT *, MAX(e) OVER (PARTITION BY carrier, grp ORDER BY s, in_ledger, ref
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+                FROM bill_periods)
+            WHERE before >= s""").fetchmany(MAX_PROBLEMS + 1)
+        for in_ledger, ref, carrier, grp, s, e in flagged:
+            other = conn.execute("""
+                SELECT in_ledger, ref, s, e FROM bill_periods
+                WHERE carrier = ? AND grp = ? AND s <= ? AND e >= ?
+                  AND (s < ? OR (s = ? AND (in_ledger < ? OR (in_ledger = ? AND ref < ?))))
+                ORDER BY s LIMIT 1""", (carrier, grp, e, s, s, s, in_ledger, in_ledger,
+                                        ref)).fetchone()
+            if other is None or (in_ledger and other[0]):
+                continue  # both already in the ledger: not this file's doing
+            if in_ledger:  # report it on the file's row
+                (in_ledger, ref, s, e), other = other, (in_ledger, ref, s, e)
+            where = (f"ledger row id {other[1]} (bills, imported earlier)" if other[0]
+                     else f"row {other[1]} of this file")
+            self.add(LedgerProblem(
+                self.file, ref, "period_start", f"{s}…{e}",
+                f"overlaps {where}, {other[2]}…{other[3]}, {carrier} of the same "
+                f"{grp}: its days would be counted twice; correct the period, or mark the "
+                "bill that corrects the other with replaces = yes (更正)"))
+        conn.execute("DROP TABLE temp.bill_periods")
+
+
+def _blank(row: list[object]) -> bool:
+    return all(c is None or str(c).strip() == "" for c in row)
+
+
+def import_ledger(kind: str, path: str | Path, settings: AccountingConfig) -> ImportResult:
+    """Validate a ledger file whole and import it atomically.
+
+    The file is read and checked chunk by chunk (:data:`CHUNK_ROWS` rows) into a scratch
+    database, so its size does not bound what memory holds. A bill whose period overlaps another
+    of the file or of the ledger (same account; without an account, same institution; same
+    carrier) is an error naming both rows, unless it says ``replaces = yes`` (更正): then it
+    replaces the ledger's bills it overlaps. Institutions must be in a province with a grid
+    factor; bills and fuel records may not exceed the plausibility bounds (``plausibility.csv``).
+
+    Parameters
+    ----------
+    kind
+        One of institutions, buildings, headcount, vehicles, fuel, facilities, bills.
+    path
+        The CSV (UTF-8) or .xlsx file.
+    settings
+        Gives the ledger database: ``settings.resolve(settings.accounting.ledger_path)``, and
+        the reference data.
+
+    Raises
+    ------
+    LedgerImportError
+        Listing every bad row (file, row, column, value, reason); nothing was imported.
+    ImportInterrupted
+        Ctrl-C before the import was written; nothing was imported.
+    """
+    schema = _schema(kind)
+    path = Path(path)
+    ledger = settings.resolve(settings.accounting.ledger_path)
+    store = LedgerStore(ledger)
+    stage: _Staging | None = None
+    committed = False
+    try:
+        checks = (RowChecks(load_reference(settings.accounting, settings.base_dir))
+                  if kind in ("institutions", "bills", "fuel") else None)
+        stage = _Staging(kind, path, checks)
+        stage.read()
+        readable = not any(p.row == 0 for p in stage.problems)  # a header or file problem
+        if readable and (stage.problems or not ledger.exists()):
+            # Every problem is listed at once: check the references too, against the ledger as
+            # it is (empty ones when there is none yet: the database is not created).
+            if ledger.exists():
+                stage.conn.execute("ATTACH DATABASE ? AS ledger", (str(ledger),))
+            else:
+                stage.conn.execute("ATTACH DATABASE ':memory:' AS ledger")
+                for other in SCHEMAS.values():
+                    stage.conn.execute(_create_sql(other).replace(
+                        "CREATE TABLE IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS ledger."))
+            stage.ledger_problems(stage.conn, "main", "ledger")
+        if kind == "compound_members" and not stage.problems and ledger.exists():
+            for problem in _stored_member_overlaps(store, stage.records, str(path)):
+                stage.add(problem)
+        _raise_problems(stage)
+        stage.conn.close()
+        conn = store._connect()
+        try:
+            conn.execute("ATTACH DATABASE ? AS stage", (str(stage.db),))
+            with store._errors():
+                conn.execute("BEGIN IMMEDIATE")
+            stage.conn = conn  # problems found in the transaction are the stage's
+            stage.ledger_problems(conn, "stage", "main")
+            if stage.problems:
+                conn.rollback()
+                _raise_problems(stage)
+            key_match = " AND ".join(f"r.{_q(k)} IS {_q(kind)}.{_q(k)}" for k in schema.key)
+            replaced = conn.execute(
+                f"DELETE FROM main.{_q(kind)} WHERE EXISTS (SELECT 1 FROM stage.rows AS r "
+                f"WHERE {key_match})").rowcount
+            corrected = 0
+            if kind == "bills":
+                group = _GROUP_SQL.format(t='"bills"')
+                corrected = conn.execute(f"""
+                    DELETE FROM main.bills WHERE EXISTS (
+                        SELECT 1 FROM stage.rows AS r
+                        WHERE r.replaces = 1 AND r.carrier = bills.carrier
+                          AND r.__group = {group}
+                          AND r.period_start <= bills.period_end
+                          AND bills.period_start <= r.period_end)""").rowcount
+            if kind == "apportionment":  # a file's rule replaces a compound × carrier's rows
+                replaced += conn.execute("""
+                    DELETE FROM main.apportionment WHERE EXISTS (
+                        SELECT 1 FROM stage.rows AS r WHERE r.compound_id = apportionment.compound_id
+                          AND r.carrier = apportionment.carrier)""").rowcount
+            names = ", ".join(_q(n) for n in stage.stored)
+            conn.execute(f"INSERT INTO main.{_q(kind)} ({names}) SELECT {names} FROM stage.rows "
+                         "ORDER BY __row")
+            conn.commit()
+            committed = True
+        except BaseException:
+            if not committed:
+                conn.rollback()
+            raise
+        finally:
+            conn.close()
+    except KeyboardInterrupt:
+        if committed:
+            raise
+        raise ImportInterrupted(f"{path}: interrupted (Ctrl-C) before the import was written; "
+                                f"nothing was imported, the {kind} ledger is unchanged") from None
+    finally:
+        if stage is not None:
+            stage.close()
+    rows = stage.rows
+    replaced = min(replaced + corrected, rows)
+    log.info("%s: %d %s row(s) imported (%d new, %d replaced)", path, rows, kind,
+             rows - replaced, replaced)
+    return ImportResult(kind, path, ledger, rows, rows - replaced, replaced)
 
 
 def _stored_member_overlaps(store: LedgerStore, rows: list[tuple[int, dict]],
@@ -616,45 +1066,11 @@ def _stored_member_overlaps(store: LedgerStore, rows: list[tuple[int, dict]],
     return [p for p in member_overlaps([*kept, *rows], file) if p.row > 0]
 
 
-def default_use(carrier: str) -> str:
-    """How a bill's carrier is used unless the ledger says otherwise."""
-    if carrier == "pv":
-        return "generation"
-    if carrier in ("electricity", "heat", "water"):
-        return "purchased"
-    return "stationary"
-
-
-def import_ledger(kind: str, path: str | Path, settings: AccountingConfig) -> ImportResult:
-    """Validate a ledger file whole and import it atomically.
-
-    Parameters
-    ----------
-    kind
-        One of institutions, buildings, headcount, vehicles, fuel, facilities, bills.
-    path
-        The CSV (UTF-8) or .xlsx file.
-    settings
-        Gives the ledger database: ``settings.resolve(settings.accounting.ledger_path)``.
-
-    Raises
-    ------
-    LedgerImportError
-        Listing every bad row (file, row, column, value, reason); nothing was imported.
-    """
-    _schema(kind)
-    path = Path(path)
-    rows, problems = read_ledger_file(kind, path)
-    ledger = settings.resolve(settings.accounting.ledger_path)
-    store = LedgerStore(ledger)
-    problems += store.reference_problems(kind, rows, str(path))
-    if kind == "compound_members" and not problems and ledger.exists():
-        problems += _stored_member_overlaps(store, rows, str(path))
-    if problems:
-        raise LedgerImportError(sorted(problems, key=lambda p: p.row))
-    added, replaced, problems = store.import_rows(kind, rows, str(path))
-    if problems:
-        raise LedgerImportError(problems)
-    log.info("%s: %d %s row(s) imported (%d new, %d replaced)", path, len(rows), kind, added,
-             replaced)
-    return ImportResult(kind, path, ledger, len(rows), added, replaced)
+def _raise_problems(stage: _Staging) -> None:
+    if not stage.problems:
+        return
+    problems = sorted(stage.problems, key=lambda p: p.row)
+    if stage.more_problems:
+        problems.append(LedgerProblem(stage.file, 0, "", "",
+                                      f"… and {stage.more_problems} more problem(s) not listed"))
+    raise LedgerImportError(problems)

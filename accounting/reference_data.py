@@ -7,6 +7,12 @@ or adds rows with folders listed in ``[accounting] reference_dirs``: a file ther
 name as a shipped one adds rows, and a row with the same key replaces the shipped row; a quota file
 ``quotas/<table>.csv`` adds or replaces a whole quota table.
 
+Every file has a ``publication`` column: the standard, the MEE/NBS notice or the plan an officer
+cites, with its year; it is what outputs print as a figure's source (``source`` in the tables
+below; a deployer's file may still name the column ``source``). The research trail (files, pages,
+repositories the figure was found or checked in) is in ``trail``, which no filed output prints.
+A project estimate says so in its publication.
+
 Files of a set:
 
 ``tce_factors.csv``
@@ -30,8 +36,13 @@ Files of a set:
 ``peer_averages.csv``
     published same-type averages: province, year, group, category, level, kgce_per_m2,
     kgce_per_person, water_m3_per_person, source, confidence, note.
+``plausibility.csv``
+    carrier, unit (the carrier's canonical unit), max_per_month, publication, trail,
+    confidence, note: the most a bill or fuel record may hold per month of its period (what the
+    largest public institution could use); a row above it is rejected at import, the bound
+    named. The shipped bounds are project estimates (confidence U).
 ``verdict_rules.csv``
-    rule, value, unit, year, source, confidence, verified_by, note: the rules the verdicts apply
+    rule, value, unit, year, publication, trail, confidence, note: the rules the verdicts apply
     (示范单位 score bands ``score_band_<n>_ratio`` / ``score_band_<n>_points``, the 十四五 base
     year, peer and audit limits), read by ``accounting.verdicts.rules.VerdictRules``. A rule that
     is a project choice, not a published one, has confidence U; a deployer's row replaces it.
@@ -124,6 +135,10 @@ _SPECS = {
         "verdict_rules.csv", ("rule",), ("value",),
         ("rule", "value", "unit", "source", "confidence"), ("year",),
     ),
+    "plausibility": _FileSpec(
+        "plausibility.csv", ("carrier", "unit"), ("max_per_month",),
+        ("carrier", "unit", "max_per_month", "source", "confidence"),
+    ),
     "quota": _FileSpec(
         "", ("table", "province", "category", "level", "area", "climate_zone", "subtype",
              "indicator"), (),
@@ -156,6 +171,7 @@ def _read_csv(path: Path, spec: _FileSpec) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ReferenceDataError(f"{path}: cannot read reference file: {exc}") from exc
+    _publication_columns(frame)
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         raise ReferenceDataError(
@@ -191,6 +207,19 @@ def _read_csv(path: Path, spec: _FileSpec) -> pd.DataFrame:
     if problems:
         raise ReferenceDataError("\n".join(problems))
     return frame
+
+
+def _publication_columns(frame: pd.DataFrame) -> None:
+    """Give a reference frame its ``publication`` (what an officer cites: the standard, the
+    MEE/NBS notice, the plan, with its year), its ``trail`` (how the figure was found: files,
+    pages; never printed in a filed output) and ``source``, which outputs print: the
+    publication. A deployer's file with only ``source`` keeps it as its publication."""
+    if "publication" in frame.columns:
+        frame["source"] = frame["publication"]
+    elif "source" in frame.columns:
+        frame["publication"] = frame["source"]
+    if "trail" not in frame.columns:
+        frame["trail"] = ""
 
 
 def _merge(frames: list[pd.DataFrame], key: tuple[str, ...]) -> pd.DataFrame:
@@ -243,11 +272,35 @@ class ReferenceData:
     peer_table: pd.DataFrame
     rule_table: pd.DataFrame
     files: list[Path] = field(default_factory=list)
+    #: ``plausibility.csv``: carrier, unit (canonical), max_per_month, source, confidence.
+    plausibility: pd.DataFrame | None = None
     _cache: dict = field(default_factory=dict, repr=False)
     #: Each table's rows as dicts grouped by a column's value, made once (a lookup then reads a
     #: short list instead of filtering a DataFrame): table name → (the frame they were made
     #: from, {column: {value: rows}}).
     _records: dict = field(default_factory=dict, repr=False)
+
+    # -- what a ledger may hold ------------------------------------------------------------------
+
+    def provinces(self) -> list[str]:
+        """The provinces (pinyin) that have a grid factor: the ones an institution may be in."""
+        grid = self.grid
+        rows = grid[grid["region_type"].isin(["province", "province_proxy"])]
+        return sorted(set(rows["region"].astype(str)))
+
+    def plausibility_bound(self, carrier: str, unit: str) -> Factor | None:
+        """The most a carrier's bill or record may hold per month [canonical unit/month], or None
+        when ``plausibility.csv`` has no row for the carrier and its canonical unit."""
+        table = self.plausibility
+        if table is None:
+            return None
+        rows = table[(table["carrier"] == carrier) & (table["unit"] == unit)]
+        if rows.empty:
+            return None
+        row = rows.iloc[-1]
+        return Factor(value=float(row["max_per_month"]), unit=f"{unit}/month",
+                      source=str(row["source"]), year=None, region="",
+                      confidence=str(row["confidence"]), note=str(row.get("note", "")))
 
     # -- conversion to standard coal ---------------------------------------------------------
 
@@ -584,7 +637,7 @@ def load_reference(settings: AccountingSettings, base_dir: Path | None = None) -
         settings=settings, tce=tables["tce"], co2=tables["co2"], grid=tables["grid"],
         densities=tables["densities"], quota_tables=quota_tables,
         target_table=tables["targets"], peer_table=tables["peers"], rule_table=tables["rules"],
-        files=files,
+        files=files, plausibility=tables["plausibility"],
     )
 
 

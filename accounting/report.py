@@ -47,6 +47,8 @@ from accounting.export import account_json, plain
 from accounting.ledgers import LedgerStore
 from accounting.settings import AccountingConfig
 from accounting.verdicts import explain
+from accounting.verdicts.explain import label
+from jieneng.messages import DEFAULT_LANGUAGE, text
 
 __all__ = [
     "BASIC_HEADERS",
@@ -101,7 +103,10 @@ CARRIER_ZH = {"electricity": "电", "water": "水", "coal": "煤炭", "natural_g
               "lpg": "液化石油气", "gasoline": "汽油", "diesel": "柴油", "heat": "热力",
               "pv": "太阳能光电"}
 #: Why a cost is unknown (:func:`accounting.costs.annual_costs` status) in the sheet's words.
-COST_STATUS_ZH = {"metered": "计量数据, 无账单金额", "bill_without_cost": "账单或加油记录未填金额"}
+COST_STATUS_ZH = {"metered": "计量数据, 无账单金额", "bill_without_cost": "账单或加油记录未填金额",
+                  "no_data": "无计量、账单或加油记录"}
+#: 能源资源消费状况: which quantities are unknown (no data), so blank.
+DATA_NOTE_HEADER = "数据说明"
 HEATING_TYPE_ZH = {"district_heat_metered": "市政集中供暖(按热计量)", "air_conditioning": "空调供暖",
                    "gas_or_oil": "燃气(油)供暖", "none": "不供暖"}
 
@@ -140,6 +145,7 @@ _SUMMARY_HEADERS = {
     "scope2_co2_t": "间接排放(tCO₂)", "electricity_kwh": "电(kWh)", "water_m3": "水(m³)",
     "kgce_per_m2": "单位建筑面积能耗(kgce/m²)", "kgce_per_person": "人均综合能耗(kgce/人)",
     "water_m3_per_person": "人均用水量(m³/人)", "kgco2_per_m2": "单位建筑面积碳排放(kgCO₂/m²)",
+    "energy_tce_left_out": "综合能耗未计入单位数(无数据)",
 }
 
 
@@ -210,10 +216,12 @@ def consumption_sheet(account: engine.AnnualAccount,
         index="institution_id", columns=["carrier", "unit"], values="quantity", aggfunc="sum",
         observed=True)
     quantities.index = quantities.index.astype(str)
+    lacking = _lacking(figures)
     if costs is None:
         no_ledger = pd.DataFrame()
         costs = annual_costs(account.carriers,
-                             billed_costs(no_ledger, no_ledger, no_ledger, account.year), list(ids))
+                             billed_costs(no_ledger, no_ledger, no_ledger, account.year), list(ids),
+                             _missing_carriers(figures))
     # One row per institution × carrier: unstacked as is (a sum would turn unknown into 0).
     cost = costs.set_index(["institution_id", "carrier"])["cost_cny"].unstack()
     sheet = figures[["institution_id", "name"]].rename(
@@ -221,7 +229,9 @@ def consumption_sheet(account: engine.AnnualAccount,
     sheet.insert(2, "统计年度", account.year)
     for key, header in CARRIER_HEADERS.items():
         values = quantities[key] if key in quantities.columns else pd.Series(dtype=float)
-        sheet[header] = ids.map(values).fillna(0.0).to_numpy()
+        unknown = np.array([lacking(inst, key[0]) for inst in ids], dtype=bool)
+        # A carrier without a row was not used (0), unless it is one without data (blank).
+        sheet[header] = np.where(unknown, np.nan, ids.map(values).fillna(0.0).to_numpy())
         if key[0] in COST_HEADERS:   # the cost beside the quantity, as on the form
             values = cost[key[0]] if key[0] in cost.columns else pd.Series(dtype=float)
             sheet[COST_HEADERS[key[0]]] = ids.map(values).to_numpy(dtype=float).round(2)
@@ -234,7 +244,34 @@ def consumption_sheet(account: engine.AnnualAccount,
         {inst: _cost_note(row) for inst, row in summary.iterrows()}).fillna("").to_numpy()
     for column, header in CONSUMPTION_HEADERS.items():
         sheet[header] = figures[column].to_numpy()
+    sheet[DATA_NOTE_HEADER] = [_data_note(text) for text in _missing_carriers(figures).reindex(
+        ids).fillna("")]
     return sheet
+
+
+def _missing_carriers(figures: pd.DataFrame) -> pd.Series:
+    """institution_id → its carriers without data ("*": none has data; "" when complete)."""
+    column = (figures["missing_carriers"] if "missing_carriers" in figures.columns
+              else pd.Series("", index=figures.index))
+    return pd.Series(column.fillna("").astype(str).to_numpy(),
+                     index=figures["institution_id"].astype(str).to_numpy())
+
+
+def _lacking(figures: pd.DataFrame) -> Any:
+    """``lacking(institution_id, carrier)``: whether the institution has no data of it."""
+    missing = {inst: set(text.split(",")) for inst, text in _missing_carriers(figures).items()
+               if text}
+    return lambda inst, carrier: "*" in missing.get(inst, ()) or carrier in missing.get(inst, ())
+
+
+def _data_note(text: str) -> str:
+    """数据说明: which quantities are blank for want of data."""
+    if not text:
+        return ""
+    if text == "*":
+        return "无任何计量数据、账单或加油记录: 用量、费用、综合能耗及各项指标均留空 (未知, 非零)"
+    which = "、".join(CARRIER_ZH.get(c, c) for c in text.split(","))
+    return f"无数据, 留空 (未知, 非零): {which}; 综合能耗及相关指标因此留空"
 
 
 def _cost_note(row: pd.Series) -> str:
@@ -294,12 +331,14 @@ def heating_sheet(account: engine.AnnualAccount, buildings: pd.DataFrame,
         for inst, group in in_use.groupby("institution_id"):
             names = [HEATING_TYPE_ZH.get(t, t) for t in dict.fromkeys(group["heating_type"])]
             types[str(inst)] = "、".join(names)
+    lacking = _lacking(figures)
     heat_cost = pd.Series(dtype=float)
     if costs is not None:
         rows = costs[costs["carrier"] == "heat"]
         heat_cost = pd.Series(rows["cost_cny"].to_numpy(dtype=float), index=rows["institution_id"])
     area = pd.to_numeric(figures["heated_area_m2"], errors="coerce").astype(float).to_numpy()
-    gj = ids.map(heat_gj).fillna(0.0).to_numpy(dtype=float)
+    gj = np.where([lacking(inst, "heat") for inst in ids], np.nan,
+                  ids.map(heat_gj).fillna(0.0).to_numpy(dtype=float))
     sheet = pd.DataFrame({
         "单位编码": ids.to_numpy(), "单位名称": figures["name"].to_numpy(), "统计年度": account.year,
         "采暖面积(m²)": area, "供暖方式": ids.map(types).to_numpy(),
@@ -308,7 +347,8 @@ def heating_sheet(account: engine.AnnualAccount, buildings: pd.DataFrame,
                      else np.where(gj > 0, np.nan, 0.0)).round(2),
         "单位采暖面积耗热量(GJ/m²)": gj / np.where(area > 0, area, np.nan),
     })
-    heats = (np.nan_to_num(area) > 0) | (gj > 0) | sheet["供暖方式"].notna().to_numpy()
+    heats = ((np.nan_to_num(area) > 0) | (np.nan_to_num(gj) > 0)
+             | sheet["供暖方式"].notna().to_numpy())
     return sheet[heats].reset_index(drop=True)
 
 
@@ -328,14 +368,24 @@ def summary_sheet(figures: pd.DataFrame, by: list[str], headers: dict[str, str])
     return pd.DataFrame(rows)
 
 
-def verdict_sheet(account: engine.AnnualAccount) -> pd.DataFrame:
-    """判定: every verdict row with its reason, what is missing and its source."""
-    v = explain(account.verdicts)
-    return pd.DataFrame({
-        "单位编码": v["institution_id"], "类别": v["kind"], "指标/事项": v["subject"],
-        "结论": v["status"], "数值": v["value"], "单位": v["unit"], "覆盖率": v["coverage"],
-        "依据": v["reason"], "缺少": v["missing"], "来源": v["source"],
-    })
+def verdict_sheet(account: engine.AnnualAccount,
+                  language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """判定: every verdict row with its reason, what is missing and its source; kinds,
+    indicators, statuses, reasons and headers in ``language`` (the message catalog's)."""
+    v = explain(account.verdicts, language=language)
+
+    def names(group: str, column: pd.Series) -> list[str]:
+        labels = {value: label(group, value, language) for value in pd.unique(column)}
+        return [labels[value] for value in column]
+
+    columns = {
+        "institution_id": v["institution_id"], "kind": names("kind", v["kind"]),
+        "subject": names("subject", v["subject"]), "status": names("status", v["status"]),
+        "value": v["value"], "unit": v["unit"], "coverage": v["coverage"],
+        "reason": v["reason"], "missing": v["missing"], "source": v["source"],
+    }
+    return pd.DataFrame({text(f"report.verdict_sheet.{k}", language): (
+        c.to_numpy() if isinstance(c, pd.Series) else c) for k, c in columns.items()})
 
 
 def factor_sheet(account: engine.AnnualAccount) -> pd.DataFrame:
@@ -390,7 +440,7 @@ def report_extras(account: engine.AnnualAccount, ledgers: dict[str, pd.DataFrame
     get = {kind: ledgers.get(kind, empty) for kind in REPORT_LEDGERS}
     ids = account.figures["institution_id"].astype(str).tolist()
     billed = billed_costs(get["bills"], get["fuel"], get["vehicles"], account.year)
-    costs = annual_costs(account.carriers, billed, ids)
+    costs = annual_costs(account.carriers, billed, ids, _missing_carriers(account.figures))
     return ReportExtras(
         vehicles=vehicle_counts(get["vehicles"], ids),
         costs=costs,
@@ -399,12 +449,13 @@ def report_extras(account: engine.AnnualAccount, ledgers: dict[str, pd.DataFrame
     )
 
 
-def report_json(account: engine.AnnualAccount, extras: ReportExtras) -> dict[str, Any]:
+def report_json(account: engine.AnnualAccount, extras: ReportExtras,
+                language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """``jieneng account --format json`` plus, per institution, ``vehicles``, ``costs_cny``
     (carrier → 元, None when unknown), ``cost_status``, ``cost_total_cny`` (None unless every cost
     is known) and ``cost_known_cny``; and the year's ``data_centers`` and ``heating`` rows (the
     sheets' columns, Chinese headers)."""
-    data = account_json(account)
+    data = account_json(account, language=language)
     summary = cost_summary(extras.costs)
     costs_by = {k: g for k, g in extras.costs.groupby("institution_id", sort=False)}
     for entry in data["institutions"]:
@@ -424,11 +475,13 @@ def report_json(account: engine.AnnualAccount, extras: ReportExtras) -> dict[str
 
 def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingConfig,
                  ledgers: dict[str, pd.DataFrame] | None = None,
-                 as_of: dt.date | None = None) -> Path:
+                 as_of: dt.date | None = None, language: str = DEFAULT_LANGUAGE) -> Path:
     """Write the year's report; the format follows the suffix (.xlsx, .csv, .json).
 
     ``ledgers`` (kind → frame, :data:`REPORT_LEDGERS`) are read from the deployment's ledger
-    database when None; ``as_of`` is today, for the current year's buildings in use.
+    database when None; ``as_of`` is today, for the current year's buildings in use;
+    ``language`` is that of the verdicts (判定) and the JSON's sentences (the forms themselves
+    keep their Chinese headers, as they are filed).
 
     Returns
     -------
@@ -448,7 +501,7 @@ def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingC
     extras = report_extras(account, read_report_ledgers(settings) if ledgers is None else ledgers,
                            as_of)
     if suffix == ".json":
-        data = {**report_json(account, extras), **bureau_json(account, settings)}
+        data = {**report_json(account, extras, language), **bureau_json(account, settings)}
         out.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str),
                        encoding="utf-8")
         return out
@@ -471,8 +524,8 @@ def write_report(account: engine.AnnualAccount, out: Path, settings: AccountingC
         summary_sheet(region, ["region_code", "province"],
                       {"region_code": "行政区划代码", "province": "省份"}).to_excel(
             writer, sheet_name="行政区域汇总", index=False)
-        verdict_sheet(account).to_excel(writer, sheet_name="判定", index=False)
+        verdict_sheet(account, language).to_excel(writer, sheet_name="判定", index=False)
         factor_sheet(account).to_excel(writer, sheet_name="折算系数", index=False)
-        for name, sheet in bureau_sheets(account, settings).items():  # accounting.bureau_report
+        for name, sheet in bureau_sheets(account, settings, language).items():  # accounting.bureau_report
             sheet.to_excel(writer, sheet_name=name, index=False)
     return out

@@ -15,6 +15,13 @@ verdicts. Factors, quotas (DB37/T 2672) and targets are the shipped reference da
     lists once, rows bucketed per institution, a dict of factors, sums and coverage per carrier,
     intensities, then the verdict rules in plain Python.
 
+Case 2 (``--bills 500000``): half a million bill rows (monthly bills, half of them on a 26th-to-25th
+cycle that crosses month and year ends, one supply point billed in MWh) through the input path
+(``accounting.consumption.bills_to_consumption``: spread over months by day fraction, canonical
+units, coverage) and the engine's figures, against a per-bill Python loop (each bill's days in
+the year, summed per institution × carrier, the same factors); energy, CO2, electricity and
+water of every institution must agree. Goal ≥ 20×.
+
 Neither side writes the verdicts' explanatory sentences (the engine writes them only for rows
 that are shown). The loop's energy, CO2, intensities, coverage and every verdict status are
 checked against the engine's, so a fast but wrong engine cannot win. Prints the median time of
@@ -24,6 +31,8 @@ each and the ratio (b)/(a). Goal: (a) at least 20× faster than (b), and under 5
 from __future__ import annotations
 
 import argparse
+import calendar
+import datetime as dt
 import gc
 import math
 import statistics
@@ -37,7 +46,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from accounting import engine, verdicts
+from accounting import engine, units, verdicts
+from accounting.consumption import bills_to_consumption
 from accounting.reference_data import load_reference
 from jieneng.settings import AccountingSettings
 
@@ -302,11 +312,184 @@ def check(account: engine.AnnualAccount, loop: dict[str, dict]) -> int:
     return len(engine_statuses)
 
 
+# ---------------------------------------------------------------------------------------------
+# Case 2: 500,000 bill rows through the input path and the engine
+# ---------------------------------------------------------------------------------------------
+
+#: Bill lines per institution: carrier, unit (as billed), use, quantity range per bill.
+BILL_LINES = [
+    ("electricity", "kWh", "purchased", (20_000, 60_000)),
+    ("electricity", "MWh", "purchased", (5, 20)),            # a second supply point, in MWh
+    ("water", "m3", "purchased", (300, 1_500)),
+    ("natural_gas", "m3", "stationary", (500, 4_000)),
+    ("heat", "GJ", "purchased", (100, 900)),
+]
+
+
+def make_bills(n_bills: int, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n_bills`` monthly bills of the year (and the neighbouring months: cycles from the 26th
+    to the 25th cross month and year ends) as ``LedgerStore.table("bills")`` returns them, and
+    the profile of their institutions."""
+    rng = np.random.default_rng(seed)
+    per_institution = len(BILL_LINES) * 13
+    n = -(-n_bills // per_institution)
+    ids = np.array([f"inst{i:05d}" for i in range(n)])
+    profile = pd.DataFrame({
+        "institution_id": ids, "name": ids, "province": rng.choice(PROVINCES, n),
+        "category": rng.choice(CATEGORIES, n), "level": rng.choice(LEVELS, n),
+        "climate_zone": rng.choice(ZONES, n), "quota_area": "", "subtype": "",
+        "floor_area_m2": rng.uniform(2_000, 40_000, n).round(0),
+        "occupants": rng.integers(50, 2_000, n).astype(float),
+    })
+    inst = np.repeat(ids, per_institution)
+    line = np.tile(np.repeat(np.arange(len(BILL_LINES)), 13), n)
+    month = np.tile(np.arange(13), n * len(BILL_LINES))   # 13 cycles: Dec 26 … Dec 25, +1
+    cycle = rng.random(len(inst)) < 0.5                   # half billed 26th → 25th
+    first = np.datetime64(f"{YEAR}-01", "M") + month.astype("timedelta64[M]")
+    start = np.where(cycle, (first - np.timedelta64(1, "M")).astype("datetime64[D]")
+                     + np.timedelta64(25, "D"), first.astype("datetime64[D]"))
+    end = np.where(cycle, first.astype("datetime64[D]") + np.timedelta64(24, "D"),
+                   (first + np.timedelta64(1, "M")).astype("datetime64[D]")
+                   - np.timedelta64(1, "D"))
+    low = np.array([b[3][0] for b in BILL_LINES], dtype=float)[line]
+    high = np.array([b[3][1] for b in BILL_LINES], dtype=float)[line]
+    quantity = rng.uniform(low, high).round(1)
+    bills = pd.DataFrame({
+        "institution_id": inst,
+        "carrier": np.array([b[0] for b in BILL_LINES], dtype=object)[line],
+        "period_start": start.astype("datetime64[ns]"), "period_end": end.astype("datetime64[ns]"),
+        "quantity": quantity,
+        "unit": np.array([b[1] for b in BILL_LINES], dtype=object)[line],
+        "cost_cny": (quantity * 0.8).round(2),
+        "account": np.char.add(inst.astype(str), np.char.add("-", line.astype(str))),
+        "building_id": None,
+        "use": np.array([b[2] for b in BILL_LINES], dtype=object)[line],
+        "green": False,
+    }).iloc[:n_bills].reset_index(drop=True)
+    return bills, profile
+
+
+def engine_bill_figures(bills: pd.DataFrame, profile: pd.DataFrame, reference) -> pd.DataFrame:
+    """(a) the project's input path and engine: the bills spread over months
+    (``accounting.consumption.bills_to_consumption``), then factors, carriers and figures."""
+    consumption = bills_to_consumption(bills, YEAR)
+    return engine.account_figures(consumption, profile, reference, YEAR)[2]
+
+
+def loop_bill_figures(bills: pd.DataFrame, profile: pd.DataFrame, reference) -> dict[str, dict]:
+    """(b) a per-row Python loop doing the same work: each bill split over the months of the
+    year by day fraction in the canonical unit, the days each account billed per month (the
+    coverage: days ÷ days of the month, at most 1, a heat bill covering the months it touches,
+    the accounts of an institution averaged), then per institution the year's quantities,
+    coverage, tce and CO2 with the same factors (one lookup per carrier × province)."""
+    province = dict(zip(profile["institution_id"], profile["province"], strict=True))
+    quantity_of: dict[tuple[str, str], float] = defaultdict(float)
+    days_of: dict[tuple[str, str, int, str], int] = defaultdict(int)
+    for inst, carrier, start, end, quantity, unit, account in zip(
+            bills["institution_id"], bills["carrier"], bills["period_start"].dt.date,
+            bills["period_end"].dt.date, bills["quantity"], bills["unit"], bills["account"],
+            strict=True):
+        total = (end - start).days + 1
+        scale = units.unit_scale(carrier, unit)
+        year, month = start.year, start.month
+        while (year, month) <= (end.year, end.month):
+            first = dt.date(year, month, 1)
+            following = dt.date(year + month // 12, month % 12 + 1, 1)
+            if year == YEAR:
+                days = (min(end, following - dt.timedelta(days=1)) - max(start, first)).days + 1
+                quantity_of[(inst, carrier)] += quantity * scale * days / total
+                days_of[(inst, carrier, month, account)] += days
+            year, month = following.year, following.month
+    # Coverage per institution × carrier × month: the mean over its accounts.
+    month_shares: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+    for (inst, carrier, month, _account), days in days_of.items():
+        in_month = calendar.monthrange(YEAR, month)[1]
+        month_shares[(inst, carrier, month)].append(
+            1.0 if carrier == "heat" else min(days / in_month, 1.0))
+    coverage: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (inst, carrier, _month), shares in month_shares.items():
+        coverage[(inst, carrier)].append(sum(shares) / len(shares))
+    kgce = {c: reference.kgce_per_unit(c, units.CANONICAL_UNITS[c], YEAR).value
+            for c in {b[0] for b in BILL_LINES} if c != "water"}
+    kgco2: dict[tuple[str, str], float] = {}
+    out: dict[str, dict] = {}
+    for (inst, carrier), q in quantity_of.items():
+        # (an institution without a water bill has unknown water, not 0)
+        f = out.setdefault(inst, {"energy_tce": 0.0, "co2_t": 0.0, "electricity_kwh": 0.0,
+                                  "water_m3": math.nan, "electricity_coverage": math.nan,
+                                  "water_coverage": math.nan})
+        months = coverage[(inst, carrier)]
+        share = sum(months) / (len(months) if carrier == "heat" else 12)
+        if carrier == "water":
+            f["water_m3"], f["water_coverage"] = q, share
+            continue
+        key = (carrier, province[inst] if carrier == "electricity" else "")
+        if key not in kgco2:
+            kgco2[key] = reference.kgco2_per_unit(carrier, units.CANONICAL_UNITS[carrier], YEAR,
+                                                  key[1] or None).value
+        f["energy_tce"] += q * kgce[carrier] / 1000.0
+        f["co2_t"] += q * kgco2[key] / 1000.0
+        if carrier == "electricity":
+            f["electricity_kwh"], f["electricity_coverage"] = q, share
+    return out
+
+
+def check_bills(figures: pd.DataFrame, loop: dict[str, dict]) -> int:
+    """The loop's figures equal the engine's (relative 1e-9); the number of institutions."""
+    f = figures.set_index("institution_id")
+    assert set(loop) == set(f.index), "institutions differ"
+    for inst, expected in loop.items():
+        for name, value in expected.items():
+            got = f.at[inst, name]
+            if not (math.isclose(got, value, rel_tol=1e-9, abs_tol=1e-9)
+                    or (math.isnan(got) and math.isnan(value))):
+                raise AssertionError(f"{inst} {name}: engine {got} vs loop {value}")
+    return len(loop)
+
+
+def bill_case(n_bills: int, repeats: int, reference) -> None:
+    """Case 2: ``n_bills`` bill rows → monthly consumption → figures, engine vs loop."""
+    bills, profile = make_bills(n_bills)
+    print(f"\ncase 2: {len(bills):,} bill rows of {len(profile):,} institutions → months → "
+          f"figures; {repeats} repeats")
+    wall: dict[str, list[float]] = {"engine": [], "loop": []}
+    cpu: dict[str, list[float]] = {"engine": [], "loop": []}
+    results: dict[str, object] = {}
+    for _ in range(repeats):
+        results.clear()
+        for name, run in (("engine", engine_bill_figures), ("loop", loop_bill_figures)):
+            reference.clear_cache()
+            gc.collect()
+            start, start_cpu = time.perf_counter(), time.process_time()
+            results[name] = run(bills, profile, reference)
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    compared = check_bills(results["engine"], results["loop"])  # type: ignore[arg-type]
+    labels = {"engine": "(a) bills_to_consumption + engine",
+              "loop": "(b) per-bill loop: the same"}
+    for name in ("engine", "loop"):
+        print(f"{labels[name]:<38} wall median {statistics.median(wall[name]):7.3f} s "
+              f"(runs {', '.join(f'{t:.2f}' for t in wall[name])}); "
+              f"CPU median {statistics.median(cpu[name]):7.3f} s")
+    ratio = statistics.median(wall["loop"]) / max(statistics.median(wall["engine"]), 1e-9)
+    cpu_ratio = statistics.median(cpu["loop"]) / max(statistics.median(cpu["engine"]), 1e-9)
+    print(f"ratio (b)/(a): wall {ratio:.1f}×, CPU {cpu_ratio:.1f}×   goal ≥ 20×: "
+          f"{'met' if ratio >= 20 else 'NOT met'}")
+    print(f"results agree: energy, CO2, electricity, water and their coverage of all "
+          f"{compared:,} institutions")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--institutions", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bills", type=int, default=500_000,
+                        help="bill rows of case 2 (0: skip it)")
+    parser.add_argument("--only-bills", action="store_true", help="run case 2 only")
     args = parser.parse_args()
+    if args.only_bills:
+        bill_case(args.bills, args.repeats, load_reference(AccountingSettings()))
+        return 0
 
     reference = load_reference(AccountingSettings())
     consumption, profile = make_data(args.institutions)
@@ -363,6 +546,8 @@ def main() -> int:
           f"wall: {'met' if ratio >= 20 and t_engine < 5 else 'NOT met'}")
     print(f"results agree: 12 figures per institution and all {compared:,} verdict statuses "
           "(quota, 十四五, peers, certification, audit)")
+    if args.bills:
+        bill_case(args.bills, args.repeats, reference)
     return 0
 
 

@@ -131,7 +131,12 @@ def import_readings_main(args: argparse.Namespace, settings: CollectorConfig) ->
     except BrokenRegisterMap as exc:
         print(f"{path}: nothing was imported: {exc}", file=sys.stderr)
         return ExitCode.bad_input
-    total, problems = validate_readings_file(path, meters, points_of, counters_of)
+    try:
+        total, problems = validate_readings_file(path, meters, points_of, counters_of)
+    except KeyboardInterrupt:
+        print(f"{path}: interrupted (Ctrl-C) while checking the file; nothing was imported",
+              file=sys.stderr)
+        return ExitCode.interrupted
     if problems:
         print(f"{path}: {len(problems)} problem(s); nothing was imported", file=sys.stderr)
         for problem in problems:
@@ -159,6 +164,12 @@ def import_readings_main(args: argparse.Namespace, settings: CollectorConfig) ->
         print(f"{path}: the store rejected the readings after {written} of {total}: {exc}",
               file=sys.stderr)
         return ExitCode.failed
+    except KeyboardInterrupt:
+        what = ("nothing was imported" if written == 0 else
+                f"{written} of {total} readings were imported")
+        print(f"{path}: interrupted (Ctrl-C); {what}. Writes are idempotent: run the same "
+              "import again to complete it.", file=sys.stderr)
+        return ExitCode.interrupted
     finally:
         store.close()
     print(f"{path}: imported {written} readings into the {settings.storage.backend} store")

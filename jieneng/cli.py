@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from jieneng.messages import DEFAULT_LANGUAGE, LANGUAGES
 from jieneng.settings import ConfigError, Settings, load_settings, validate_file
 from jieneng.vocabulary import ExitCode, LedgerKind
 
@@ -36,6 +37,7 @@ HANDLERS: dict[str, str] = {
     "collect": "collectors.cli:collect_main",
     "import:readings": "collectors.backfill:import_readings_main",
     "import:ledger": "accounting.cli:import_ledger_main",
+    "import:weather": "forecasting.cli:import_weather_main",
     "store:rebuild-rollups": "storage.commands:rebuild_rollups_main",
     "account": "accounting.cli:account_main",
     "report": "accounting.cli:report_main",
@@ -65,6 +67,16 @@ def year_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{year} is out of range; expected a year from {YEARS.start} to {YEARS.stop - 1}")
     return year
+
+
+def _figures_args(p: argparse.ArgumentParser) -> None:
+    """``account`` and ``report``: the officer's language and the explicit empty form."""
+    p.add_argument("--language", choices=list(LANGUAGES), default=DEFAULT_LANGUAGE,
+                   help="language of verdicts, reasons and table headers "
+                   f"(default {DEFAULT_LANGUAGE}: 中文)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a year without any meter reading, bill or fuel record gives an empty "
+                   f"form (default: says so and exits {int(ExitCode.no_data)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --once: how to print the readings")
 
     p = sub.add_parser("import", help="import readings (backfill) or a ledger from CSV/Excel")
-    p.add_argument("kind", choices=["readings", *(k.value for k in LedgerKind)], help="what the file holds")
+    p.add_argument("kind", choices=["readings", "weather", *(k.value for k in LedgerKind)],
+                   help="what the file holds (weather: CSV time,temperature_c[,station])")
     p.add_argument("file", type=Path, help="CSV (UTF-8) or .xlsx file")
     _config_arg(p)
 
@@ -123,12 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--institution", help="only this institution id")
     p.add_argument("--format", choices=["json", "table"], default="table")
+    _figures_args(p)
 
     p = sub.add_parser("report", help="the annual 公共机构能源资源消费统计 workbook (xlsx/csv/json)")
     _config_arg(p)
     p.add_argument("--year", type=year_arg, required=True)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file: .xlsx, .csv or .json")
+    _figures_args(p)
 
     p = sub.add_parser("evaluate", help="the counties' performance evaluation (区县绩效评价)")
     _config_arg(p)
@@ -137,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forecast", help="project consumption and carbon to year end (Prophet)")
     _config_arg(p)
-    p.add_argument("--year", type=year_arg)
+    p.add_argument("--year", type=year_arg, help="year projected to 31 December (default: this year)")
+    p.add_argument("--institution", action="append", metavar="ID", help="only this institution (repeatable)")
+    p.add_argument("--carrier", action="append", metavar="C", help="only this carrier (repeatable)")
+    p.add_argument("--horizon-days", type=int, metavar="N", help="days of forecast rows shown per series")
+    p.add_argument("--format", choices=["json", "table"], default="table")
 
     p = sub.add_parser("dashboard", help="serve the Dash dashboard (or: dashboard hash-password)")
     p.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
@@ -222,7 +241,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     key = args.command
     if key == "import":
-        key = "import:readings" if args.kind == "readings" else "import:ledger"
+        key = {"readings": "import:readings", "weather": "import:weather"}.get(args.kind, "import:ledger")
     elif key == "store":
         key = f"store:{args.action}"
     elif key == "dashboard" and args.action == "hash-password":

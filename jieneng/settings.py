@@ -38,6 +38,7 @@ from collectors.settings import (
     TcpGateway,
 )
 from dashboard.settings import DashboardSettings, DashboardUser
+from forecasting.settings import ForecastingSettings
 from jieneng.vocabulary import CONSUMPTION_POINTS, SUBITEM_CODES, Carrier, SettingsSection
 from storage.settings import InfluxStorage, SiteSettings, SqliteStorage, StorageSettings
 
@@ -121,6 +122,7 @@ class Settings(SettingsSection):
     gateways: list[Gateway] = Field(default_factory=list)
     meters: list[MeterSettings] = Field(default_factory=list)
     accounting: AccountingSettings = AccountingSettings()
+    forecasting: ForecastingSettings = ForecastingSettings()
     dashboard: DashboardSettings = DashboardSettings()
 
     #: Folder of the TOML file; relative paths in the file are relative to it.

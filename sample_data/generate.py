@@ -411,7 +411,11 @@ def bills() -> None:
                 for month in range(1, 13):
                     start, end = _month_range(year, month)
                     if inst in ("gov05", "edu02"):  # billing cycle from the 26th to the 25th
-                        start = (dt.date(year, month, 1) - dt.timedelta(days=6))
+                        # (the 26th of the previous month: counting back six days from the 1st
+                        # started on the 25th after a 30-day month and on the 23rd in March,
+                        # so consecutive bills overlapped and ~7,500 kWh a year of each of
+                        # the two institutions were counted twice)
+                        start = (dt.date(year, month, 1) - dt.timedelta(days=1)).replace(day=26)
                         end = dt.date(year, month, 25)
                     quantity = annual * MONTH_SHAPE[month - 1] * _noise() * _growth(inst, end)
                     if "electricity" in METERED.get(inst, set()):

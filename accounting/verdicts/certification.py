@@ -42,6 +42,12 @@ __all__ = [
 ]
 
 #: 节约型机关 target items: the 十四五 verdicts of these indicators (强化目标管理).
+#: What the certification readings rest on, as an officer cites it (the 能效领跑者 reading is
+#: the project's: no published selection rule was found).
+CERTIFICATION_PUBLICATION = (
+    "国家发展改革委、国管局《节约型机关创建行动方案》(2020); 国家发展改革委、财政部、国管局 "
+    "节约型公共机构示范单位评价标准 (“十二五”版); 能效领跑者: project reading (no published "
+    "selection rule)")
 ORGAN_ITEMS = ("kgce_per_m2", "kgce_per_person", "water_m3_per_person")
 #: The indicator a 能效领跑者 must lead its peer group on.
 LEADER_INDICATOR = "kgce_per_m2_excl_vehicles"
@@ -142,7 +148,7 @@ def certification_parts(f: Figures, fyp14: Any, peers: Any, quota: Any,
             "subject": constant(subject, n), "status": columns.pop("status"),
             "value": np.full(n, np.nan), "unit": constant("", n), "coverage": np.full(n, np.nan),
             "reason": constant("", n), "missing": columns.pop("missing"),
-            "source": constant("reference/china-energy-carbon.md §5", n), **columns,
+            "source": constant(CERTIFICATION_PUBLICATION, n), **columns,
         })
     return parts
 

@@ -138,8 +138,8 @@ def peer_parts(f: Figures, min_coverage: float, published: pd.DataFrame | None,
              f"at least {rules.min_peers} peers or a published same-type average"],
             default=""),
         "source": where_text(
-            ~np.isnan(score), "score bands: 节约型公共机构示范单位 evaluation standard "
-            "(renrendoc.com/paper/176479043.html) [confidence S]", ""),
+            ~np.isnan(score), "score bands: 国家发展改革委、财政部、国管局 节约型公共机构示范单位评价标准 "
+            "(“十二五”版) [confidence S]", ""),
         "rank": rank, "peers": peers, "percentile": percentile,
         "peer_average": peer_average, "ratio": ratio, "score": score,
         "average_source": where_text(enough, "peer group mean", published_source),

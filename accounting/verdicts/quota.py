@@ -176,7 +176,7 @@ def quota_parts(f: Figures, quotas: pd.DataFrame, min_coverage: float,
             ["a quota table row for this institution",
              "quota_area or subtype (institutions ledger)", figure_missing, COVERAGE_MISSING],
             default=""),
-        "source": _take_text([f"{q['standard']} — {q['source']} [confidence {q['confidence']}]"
+        "source": _take_text([f"{q['source']} [confidence {q['confidence']}]"
                               for q in rules], row, missing=""),
         "guide": guide, "baseline": baseline, "constraint": constraint,
         "table": _take_text([q["table"] for q in rules], row),

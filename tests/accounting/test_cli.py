@@ -62,9 +62,12 @@ def test_account_json_has_the_contract_fields(account):
 
 
 def test_account_figures_add_up(account):
-    insts = account["institutions"]
+    # Institutions without electricity data (the demo's metered ones, here without meters) have
+    # no energy figure: the totals leave them out and say how many.
+    insts = [i for i in account["institutions"] if i["energy_tce"] is not None]
     total = sum(i["energy_tce"] for i in insts)
     assert account["totals"]["energy_tce"] == pytest.approx(total)
+    assert account["totals"]["energy_tce_left_out"] == len(account["institutions"]) - len(insts)
     for inst in insts:
         assert inst["co2_t"] == pytest.approx(inst["scope1_co2_t"] + inst["scope2_co2_t"])
         assert inst["energy_tce"] == pytest.approx(
@@ -124,7 +127,7 @@ def test_account_single_institution_and_table(config, capsys):
     assert main(["account", "--config", str(config), "--year", str(YEAR)]) == 0
     table = capsys.readouterr().out
     assert "gov03" in table
-    assert "total" in table
+    assert "合计" in table          # the officer's language by default
 
 
 def test_account_unknown_institution_exits_2(config, capsys):
@@ -149,7 +152,8 @@ def test_report_xlsx_has_the_sheets_and_headers(config, tmp_path, account):
     # The consumption sheet agrees with the account, and the category summary adds up.
     rows = list(book["能源资源消费状况"].iter_rows(min_row=2, values_only=True))
     col = headers["能源资源消费状况"].index("综合能耗(tce)")
-    assert sum(r[col] for r in rows) == pytest.approx(account["totals"]["energy_tce"])
+    assert sum(r[col] for r in rows if r[col] is not None) == pytest.approx(
+        account["totals"]["energy_tce"])
     summary = list(book["分类汇总"].iter_rows(min_row=2, values_only=True))
     tce = headers["分类汇总"].index("综合能耗(tce)")
     assert summary[-1][0] == "合计"

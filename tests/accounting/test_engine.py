@@ -80,7 +80,10 @@ CARRIER_CASES = [
     ("carrier", "unit", "quantity", "use", "kgce", "kgco2", "scope"), CARRIER_CASES)
 def test_carrier_totals_hand_computed(reference, carrier, unit, quantity, use, kgce, kgco2,
                                       scope):
-    _, carriers, figures = _account(reference, [_row("a", carrier, unit, quantity, use)])
+    # Beside it a month of electricity measured as 0 kWh: without any electricity data the
+    # institution's energy and CO2 would be unknown (NaN), not the carrier's alone.
+    _, carriers, figures = _account(reference, [_row("a", carrier, unit, quantity, use),
+                                                _row("a", "electricity", "kWh", 0.0)])
     row = carriers.iloc[0]
     assert row["kgce"] == pytest.approx(kgce, rel=1e-9)
     assert row["kgco2"] == pytest.approx(kgco2, rel=1e-9)
@@ -132,12 +135,20 @@ def test_missing_denominators_give_nan_not_zero(reference):
     assert f.loc["a", "energy_tce"] == pytest.approx(0.1229)
 
 
-def test_institution_without_consumption_has_zero_energy_and_unknown_coverage(reference):
+def test_institution_without_consumption_has_unknown_energy_and_coverage(reference):
+    # Missing is never zero: an institution without any data has no energy figure at all.
     profile = pd.DataFrame({"institution_id": ["a", "b"], "province": "shandong",
                             "floor_area_m2": 1000.0, "occupants": 10.0})
     _, _, f = _account(reference, [_row("a", "electricity", "kWh", 1000.0)], profile)
-    assert f.loc["b", "energy_tce"] == 0.0
+    for figure in ("energy_tce", "co2_t", "scope1_co2_t", "scope2_co2_t", "electricity_kwh",
+                   "water_m3", "kgce_per_m2", "kgce_per_person", "kgco2_per_m2"):
+        assert math.isnan(f.loc["b", figure]), figure
+    assert f.loc["b", "missing_carriers"] == "*"
     assert f.loc["b", "energy_coverage"] == 0.0
+    # a: electricity known, water unknown (every institution uses water)
+    assert f.loc["a", "energy_tce"] == pytest.approx(0.1229)
+    assert math.isnan(f.loc["a", "water_m3"])
+    assert f.loc["a", "missing_carriers"] == "water"
     assert math.isnan(f.loc["b", "electricity_coverage"])
     assert math.isnan(f.loc["a", "water_coverage"])
     assert math.isnan(f.loc["a", "water_m3_per_person"])   # no water data: unknown, not 0
@@ -149,6 +160,8 @@ def test_energy_coverage_is_capped_by_electricity(reference):
     _, _, f = _account(reference, rows)
     assert f.loc["a", "energy_coverage"] == 0.0
     assert f.loc["a", "co2_coverage"] == 0.0
+    assert math.isnan(f.loc["a", "energy_tce"])      # the gas alone is not the year's energy
+    assert f.loc["a", "scope1_co2_t"] == pytest.approx(2.1622)   # but its CO2 is known
     # Electricity for 6 of 12 months: energy coverage at most 0.5.
     rows += [_row("a", "electricity", "kWh", 100.0, month=m) for m in range(1, 7)]
     _, _, f = _account(reference, rows)

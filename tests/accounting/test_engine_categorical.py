@@ -132,14 +132,15 @@ def test_institutions_missing_from_the_profile_or_without_rows():
     rows = [("a", 1, LINES[0], 1000.0, 1.0, 0.0), ("stranger", 1, LINES[0], 5000.0, 1.0, 0.0),
             ("b", 1, LINES[1], 10.0, 1.0, 0.0)]
     factors, carriers, figures = _figures(_table(rows))
-    # The stranger (not in the profile) is left out; c (no rows) has zero energy.
+    # The stranger (not in the profile) is left out; c (no rows) has unknown energy, and so
+    # has b (water only: no electricity data), never 0.
     assert set(carriers["institution_id"].astype(str)) == {"a", "b"}
     assert list(carriers["institution_id"].cat.categories) == ["a", "b"]
     f = figures.set_index("institution_id")
     assert f.loc["a", "energy_tce"] == pytest.approx(1000.0 * 0.1229 / 1000)
-    assert f.loc["b", "energy_tce"] == 0.0
+    assert np.isnan(f.loc["b", "energy_tce"])
     assert f.loc["b", "water_m3"] == pytest.approx(10.0)
-    assert f.loc["c", "energy_tce"] == 0.0
+    assert np.isnan(f.loc["c", "energy_tce"])
     assert np.isnan(f.loc["c", "electricity_coverage"])  # not measured, not "fully measured"
     assert f.loc["c", "energy_coverage"] == 0.0
     # Only the provinces of institutions with rows are looked up.
@@ -172,8 +173,9 @@ def test_apply_factors_takes_plain_text_or_categorical_rows_alike():
                                   from_categorical)
     figures = engine.institution_figures(
         from_categorical.assign(institution_id=wider["institution_id"]), _profile())
-    assert figures.set_index("institution_id").loc["b", "energy_tce"] == pytest.approx(
-        10.0 * 1.2143 / 1000)
+    # b burns gas but has no electricity data: its energy is unknown, its scope 1 known.
+    assert figures.set_index("institution_id").loc["b", "scope1_co2_t"] == pytest.approx(
+        10.0 * 2.1622 / 1000)
     # institution_figures likewise takes carriers with plain text columns.
     as_text = from_categorical.astype({c: object for c in [*TEXT[:4], "province"]})
     pd.testing.assert_frame_equal(engine.institution_figures(as_text, _profile()), figures)
@@ -207,10 +209,14 @@ def test_a_profile_with_an_institution_twice_is_refused():
         _figures(table, _profile(["a", "b", "a"]))
 
 
-def test_a_year_without_any_consumption_row_gives_zero_energy():
+def test_a_year_without_any_consumption_row_gives_unknown_energy():
     empty = pd.DataFrame(columns=list(engine.CONSUMPTION_COLUMNS))
     factors, carriers, figures = _figures(empty)
     assert factors.empty
     assert carriers.empty
-    assert list(figures["energy_tce"]) == [0.0, 0.0, 0.0]
+    assert figures["energy_tce"].isna().all()     # missing is never zero
+    assert list(figures["missing_carriers"]) == ["*", "*", "*"]
+    assert all(np.isnan(v) for k, v in engine.totals(figures).items()
+               if k in ("energy_tce", "co2_t", "electricity_kwh"))
+    assert engine.totals(figures)["energy_tce_left_out"] == 3
     assert figures["electricity_coverage"].isna().all()

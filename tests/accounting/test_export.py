@@ -58,9 +58,9 @@ def test_account_json_of_one_institution_has_its_own_totals(account):
 
 
 def test_account_table_has_a_line_per_institution_and_the_totals(account):
-    lines = account_table(account_json(account)).splitlines()
+    lines = account_table(account_json(account, language="en"), "en").splitlines()
     assert lines[0] == f"Jieneng accounts {YEAR}"
     assert lines[1].split()[:3] == ["institution", "energy", "tce"]
     assert [line.split()[0] for line in lines[3:5]] == ["g1", "g2"]
-    assert lines[4].split()[3] == "—"  # g2's floor area is unknown: no kgce/m2
+    assert lines[4].split()[3] == "–"  # g2's floor area is unknown: no kgce/m2
     assert lines[-1].split()[:2] == ["total", f"{120_000 * 0.1229 / 1000 + 60_000 * 0.1229 / 1000:,.2f}"]

@@ -41,6 +41,7 @@ LEDGERS = {
 a,甲单位,government,municipal,shandong,cold
 b,乙单位,education,municipal,shandong,cold
 c,丙单位,government,county,shandong,cold
+d,丁单位,government,county,shandong,cold
 """,
     "buildings": (
         "building_id,institution_id,floor_area_m2,heated_area_m2,heating_type,in_use_from,"
@@ -50,6 +51,7 @@ c,丙单位,government,county,shandong,cold
         "a3,a,300,300,gas_or_oil,,2025-03-31\n"
         "b1,b,2000,,none,,\n"
         "c1,c,1500,,,,\n"
+        "d1,d,900,,,,\n"
     ),
     "headcount": """institution_id,year,occupants
 a,2025,50
@@ -80,6 +82,7 @@ a,heat,2024-11-15,2025-03-15,1210,GJ,48400,a-h
 a,heat,2025-11-15,2026-03-15,1210,GJ,48400,a-h
 a,coal,2025-01-01,2025-01-31,2,t,2200,a-c
 c,electricity,2025-01-01,2025-12-31,10000,kWh,8000,c-e
+c,water,2025-01-01,2025-12-31,300,m3,1260,c-w
 """,
 }
 
@@ -154,8 +157,39 @@ def test_consumption_sheet_has_cost_beside_quantity_and_a_total_only_when_comple
     assert "80,274.00" in sheet.loc["a", "费用说明"]
     assert pd.isna(sheet.loc["b", "电费(元)"])
     assert "电(计量数据, 无账单金额)" in sheet.loc["b", "费用说明"]
-    assert sheet.loc["c", "费用合计(元)"] == pytest.approx(8_000.0)
+    assert sheet.loc["c", "费用合计(元)"] == pytest.approx(9_260.0)
     assert sheet.loc["c", "费用说明"] == ""
+    assert sheet.loc["c", "数据说明"] == ""
+
+
+def test_an_institution_without_any_data_is_blank_never_zero(city, extras):
+    # d has a building but no meter, bill or fuel record in the year: every quantity, cost and
+    # figure is unknown (blank), the total too, and the notes say what is missing.
+    account, _ = city
+    sheet = report.consumption_sheet(account, extras.costs).set_index("单位编码")
+    d = sheet.loc["d"]
+    for header in ("电(kWh)", "水(m³)", "天然气(m³)", "热力(GJ)", "电费(元)", "水费(元)",
+                   "费用合计(元)", "综合能耗(tce)", "碳排放总量(tCO₂)", "单位建筑面积能耗(kgce/m²)",
+                   "人均综合能耗(kgce/人)"):
+        assert pd.isna(d[header]), header
+    assert "电(无计量、账单或加油记录)" in d["费用说明"]
+    assert "无任何计量数据" in d["数据说明"]
+    # b has metered electricity but no water data: water blank, not 0, and said so.
+    assert pd.isna(sheet.loc["b", "水(m³)"])
+    assert "水" in sheet.loc["b", "数据说明"]
+    assert _cost(extras, "d", "electricity")[1] == "no_data"
+    assert _cost(extras, "b", "water") == (pytest.approx(float("nan"), nan_ok=True), "no_data")
+    # The JSON says null with a reason.
+    data = report.report_json(account, extras)
+    entry = next(i for i in data["institutions"] if i["institution_id"] == "d")
+    assert entry["energy_tce"] is None
+    assert entry["electricity_kwh"] is None
+    assert entry["costs_cny"]["electricity"] is None
+    assert entry["cost_total_cny"] is None
+    assert "无任何计量数据" in entry["missing"]["energy_tce"]
+    # The totals leave d (and b, without water) out and say so.
+    assert data["totals"]["energy_tce_left_out"] == 1
+    assert data["totals"]["water_m3_left_out"] == 2
 
 
 def test_basic_info_counts_vehicles_by_fuel(city, extras):

@@ -92,7 +92,7 @@ def test_a_deployer_replaces_rules_and_the_verdicts_and_reasons_follow(tmp_path)
         "unknown", "unknown"]  # two peers are too few by the shipped rule
     change = judged[(judged["subject"] == "occupants_change")].set_index("institution_id")
     assert change.loc["b", "status"] == "flag"  # +30 % > 20 %
-    reason = verdicts.explain(change.reset_index(), rules).set_index("institution_id")
+    reason = verdicts.explain(change.reset_index(), rules, language="en").set_index("institution_id")
     assert "limit ±20%" in reason.loc["b", "reason"]
 
 

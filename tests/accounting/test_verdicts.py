@@ -37,7 +37,7 @@ def _status(frame, inst, subject):
     """The one verdict row of an institution and subject, with its reason written."""
     row = frame[(frame["institution_id"] == inst) & (frame["subject"] == subject)]
     assert len(row) == 1, (inst, subject, frame)
-    explained = verdicts.explain(row).iloc[0]
+    explained = verdicts.explain(row, language="en").iloc[0]
     assert explained["reason"], explained
     return explained
 
