@@ -528,7 +528,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         co2 = fig.monthly_figure(monthly, "kgco2", by, lang)
         figures = yd.account.figures[yd.account.figures["institution_id"].isin(scope)]
         if len(scope) == 1:
-            v = yd.account.verdicts
+            v = yd.verdicts(lang)
             rows = v[(v["kind"].astype(str) == "fyp14") & (v["institution_id"].astype(str)
                                                           == scope[0])
                      & (v["subject"].astype(str) == subject)]
@@ -585,7 +585,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if previous is None:  # year-on-year needs last year's account: computed aside
             data.prefetch(int(year) - 1)
         visible = None if user.institutions is None else set(user.institutions)
-        v = yd.account.verdicts
+        v = yd.verdicts(lang)
         quota_subject = QUOTA_SUBJECT.get(indicator, indicator)
         quota = v[(v["kind"].astype(str) == "quota")].copy()
         quota["subject"] = quota["subject"].astype(str).replace({quota_subject: indicator})
@@ -750,7 +750,7 @@ def _offline_rows(health: pd.DataFrame, latest: pd.DataFrame, data: DataService,
 
 def _review_rows(yd: Any, scope: list[str], names: dict[str, str], lang: str) -> pd.DataFrame:
     """Audit verdicts that are flagged or unknown, low coverage, and counter findings."""
-    v = yd.account.verdicts
+    v = yd.verdicts(lang)
     audit = v[(v["kind"].astype(str) == "audit") & v["institution_id"].astype(str).isin(scope)
               & v["status"].astype(str).isin(["flag"])]
     rows = [{"institution_id": str(r.institution_id),
@@ -854,7 +854,7 @@ def _trace_body(yd: Any, institution: str, names: dict[str, str], lang: str) -> 
                             f"{fmt_number(r['kgce_per_m2'], lang, 2)} kgce/m² · ",
                             t("col.coverage", lang) + f" {fmt_pct(r['energy_coverage'], lang)} · ",
                             t("col.estimated", lang) + f" {fmt_pct(r['estimated_share'], lang)}"])]
-    v = yd.account.verdicts
+    v = yd.verdicts(lang)
     mine = v[(v["institution_id"].astype(str) == institution)
              & v["kind"].astype(str).isin(["quota", "fyp14", "certification"])]
     verdicts = pd.DataFrame([{

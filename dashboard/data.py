@@ -69,6 +69,13 @@ class YearData:
     findings: pd.DataFrame
     key: tuple
     seconds: float
+    _explained: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def verdicts(self, lang: str) -> pd.DataFrame:
+        """The verdict rows with their reasons written in ``lang`` (once per language)."""
+        if lang not in self._explained:
+            self._explained[lang] = explain(self.account.verdicts, language=lang)
+        return self._explained[lang]
 
 
 @dataclass
@@ -196,7 +203,6 @@ class DataService:
         with self.store() as store:
             account = compute_account(self.settings, year, store=store)
             inputs = annual_inputs(self.settings, year, store)
-        account.verdicts = explain(account.verdicts)
         monthly = monthly_with_factors(inputs.consumption, account.carriers)
         findings = inputs.findings.merge(self.meters[["meter", "institution_id"]], on="meter",
                                          how="left")
