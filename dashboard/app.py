@@ -191,6 +191,7 @@ def statistics_page(data: DataService, user: User, lang: str, today: date) -> An
                          options=[{"label": t(f"ledger.{k}", lang), "value": k}
                                   for k in LEDGER_KINDS], className="mb-2"),
             html.Div(id="stats-ledger", style={"maxHeight": "24rem", "overflowY": "auto"})]),
+        _card(t("stats.compounds_title", lang), html.Div(id="stats-compounds")),
         *upload,
     ])
 
@@ -243,6 +244,7 @@ def benchmarking_page(data: DataService, user: User, lang: str, today: date) -> 
         _card(t("bench.peers_title", lang), html.Div(id="bench-peers")),
         dcc.Graph(id="bench-scatter"),
         _card(t("bench.cert_title", lang), html.Div(id="bench-cert")),
+        dcc.Loading(_card(t("bench.county_title", lang), html.Div(id="bench-county"))),
     ])
 
 
@@ -482,6 +484,20 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         return [note, _table(table.head(200).astype(object).where(table.head(200).notna(), "–"),
                              "stats-ledger-table", lang=lang, max_rows=50)]
 
+    @app.callback(Output("stats-compounds", "children"), Input("stats-year", "value"),
+                  State("lang", "data"))
+    def compounds(year: int, lang: str) -> Any:
+        user = current_user()
+        if user is None:
+            return _no_access(lang)
+        # DataService.compounds narrows a manager to the compounds their institutions are in,
+        # and there to the compound total and their own members' shares
+        table = data.compounds(int(year), user)
+        note = html.Small(t("stats.compounds_note", lang), className="text-muted") \
+            if user.institutions is not None else ""
+        return [_table(_compound_rows(table, _names(data), lang), "stats-compounds-table",
+                       lang=lang), note]
+
     @app.callback(Output("stats-upload-result", "children"), Input("stats-upload", "contents"),
                   State("stats-upload", "filename"), State("stats-upload-kind", "value"),
                   State("lang", "data"), prevent_initial_call=True)
@@ -617,6 +633,18 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
                           note]),
                 _table(peers, "bench-peers-table", lang=lang), scatter,
                 _table(cert_rows, "bench-cert-table", lang=lang))
+
+    @app.callback(Output("bench-county", "children"), Input("bench-year", "value"),
+                  State("lang", "data"))
+    def county_league(year: int, lang: str) -> Any:
+        user = current_user()
+        if user is None:
+            return _no_access(lang)
+        # County scores are aggregates over each county's institutions and name no single
+        # institution's figures: officers, leaders and admins see the whole league, and so does
+        # a manager (keep it so only while the league shows nothing but county aggregates).
+        evaluation = data.evaluation(int(year))
+        return _county_league(evaluation, lang)
 
     # -- traceability ------------------------------------------------------------------------------
 
@@ -794,6 +822,81 @@ def _peer_rows(figures: pd.DataFrame, indicator: str, visible: set[str] | None,
                      "P75": fmt_number(stats["p75"], lang, 2),
                      t("col.mean", lang): fmt_number(stats["mean"], lang, 2)})
     return pd.DataFrame(rows)
+
+
+def _county_league(evaluation: Any, lang: str) -> Any:
+    """The county league (one row per county by rank, then the city) and, per county and the
+    city, an expandable table of its indicator points with their reasons."""
+    scores = evaluation.scores
+    if scores is None or scores.empty:
+        return html.P(t("common.no_rows", lang), className="text-muted", id="bench-county-table")
+    ordered = pd.concat([scores[~scores["is_city"]].sort_values(["rank", "region_code"]),
+                         scores[scores["is_city"]]])
+    league = pd.DataFrame([{
+        t("col.rank", lang): t("bench.city", lang) if r["is_city"] else
+        ("–" if is_missing(r["rank"]) else str(int(r["rank"]))),
+        t("col.region_code", lang): str(r["region_code"]),
+        t("col.county", lang): str(r["name"]),
+        t("col.institutions", lang): str(int(r["institutions"])),
+        t("col.score", lang): f"{fmt_number(r['score'], lang, 1)} / "
+                              f"{fmt_number(r['max_score'], lang, 0)}",
+    } for r in ordered.to_dict("records")])
+    points = evaluation.points
+    details = []
+    for r in ordered.to_dict("records"):
+        mine = points[points["region_code"] == r["region_code"]] if len(points) else points
+        rows = pd.DataFrame([{
+            t("col.indicator", lang): fig.label_or_code(f"evaluation.{p['indicator']}", lang),
+            t("col.value", lang): _evaluation_value(p["value"], str(p["unit"]), lang),
+            t("col.points", lang): f"{fmt_number(p['points'], lang, 1)} / "
+                                   f"{fmt_number(p['max_points'], lang, 0)}",
+            t("col.reason", lang): str(p["reason"]),
+            t("col.source", lang): str(p["source"]),
+        } for p in mine.to_dict("records")])
+        code = str(r["region_code"]) or "city"
+        details.append(html.Details([
+            html.Summary(f"{r['name']} ({r['region_code']}) · "
+                         f"{fmt_number(r['score'], lang, 1)}"),
+            _table(rows, f"bench-county-points-{code}", lang=lang)], className="mb-1"))
+    return html.Div([
+        _table(league, "bench-county-table", lang=lang),
+        html.Small(t("bench.county_note", lang), className="text-muted d-block mb-2"),
+        html.H3(t("bench.county_points", lang), className="h6 mt-2"),
+        *details,
+    ], id="bench-county-content")
+
+
+def _evaluation_value(value: Any, unit: str, lang: str) -> str:
+    """An indicator's value: shares and changes as percentages, anything else with its unit."""
+    if is_missing(value):
+        return "–"
+    if unit in ("share", "change"):
+        return fmt_pct(value, lang, 1)
+    return f"{fmt_number(value, lang, 2)} {unit}"
+
+
+def _compound_rows(table: pd.DataFrame, names: dict[str, str], lang: str) -> pd.DataFrame:
+    """One row per compound: name, members, total, per m², per person, CO2 and the members'
+    shares (whatever ``member_shares`` holds: the data service has narrowed it already)."""
+    def shares(row: dict) -> str:
+        total = row["energy_tce"]
+        parts = []
+        for inst, tce in sorted(row["member_shares"].items()):
+            share = tce / total if not is_missing(total) and total > 0 else float("nan")
+            parts.append(f"{names.get(inst, inst)}: {fmt_number(tce, lang, 1)} "
+                         f"({fmt_pct(share, lang)})")
+        return "; ".join(parts) or "–"
+
+    return pd.DataFrame([{
+        t("col.compound", lang): f"{r['name']} ({r['compound_id']})",
+        t("col.members", lang): str(int(r["n_members"])),
+        t("col.energy_tce", lang): fmt_number(r["energy_tce"], lang, 1),
+        t("col.kgce_per_m2", lang): fmt_number(r["kgce_per_m2"], lang, 2),
+        t("col.kgce_per_person", lang): fmt_number(r["kgce_per_person"], lang, 1),
+        t("col.co2_t", lang): fmt_number(r["co2_t"], lang, 1),
+        t("col.kgco2_per_m2", lang): fmt_number(r["kgco2_per_m2"], lang, 2),
+        t("col.shares", lang): shares(r),
+    } for r in table.to_dict("records")])
 
 
 def _projected(projections: Projections, data: DataService, yd: Any, institution: str,

@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from accounting.annual import compute_account
+from accounting.compounds import COMPOUND_FIGURES
 from accounting.consumption import annual_inputs
 from accounting.engine import AnnualAccount
+from accounting.evaluation import Evaluation, evaluate_account
 from accounting.ledgers import LedgerStore
 from accounting.verdicts.explain import explain
 from dashboard.auth import User
@@ -231,6 +233,44 @@ class DataService:
         key = ("year", year, self.ledger_state(), self.store_state())
         slot = self._slots.get(key)
         return slot.value if slot is not None else None
+
+    # -- county league and compounds (from the shared account) ---------------------------------
+
+    def evaluation(self, year: int) -> Evaluation:
+        """The year's county evaluation (区县绩效评价), computed once per account state.
+
+        County scores are aggregates over each county's institutions and name no single
+        institution's figures, so every role (a manager too) reads the whole league: there is no
+        user to narrow it by.
+        """
+        yd = self.year_data(year)
+        key = ("evaluation", year, *yd.key[2:])
+        return self._cached(key, lambda: evaluate_account(yd.account, self.settings))
+
+    def compounds(self, year: int, user: User) -> pd.DataFrame:
+        """The year's compounds (集中办公区, ``accounting.compounds.COMPOUND_FIGURES``) ``user``
+        may see.
+
+        Officers, leaders and admins see every compound with every member's share. A manager
+        sees only the compounds where at least one of their institutions is a member, and there
+        only the compound total and their own members' shares: ``members`` and
+        ``member_shares`` are narrowed to their institutions (``n_members`` keeps the count).
+        """
+        bureau = self.year_data(year).account.bureau
+        table = getattr(bureau, "compounds", None)
+        if table is None or table.empty:
+            return pd.DataFrame(columns=[*COMPOUND_FIGURES, "n_members"])
+        table = table.copy()
+        table["n_members"] = [len(m) for m in table["members"]]
+        if user.institutions is None:
+            return table.reset_index(drop=True)
+        own = user.institutions
+        mine = [bool(own & set(map(str, m))) for m in table["members"]]
+        table = table[mine].copy()
+        table["members"] = [[m for m in members if m in own] for members in table["members"]]
+        table["member_shares"] = [{k: v for k, v in shares.items() if k in own}
+                                  for shares in table["member_shares"]]
+        return table.reset_index(drop=True)
 
     # -- institutions and scope ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import requests
 from pydantic import ValidationError
 
 from dashboard import figures
-from dashboard.auth import RateLimiter, hash_password, load_users, verify_password
+from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
 from dashboard.settings import DashboardSettings
 from tests.dashboard.conftest import PASSWORDS, serve, session_for
 
@@ -222,3 +222,73 @@ def test_the_meter_trend_ships_at_most_twice_its_width(served):
     n = len(x["bdata"]) if isinstance(x, dict) else len(x)
     assert 0 < n <= 120 or (isinstance(x, dict) and "shape" in x and int(x["shape"]) <= 120)
     _ = timedelta
+
+
+def bench_county_request(session, url: str) -> requests.Response:
+    return post_callback(session, url, "bench-county.children",
+                         {"id": "bench-county", "property": "children"},
+                         [{"id": "bench-year", "property": "value", "value": YEAR}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def test_the_county_league_for_an_officer_and_a_manager(served):
+    evaluation = served.app.jieneng_data.evaluation(YEAR)
+    counties = evaluation.scores[~evaluation.scores["is_city"]]
+    assert len(counties) >= 2
+    assert evaluation.scores["is_city"].sum() == 1
+    assert served.app.jieneng_data.evaluation(YEAR) is evaluation  # computed once, shared
+    for name in ("officer", "manager"):  # county aggregates: a manager sees the league too
+        answer = bench_county_request(session_for(served, name), served.url)
+        assert answer.status_code == 200, answer.text[:300]
+        text = json.dumps(answer.json(), ensure_ascii=False)
+        assert "bench-county-table" in text
+        for r in counties.itertuples():
+            assert str(r.region_code) in text
+            assert str(r.name) in text
+        assert "reporting completeness" in text  # each county's indicator points
+        first = evaluation.points["reason"].iloc[0]
+        assert json.dumps(first, ensure_ascii=False)[1:-1] in text
+        for other in ("市人民医院", "市发改委"):  # no institution's name in the league
+            assert other not in text, other
+
+
+def compounds_request(session, url: str) -> requests.Response:
+    return post_callback(session, url, "stats-compounds.children",
+                         {"id": "stats-compounds", "property": "children"},
+                         [{"id": "stats-year", "property": "value", "value": YEAR}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def test_compounds_a_manager_sees_only_their_own_members_share(served):
+    data = served.app.jieneng_data
+    every = User("o", "officer", None, "")
+    all_rows = data.compounds(YEAR, every)
+    assert len(all_rows)
+    compound = all_rows.iloc[0]
+    members = sorted(compound["member_shares"])
+    assert len(members) >= 2
+    mine, others = members[0], members[1:]
+    manager = User("m", "manager", frozenset({mine}), "")
+    rows = data.compounds(YEAR, manager)
+    assert list(rows["compound_id"]) == [compound["compound_id"]]
+    row = rows.iloc[0]
+    assert set(row["member_shares"]) == {mine}
+    assert not set(others) & set(row["member_shares"])
+    assert row["members"] == [mine]
+    assert row["energy_tce"] == compound["energy_tce"]  # the compound total is shown
+    assert row["member_shares"][mine] == compound["member_shares"][mine]
+    # a manager of no member sees no compound
+    assert data.compounds(YEAR, User("m", "manager", frozenset({"gov01"}), "")).empty
+    # through the server: the officer gets every member's share, the demo manager (gov01,
+    # no compound member) none
+    names = data.institutions().set_index("institution_id")["name"]
+    text = json.dumps(compounds_request(session_for(served, "officer"), served.url).json(),
+                      ensure_ascii=False)
+    assert str(compound["name"]) in text
+    for inst in members:
+        assert str(names.get(inst, inst)) in text
+    text = json.dumps(compounds_request(session_for(served, "manager"), served.url).json(),
+                      ensure_ascii=False)
+    assert str(compound["name"]) not in text
+    for inst in members:
+        assert str(names.get(inst, inst)) not in text
