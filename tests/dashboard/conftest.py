@@ -8,6 +8,8 @@ session's headless Chromium and sign in through the real sign-in page.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +31,10 @@ from tests.support.services import free_port
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {name: f"pw-{name}-{i}" for i, (name, _r, _i) in enumerate(demo.DEMO_USERS)}
 IMG = ROOT / "docs" / "img"
+#: Where the browser tests save their screenshots: the README's folder only when asked for
+#: (JIENENG_UPDATE_SCREENSHOTS=1 ./run test tests/dashboard), so a test run leaves git clean.
+SHOTS = (IMG if os.environ.get("JIENENG_UPDATE_SCREENSHOTS")
+         else Path(tempfile.gettempdir()) / "jieneng-screenshots")
 
 
 @dataclass
