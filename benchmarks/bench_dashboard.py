@@ -1,14 +1,15 @@
 """Benchmark: the dashboard on a generated city, in headless Chromium and on the server.
 
 Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--quick] [--institutions 500]
-[--meters-per-institution 10] [--days 365] [--repeats 5]``
+[--meters-per-institution 10] [--days 365] [--repeats 5] [--workdir DIR]``
 
 Data (built before timing, seeded): N institutions (4 categories × 2 levels, 10 per gateway),
 each with one main electricity meter, sub-item meters (照明插座, 空调, 动力, 特殊), water, gas and
 heat meters, buildings and headcount ledgers, and hourly counter readings of every meter for the
 last ``--days`` days. The default is the issue's city (500 institutions, 5,000 meters, a year of
-hourly readings = 43.8 million readings, which takes hours to write here); ``--quick`` builds 50
-institutions × 10 meters × 30 days (360,000 readings) so the whole run takes a few minutes.
+hourly readings = 43.8 million readings, written with ``write_frame`` in a few minutes, about
+4 GB of SQLite); ``--quick`` builds 50 institutions × 10 meters × 30 days (360,000 readings).
+``--workdir DIR`` keeps the city and reuses it when the sizes match.
 
 Measured in the same run, with the dashboard served by waitress in this process:
 
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import flask
@@ -49,7 +50,7 @@ from accounting.ledgers import import_ledger
 from dashboard.app import create_app
 from dashboard.auth import User, hash_password
 from jieneng.settings import load_settings
-from storage import DeviceHealth, Reading, open_store
+from storage import DeviceHealth, open_store
 from tests.dashboard.browsing import page_done, plot_traces, sign_in, wait_css, wait_until
 from tests.support.browser import CHROMIUM_FLAGS
 from tests.support.services import free_port
@@ -120,24 +121,25 @@ def build_city(folder: Path, n_inst: int, per_inst: int, days: int, seed: int = 
         folder / "headcount.csv", index=False)
     for kind in ("institutions", "buildings", "headcount"):
         import_ledger(kind, folder / f"{kind}.csv", settings)
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    times = [end - timedelta(hours=h) for h in range(days * 24, 0, -1)]
-    hour_shape = np.array([0.4] * 7 + [1.0] * 11 + [0.6] * 6)
+    end = pd.Timestamp(datetime.now(UTC)).floor("h")
+    times = pd.date_range(end=end - pd.Timedelta(hours=1), periods=days * 24, freq="h")
+    shape = np.array([0.4] * 7 + [1.0] * 11 + [0.6] * 6)[(times.hour + 8) % 24]
     store = open_store(settings)
     written = 0
     try:
-        batch: list[Reading] = []
-        for meter, point, rate in meters:
-            steps = rate * hour_shape[[(t.hour + 8) % 24 for t in times]] * rng.uniform(
-                0.9, 1.1, len(times))
-            values = np.round(1000 + np.cumsum(steps), 3)
-            batch.extend(Reading(meter, point, t, float(v)) for t, v in zip(times, values,
-                                                                            strict=True))
-            if len(batch) >= 50_000:
-                written += store.write_readings(batch)
-                batch = []
-                print(f"\r  readings: {written:,}", end="", file=sys.stderr, flush=True)
-        written += store.write_readings(batch)
+        chunk = max(1, 2_000_000 // len(times))  # meters per write_frame call
+        for first in range(0, len(meters), chunk):
+            part = meters[first:first + chunk]
+            rates = np.array([rate for _m, _p, rate in part])
+            steps = rates[:, None] * shape[None, :] * rng.uniform(0.9, 1.1, (len(part), len(times)))
+            values = np.round(1000 + np.cumsum(steps, axis=1), 3)
+            written += store.write_frame(pd.DataFrame({
+                "meter": np.repeat([m for m, _p, _r in part], len(times)),
+                "point": np.repeat([p for _m, p, _r in part], len(times)),
+                "time": np.tile(times, len(part)),
+                "value": values.ravel(),
+            }))
+            print(f"\r  readings: {written:,}", end="", file=sys.stderr, flush=True)
         now = datetime.now(UTC)
         store.write_health([DeviceHealth(m, now, i % 50 != 0, 0 if i % 50 else 4, now, 0.05,
                                          "" if i % 50 else "timeout")
@@ -182,17 +184,32 @@ def main() -> int:
     parser.add_argument("--meters-per-institution", type=int, default=10)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="build the city here and keep it; a later run with the same sizes "
+                             "reuses it (its readings end when it was built)")
     args = parser.parse_args()
     if args.quick:
         args.institutions, args.days, args.repeats = 50, 30, 3
     with tempfile.TemporaryDirectory(prefix="jieneng-bench-dash-") as tmp:
-        folder = Path(tmp)
-        started = time.perf_counter()
-        print(f"== building a city: {args.institutions} institutions, "
-              f"{args.institutions * args.meters_per_institution} meters, {args.days} days of "
-              "hourly readings")
-        config = build_city(folder, args.institutions, args.meters_per_institution, args.days)
-        print(f"   built in {time.perf_counter() - started:.0f} s")
+        folder = Path(tmp) if args.workdir is None else args.workdir.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        sizes = f"{args.institutions} {args.meters_per_institution} {args.days}\n"
+        marker = folder / "city-built.txt"
+        if marker.exists() and marker.read_text() == sizes:
+            config = folder / "bench.toml"
+            print(f"== reusing the city in {folder} (built "
+                  f"{datetime.fromtimestamp(marker.stat().st_mtime, UTC):%Y-%m-%d %H:%M} UTC)")
+        else:
+            started = time.perf_counter()
+            print(f"== building a city: {args.institutions} institutions, "
+                  f"{args.institutions * args.meters_per_institution} meters, {args.days} days "
+                  "of hourly readings")
+            for old in ("store.sqlite", "store.sqlite-wal", "ledgers.sqlite"):
+                (folder / old).unlink(missing_ok=True)
+            config = build_city(folder, args.institutions, args.meters_per_institution,
+                                args.days)
+            marker.write_text(sizes)
+            print(f"   built in {time.perf_counter() - started:.0f} s")
         settings = load_settings(config)
         users = {"officer": User("officer", "officer", None, hash_password("bench"))}
         app = create_app(settings, users=users, secret_key="bench", warm=False)
@@ -207,7 +224,7 @@ def main() -> int:
         options.binary_location = "/usr/bin/chromium"
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={folder / 'chromium'}")
+        options.add_argument(f"--user-data-dir={Path(tmp) / 'chromium'}")
         browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         renders: dict[str, list[float]] = defaultdict(list)
         account = None
