@@ -46,7 +46,7 @@ from accounting.export import account_json, account_table
 from accounting.ledgers import KINDS, import_ledger
 from collectors.simulator.profile import history_readings
 from jieneng.settings import CONSUMPTION_POINTS, Settings, load_settings
-from storage import open_store
+from storage import open_store, readings_frame
 from storage.errors import RollupsMissing, StorageError
 
 #: forecasting/ is built alongside the demo: used when it exists (weather import, risk table).
@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
 LEDGER_ORDER = KINDS  # every ledger kind, in an order that imports cleanly
 BACKFILL_STEP_S = 3600.0
-BACKFILL_BATCH = 20_000
+BACKFILL_BATCH = 100_000
 #: One demo sign-in per role: (name, role, institutions).
 DEMO_USERS = (
     ("manager", "manager", ("gov01",)),
@@ -135,7 +135,7 @@ def backfill(settings: Settings, start: datetime, end: datetime) -> int:
     written = 0
     try:
         for batch in _batches(readings, BACKFILL_BATCH):
-            written += store.write_readings(batch)
+            written += store.write_frame(readings_frame(batch))
             print(f"\r  backfill: {written:,} readings", end="", file=sys.stderr, flush=True)
     finally:
         store.close()

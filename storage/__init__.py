@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 
-from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore
+from storage.base import DeviceHealth, Reading, RetentionResult, TimeSeriesStore, readings_frame
 from storage.errors import (
     InvalidName,
     PermissionDenied,
@@ -38,6 +38,7 @@ __all__ = [
     "TimeSeriesStore",
     "WriteRejected",
     "open_store",
+    "readings_frame",
 ]
 
 

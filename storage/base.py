@@ -299,6 +299,21 @@ class TimeSeriesStore(Protocol):
         ...
 
 
+def readings_frame(readings: Sequence[Reading]) -> pd.DataFrame:
+    """Return readings as the columnar frame :meth:`TimeSeriesStore.write_frame` takes.
+
+    Columns meter, point, time (UTC), value (NaN for none), quality.
+    """
+    return pd.DataFrame({
+        "meter": [r.meter for r in readings],
+        "point": [r.point for r in readings],
+        "time": pd.to_datetime([r.time for r in readings], utc=True),
+        "value": pd.array([r.value for r in readings], dtype="Float64").to_numpy(
+            dtype=float, na_value=float("nan")),
+        "quality": [str(r.quality) for r in readings],
+    })
+
+
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     """Return an empty frame with these columns."""
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from jieneng.vocabulary import Quality
-from storage.base import Reading
+from storage.base import Reading, readings_frame
 
 __all__ = [
     "EARLIEST_TIME",
@@ -236,18 +236,7 @@ def iter_frames(
     for reading in iter_readings(path, meters, points_of):
         batch.append(reading)
         if len(batch) >= rows:
-            yield _frame(batch)
+            yield readings_frame(batch)
             batch = []
     if batch:
-        yield _frame(batch)
-
-
-def _frame(readings: list[Reading]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "meter": [r.meter for r in readings],
-        "point": [r.point for r in readings],
-        "time": pd.to_datetime([r.time for r in readings], utc=True),
-        "value": pd.array([r.value for r in readings], dtype="Float64").to_numpy(
-            dtype=float, na_value=float("nan")),
-        "quality": [str(r.quality) for r in readings],
-    })
+        yield readings_frame(batch)

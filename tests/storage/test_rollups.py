@@ -29,6 +29,7 @@ from storage.base import (
     HOURLY_GAUGE_COLUMNS,
     DeviceHealth,
     Reading,
+    readings_frame,
 )
 from storage.errors import RollupsMissing
 from storage.influx_v1 import InfluxV1Store
@@ -237,6 +238,22 @@ def test_write_frame_is_idempotent_and_equals_write_readings(make_store) -> None
     assert store.write_frame(arrays) == 2
     assert store.latest(meters=["x"])["value"].tolist() == [2.0]
     assert_rollups_match_raw(store, T0 - timedelta(days=1), FAR)
+
+
+def test_readings_frame_writes_what_write_readings_writes(make_store) -> None:
+    """The demo's backfill turns Reading batches into frames: same rows, None stays missing."""
+    frame = _frame(10)
+    readings = [Reading("m", r.point, r.time.to_pydatetime(), float(r.value), r.quality)
+                for r in frame.itertuples()]
+    readings[4] = Reading("m", readings[4].point, readings[4].time, None, "invalid")
+    one, other = make_store(), make_store()
+    assert one.write_frame(readings_frame(readings)) == 10
+    other.write_readings(readings)
+    mine = one.read_readings(T0 - timedelta(days=1), FAR)
+    theirs = other.read_readings(T0 - timedelta(days=1), FAR)
+    pd.testing.assert_frame_equal(mine, theirs)
+    assert mine["value"].isna().sum() == 1
+    assert mine["quality"].tolist().count("invalid") == 1
 
 
 @pytest.mark.parametrize(("column", "bad", "message"), [
