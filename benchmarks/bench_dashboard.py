@@ -187,6 +187,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="build the city here and keep it; a later run with the same sizes "
                              "reuses it (its readings end when it was built)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the city (with --workdir, to keep it) and stop")
     args = parser.parse_args()
     if args.quick:
         args.institutions, args.days, args.repeats = 50, 30, 3
@@ -210,6 +212,8 @@ def main() -> int:
                                 args.days)
             marker.write_text(sizes)
             print(f"   built in {time.perf_counter() - started:.0f} s")
+        if args.build_only:
+            return 0
         settings = load_settings(config)
         users = {"officer": User("officer", "officer", None, hash_password("bench"))}
         app = create_app(settings, users=users, secret_key="bench", warm=False)

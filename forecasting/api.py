@@ -203,6 +203,7 @@ def monthly_tasks(bills: pd.DataFrame, year: int, project: bool,
                           frame=frame, regressors=[], display=predict, predict=predict,
                           samples=fc.samples,
                           changepoint_prior_scale=fc.changepoint_prior_scale,
+                          min_ratio_sigma=fc.min_ratio_sigma,
                           previous=_months_of(y, year - 1, continuous), current=current)
         known = y.dropna()
         history = {"first": known.index.min().date().isoformat() if len(known) else None,

@@ -38,7 +38,7 @@ def task_key(task: SeriesTask) -> str:
     h = hashlib.sha256()
     h.update(f"{CACHE_VERSION}|{_prophet_version()}|{task.key}|{task.frequency}|"
              f"{task.regressors}|{task.samples}|{task.min_history_days}|{task.horizons}|"
-             f"{task.cutoffs}|{task.changepoint_prior_scale}".encode())
+             f"{task.cutoffs}|{task.changepoint_prior_scale}|{task.min_ratio_sigma}".encode())
     h.update(pd.util.hash_pandas_object(task.frame, index=False).to_numpy().tobytes())
     for index in (task.display, task.predict):
         h.update(index.asi8.tobytes())

@@ -53,6 +53,11 @@ class ForecastingSettings(SettingsSection):
     #: A day with more than this share of its consumption estimated (spread over a gap) is left
     #: out of the fit. [0-1]
     max_estimated_share: float = Field(0.5, strict=True, ge=0.0, le=1.0)
+    #: Least spread (σ of the log of the ratio) of a bill or fuel-card series projected from last
+    #: year's same months. A few billed months that moved together (three heating months each
+    #: 0.979 of last year) do not make the unbilled months certain; 0.10 is the ±10 % the model
+    #: already assumes when no month of this year is known. 0 turns the floor off.
+    min_ratio_sigma: float = Field(0.10, strict=True, ge=0.0, le=2.0)
 
     @model_validator(mode="after")
     def _horizons(self) -> ForecastingSettings:

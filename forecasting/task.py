@@ -9,6 +9,7 @@ deterministic optimisation and the sample paths are drawn from a generator seede
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +47,7 @@ class SeriesTask:
         Days (months) shown as the forecast.
     predict
         Days (months) of the year whose quantity is not known: sample paths are drawn for them.
-    samples, min_history_days, horizons, cutoffs, changepoint_prior_scale
+    samples, min_history_days, horizons, cutoffs, changepoint_prior_scale, min_ratio_sigma
         From ``[forecasting]``.
     previous
         Monthly series only: last year's quantity per month 1–12 (NaN: unknown).
@@ -65,6 +66,7 @@ class SeriesTask:
     horizons: list[int] = field(default_factory=lambda: [7, 30, 90])
     cutoffs: int = 3
     changepoint_prior_scale: float = 0.01
+    min_ratio_sigma: float = 0.10
     previous: np.ndarray | None = None
     current: np.ndarray | None = None
 
@@ -179,13 +181,18 @@ def _run_monthly(task: SeriesTask) -> SeriesOutput:
         ratio = cur_sum / prev_sum
         monthly = [current[i] / previous[i] for i in np.flatnonzero(both)
                    if previous[i] > 0 and current[i] > 0]
-        sigma = float(np.std(np.log(monthly), ddof=1)) if len(monthly) >= 2 else 0.1
+        observed = float(np.std(np.log(monthly), ddof=1)) if len(monthly) >= 2 else math.nan
+        sigma = max(0.1 if math.isnan(observed) else observed, task.min_ratio_sigma)
+        spread = (f"spread of the monthly ratios σ = {observed:.3f}" if not math.isnan(observed)
+                  else "fewer than 2 monthly ratios")
+        if sigma > (0.1 if math.isnan(observed) else observed):
+            spread += f", taken as the floor σ = {sigma:.3f} ([forecasting] min_ratio_sigma)"
         reason = (f"last year's same months × the year-to-date ratio {ratio:.3f} "
-                  f"({int(both.sum())} months); spread of the monthly ratios σ = {sigma:.3f}")
+                  f"({int(both.sum())} months); {spread}")
     else:
-        ratio, sigma = 1.0, 0.1
+        ratio, sigma = 1.0, max(0.1, task.min_ratio_sigma)
         reason = ("last year's same months (no month of this year to compare: ratio 1, "
-                  "±10 % assumed)")
+                  f"σ = {sigma:.2f} assumed)")
     rng = np.random.default_rng(task.seed)
     ratios = ratio * np.exp(rng.normal(0.0, sigma, size=task.samples))
     base = np.nan_to_num(previous[dates.month.to_numpy() - 1])
