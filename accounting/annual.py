@@ -31,6 +31,9 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
                     progress: Callable[[str], None] | None = None) -> AnnualAccount:
     """Everything about one year: figures, carriers, factors and verdicts of every institution.
 
+    The account also carries what it was computed from: ``inputs`` (the year's
+    ``AnnualInputs`` as read) and ``consumption`` (the table after the bureau's rules).
+
     The years ``year``, ``year − 1`` and the 十四五 base year (``fyp14_base_year`` of the verdict
     rules, 2020) are read; the two others are accounted for the comparisons (十四五 progress,
     year-on-year audit checks).
@@ -62,7 +65,7 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         base_year = VerdictRules.from_reference(reference).fyp14_base_year
         years = sorted({year, year - 1, base_year})
         as_of = today(settings)  # the current year's floor area is today's, not year-end's
-        profiles, consumption, bureau = {}, {}, {}
+        profiles, consumption, bureau, read = {}, {}, {}, {}
         rules = load_bureau_rules(settings.accounting.factor_set, reference_dirs(settings))
         ledgers = read_input_ledgers(settings)  # once, for every year
         store_ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
@@ -70,7 +73,7 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
                           for kind in BUREAU_LEDGERS}
         for y in years:
             say(f"accounting {y}: reading ledgers and metered months …")
-            inputs = annual_inputs(settings, y, store, ledgers=ledgers)
+            read[y] = inputs = annual_inputs(settings, y, store, ledgers=ledgers)
             # the statistical boundary, public charging, compounds (accounting.bureau)
             consumption[y], buildings, bureau[y] = bureau_year(inputs, bureau_ledgers, rules,
                                                                as_of)
@@ -100,6 +103,7 @@ def compute_account(settings: AccountingConfig, year: int, store: Any = None,
         previous_figures=figures.get(year - 1))
     if len(account.bureau.vehicle_verdicts):
         account.verdicts = combine_verdicts([account.verdicts, account.bureau.vehicle_verdicts])
+    account.inputs, account.consumption = read[year], consumption[year]
     return account
 
 

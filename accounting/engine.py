@@ -899,6 +899,13 @@ class AnnualAccount:
         #: The bureau's parts (``accounting.bureau.BureauAccount``: compounds, excluded space,
         #: vehicles), set by ``accounting.annual.compute_account``; None otherwise.
         self.bureau: Any = None
+        #: The year's inputs as read (``accounting.consumption.AnnualInputs``: consumption per
+        #: month before the bureau's rules, findings, ledgers), set by ``compute_account`` so
+        #: that forecasting and the dashboard do not read the store a second time; else None.
+        self.inputs: Any = None
+        #: The consumption table the figures were accounted from (after the statistical
+        #: boundary, public charging and compound apportionment), set by ``compute_account``.
+        self.consumption: pd.DataFrame | None = None
 
 
 def account_figures(

@@ -27,11 +27,7 @@ import numpy as np
 import pandas as pd
 
 from accounting import engine
-from accounting.annual import compute_account, today
-from accounting.bureau import BUREAU_LEDGERS, bureau_year
-from accounting.bureau_rules import load_bureau_rules, reference_dirs
-from accounting.consumption import annual_inputs
-from accounting.ledgers import LedgerStore
+from accounting.annual import compute_account
 from accounting.reference_data import load_reference
 from forecasting import projection as pj
 from forecasting.cache import ForecastCache, task_key
@@ -282,7 +278,7 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
     last = dt.date(year, 12, 31)
     try:
         account = compute_account(settings, year, store=store)
-        inputs = annual_inputs(settings, year, store)
+        inputs = account.inputs  # what the account read: the store is not read twice
         daily = (daily_consumption(store, settings, first, last) if settings.meters
                  else pd.DataFrame(columns=["institution_id", "carrier", "unit", "use", "day",
                                             "quantity", "coverage", "estimated_share"]))
@@ -292,7 +288,7 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
     finally:
         if own:
             store.close()
-    base = _accounted(settings, inputs)
+    base = account.consumption
     # how the boundary and compound rules moved the quantities to date (before any filter)
     shares = pj.transfer_shares(inputs.consumption, base)
     if institutions:
@@ -366,17 +362,6 @@ def forecast_year(settings: Any, year: int, *, store: Any = None,
                                              fc.samples, institutions)
     return ForecastResult(year, as_of, results, year_end, monthly_frame, risk,
                           cache_hits=len(tasks) - fitted, fitted=fitted)
-
-
-def _accounted(settings: Any, inputs: Any) -> pd.DataFrame:
-    """The consumption table ``jieneng account`` accounts: ``inputs`` after the statistical
-    boundary, public charging and compound apportionment (``accounting.bureau.bureau_year``,
-    called as ``accounting.annual.compute_account`` calls it)."""
-    rules = load_bureau_rules(settings.accounting.factor_set, reference_dirs(settings))
-    ledgers = LedgerStore(settings.resolve(settings.accounting.ledger_path))
-    consumption, _, _ = bureau_year(inputs, {k: ledgers.table(k) for k in BUREAU_LEDGERS}, rules,
-                                    today(settings))
-    return consumption
 
 
 def _empty_forecast() -> pd.DataFrame:

@@ -42,3 +42,21 @@ def test_compute_account_is_silent_without_progress(settings, capsys):
     compute_account(settings, YEAR)
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+def test_the_account_carries_what_it_was_computed_from(settings):
+    """Forecasting and the dashboard take the year's inputs from the account, not a second read:
+    the consumption table accounts to the account's energy."""
+    account = compute_account(settings, YEAR)
+    assert account.inputs is not None
+    assert account.consumption is not None
+    # the compound's own bills were apportioned to its members
+    assert "cmp01" in set(account.inputs.consumption["institution_id"])
+    assert "cmp01" not in set(account.consumption["institution_id"])
+    by_carrier = account.consumption.groupby(["institution_id", "carrier"], observed=True)[
+        "quantity"].sum(min_count=1)
+    carriers = account.carriers.groupby(["institution_id", "carrier"], observed=True)[
+        "quantity"].sum(min_count=1)
+    joined = carriers.to_frame("accounted").join(by_carrier.rename("table"), how="inner")
+    assert len(joined) == len(carriers)
+    assert joined["table"].to_numpy() == pytest.approx(joined["accounted"].to_numpy())
