@@ -54,7 +54,7 @@ from accounting.codes import (
     text_codes,
 )
 from accounting.errors import InputError, MissingReferenceData
-from accounting.verdicts import judge_year
+from accounting.verdicts import VerdictRules, judge_year
 from jieneng.vocabulary import (
     COMBUSTION_CARRIERS,
     CONSUMPTION_COLUMNS,
@@ -906,6 +906,10 @@ class AnnualAccount:
         #: The consumption table the figures were accounted from (after the statistical
         #: boundary, public charging and compound apportionment), set by ``compute_account``.
         self.consumption: pd.DataFrame | None = None
+        #: The verdict rules the verdicts were judged with (``accounting.verdicts.VerdictRules``,
+        #: a deployer's ``verdict_rules.csv`` included), for writing their reasons; set by
+        #: :func:`account_year`. None: the shipped rules.
+        self.rules: Any = None
 
 
 def account_figures(
@@ -990,4 +994,6 @@ def account_year(
         figures, reference, year, min_coverage, base_figures=base_figures,
         previous_figures=previous_figures, bills=bills,
         equal_value_delta_kgce_per_kwh=equal_value_delta_kgce_per_kwh)
-    return AnnualAccount(year, figures, carriers, factors, all_verdicts, totals(figures))
+    account = AnnualAccount(year, figures, carriers, factors, all_verdicts, totals(figures))
+    account.rules = VerdictRules.from_reference(reference)
+    return account

@@ -15,7 +15,7 @@ import pandas as pd
 from accounting import engine
 from accounting.compounds import compound_records
 from accounting.engine import AnnualAccount
-from accounting.verdicts import verdict_records
+from accounting.verdicts import DEFAULT_RULES, verdict_records
 from accounting.verdicts.explain import label
 from jieneng.messages import DEFAULT_LANGUAGE, text
 
@@ -119,7 +119,7 @@ def account_json(account: AnnualAccount, institution: str | None = None,
     for r in carriers.assign(**text_columns).to_dict("records"):
         carriers_by.setdefault(str(r["institution_id"]), []).append(r)
     verdicts_by: dict[str, list[dict]] = {}
-    records = verdict_records(verdicts, language=language)
+    records = verdict_records(verdicts, account.rules or DEFAULT_RULES, language=language)
     for inst, record in zip(verdicts["institution_id"].astype(str), records, strict=True):
         verdicts_by.setdefault(inst, []).append(record)
     institutions = []

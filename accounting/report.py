@@ -46,7 +46,7 @@ from accounting.costs import annual_costs, billed_costs, cost_summary
 from accounting.export import account_json, plain
 from accounting.ledgers import LedgerStore
 from accounting.settings import AccountingConfig
-from accounting.verdicts import explain
+from accounting.verdicts import DEFAULT_RULES, explain
 from accounting.verdicts.explain import label
 from jieneng.messages import DEFAULT_LANGUAGE, text
 
@@ -372,7 +372,7 @@ def verdict_sheet(account: engine.AnnualAccount,
                   language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """判定: every verdict row with its reason, what is missing and its source; kinds,
     indicators, statuses, reasons and headers in ``language`` (the message catalog's)."""
-    v = explain(account.verdicts, language=language)
+    v = explain(account.verdicts, account.rules or DEFAULT_RULES, language=language)
 
     def names(group: str, column: pd.Series) -> list[str]:
         labels = {value: label(group, value, language) for value in pd.unique(column)}

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accounting import verdicts
+from accounting import engine, verdicts
 from accounting.errors import ReferenceDataError
+from accounting.export import account_json
 from accounting.reference_data import REFERENCE_ROOT, load_reference, read_verdict_rules
+from accounting.report import verdict_sheet
 from accounting.verdicts.rules import DEFAULT_RULES, VerdictRules
 from jieneng.settings import AccountingSettings
 
@@ -123,3 +125,27 @@ def test_bad_rule_rows_are_refused_with_the_rule_named(tmp_path, rows, message):
     with pytest.raises(ReferenceDataError, match=r"verdict_rules\.csv") as caught:
         VerdictRules.from_reference(_deployment(tmp_path, rows))
     assert message in str(caught.value)
+
+
+def test_the_account_quotes_the_rules_it_was_judged_with(tmp_path):
+    """A deployer's min_peers = 4: the account's reasons (JSON, the report's 判定 sheet) say 4,
+    not the shipped 3."""
+    reference = _deployment(tmp_path, "min_peers,4,institutions,,our bureau's notice,V,,\n")
+    rows = [{"institution_id": inst, "month": month, "carrier": "electricity", "unit": "kWh",
+             "quantity": kwh / 12, "use": "purchased", "source": "bill", "coverage": 1.0,
+             "estimated_share": 0.0}
+            for inst, kwh in (("g1", 120_000.0), ("g2", 60_000.0), ("g3", 90_000.0))
+            for month in range(1, 13)]
+    profile = pd.DataFrame({"institution_id": ["g1", "g2", "g3"], "category": "government",
+                            "province": "shandong", "floor_area_m2": [1000.0, 800.0, 900.0],
+                            "occupants": [50.0, 20.0, 30.0]})
+    account = engine.account_year(2023, pd.DataFrame(rows), profile, reference, 0.8)
+    assert account.rules.min_peers == 4
+    reasons = [v["reason"] for i in account_json(account, language="en")["institutions"]
+               for v in i["verdicts"] if v["kind"] == "peers" and "needed" in v["reason"]]
+    assert reasons
+    assert all("at least 4 needed" in r for r in reasons)
+    sheet = verdict_sheet(account, language="en")
+    quoted = " ".join(map(str, sheet.to_numpy().ravel()))
+    assert "at least 4 needed" in quoted
+    assert "at least 3 needed" not in quoted
