@@ -170,31 +170,49 @@ def metered_bins(
     meters = _counter_meters(settings)
     if not meters:
         return pd.DataFrame(), _empty(FINDING_COLUMNS)
-    ids = [m.id for m in meters]
-    if len(set(ids)) < len(ids):
-        raise ValueError("meter ids must be unique")
-    daily = _daily_counters(store, meters, edges)
     point, unit = (np.array([CONSUMPTION_POINTS[str(m.carrier)][i] for m in meters], dtype=object)
                    for i in (0, 1))
-    # which meter (its position in the settings) each row belongs to; rows of other points out
-    series = pd.Index(ids).get_indexer(pd.Index(daily["meter"])) if len(daily) else np.zeros(0, np.int64)
+    daily = _daily_counters(store, meters, edges)
+    series = _meter_of_rows(daily, [m.id for m in meters], point)
     ours = series >= 0
-    ours[ours] = daily["point"].to_numpy(dtype=object)[ours] == point[series[ours]]
     obs = daily_observations_by_series(daily[ours].assign(series=series[ours]))
     intervals = interval_consumption_by_series(obs, [counter_rules(m, settings) for m in meters])
     bins = allocate_by_series(intervals, edges, len(meters))
+    return _with_meters(bins, meters, unit), _findings(intervals, edges, meters, point, unit)
 
+
+def _meter_of_rows(daily: pd.DataFrame, ids: list[str], point: np.ndarray) -> np.ndarray:
+    """The meter (position in ``ids``) of each daily row, -1 for a row of another point."""
+    if len(set(ids)) < len(ids):
+        raise ValueError("meter ids must be unique")
+    if daily.empty:
+        return np.zeros(0, dtype=np.int64)
+    series = pd.Index(ids).get_indexer(pd.Index(daily["meter"]))
+    known = series >= 0
+    known[known] = daily["point"].to_numpy(dtype=object)[known] == point[series[known]]
+    return np.where(known, series, -1)
+
+
+def _with_meters(bins: pd.DataFrame, meters: list[MeterInfo], unit: np.ndarray) -> pd.DataFrame:
+    """Bins by series (:func:`accounting.counters.allocate_by_series`) with each meter's
+    columns, in the order of the per-meter reference."""
     k = bins["series"].to_numpy()
-    per_meter = bins.drop(columns=["series", "bin"])
-    per_meter["bin"] = bins["bin"]
+    out = bins.drop(columns=["series", "bin"])
+    out["bin"] = bins["bin"]
     for column, values in (
-        ("meter", ids), ("institution_id", [m.institution for m in meters]),
+        ("meter", [m.id for m in meters]), ("institution_id", [m.institution for m in meters]),
         ("building_id", [m.building for m in meters]),
         ("carrier", [str(m.carrier) for m in meters]), ("subitem", [m.subitem for m in meters]),
         ("unit", unit),
     ):
-        per_meter[column] = np.asarray(values, dtype=object)[k]
+        out[column] = np.asarray(values, dtype=object)[k]
+    return out
 
+
+def _findings(intervals: pd.DataFrame, edges: pd.DatetimeIndex, meters: list[MeterInfo],
+              point: np.ndarray, unit: np.ndarray) -> pd.DataFrame:
+    """:data:`FINDING_COLUMNS` of the intervals (by series) that are not good and touch the
+    bins."""
     edge_ns = pd.DatetimeIndex(edges).as_unit("ns").asi8
     touch = (
         (intervals["quality"].to_numpy(dtype=object) != "good")
@@ -202,17 +220,16 @@ def metered_bins(
         & (pd.DatetimeIndex(intervals["start"]).as_unit("ns").asi8 < edge_ns[-1])
     )
     if not touch.any():
-        return per_meter, _empty(FINDING_COLUMNS)
+        return _empty(FINDING_COLUMNS)
     odd = intervals[touch]
     k = odd["series"].to_numpy()
-    findings = pd.DataFrame({
-        "meter": np.asarray(ids, dtype=object)[k], "point": point[k],
+    return pd.DataFrame({
+        "meter": np.array([m.id for m in meters], dtype=object)[k], "point": point[k],
         "start": pd.DatetimeIndex(odd["start"]), "end": pd.DatetimeIndex(odd["end"]),
         "quality": odd["quality"].to_numpy(dtype=object),
         "quantity": odd["quantity"].to_numpy(dtype=float), "unit": unit[k],
         "note": odd["note"].to_numpy(dtype=object),
     })
-    return per_meter, findings
 
 
 def metered_bins_per_meter(
