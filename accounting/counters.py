@@ -25,6 +25,10 @@ into consumption. Between two consecutive readings of one counter the step is cl
 Consumption is never negative, and spreading an interval over bins (:func:`allocate`) keeps its
 total. Every interval says whether it was ``measured`` (counts towards coverage) and whether its
 consumption is ``estimated``.
+
+The ``*_by_series`` functions do the same for many counters at once (one frame sorted by counter
+and time, array arithmetic for the counters whose steps are all plain rises) and give each counter
+exactly what the one-counter functions give it.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ __all__ = [
     "INTERVAL_COLUMNS",
     "CounterRules",
     "allocate",
+    "allocate_by_series",
     "daily_observations",
+    "daily_observations_by_series",
     "interval_consumption",
+    "interval_consumption_by_series",
 ]
 
 #: Register ranges a counter may wrap at: 2^16 and 2^32 counts, at decimal scales.
@@ -320,13 +327,220 @@ def allocate(intervals: pd.DataFrame, edges: pd.DatetimeIndex) -> pd.DataFrame:
         quantity = intervals["quantity"].to_numpy(dtype=float)[idx] * share
         estimated = intervals["estimated"].to_numpy(dtype=bool)[idx]
         measured = intervals["measured"].to_numpy(dtype=bool)[idx]
-        result["quantity"] = np.bincount(b, weights=quantity, minlength=n)
-        result["estimated_quantity"] = np.bincount(
-            b, weights=np.where(estimated, quantity, 0.0), minlength=n
-        )
-        result["measured_s"] = np.bincount(
-            b, weights=np.where(measured, overlap / 1e9, 0.0), minlength=n
-        )
+        result["quantity"] = _sums(b, quantity, n)
+        result["estimated_quantity"] = _sums(b, np.where(estimated, quantity, 0.0), n)
+        result["measured_s"] = _sums(b, np.where(measured, overlap / 1e9, 0.0), n)
     result["seconds"] = (edge_ns[1:] - edge_ns[:-1]) / 1e9 if n > 0 else np.zeros(0)
     result["coverage"] = np.minimum(result["measured_s"] / result["seconds"], 1.0)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Many counters at once. The functions below give, for each counter (``series``), exactly what
+# daily_observations → interval_consumption → allocate give for it alone, in one pass of numpy
+# over a frame sorted by (series, time). A counter whose steps are all plain rises is handled by
+# array arithmetic; a counter with an irregular step (wrap, reset, spike, going back) is passed
+# to interval_consumption on its own, so that it gets the exact per-counter result.
+# ---------------------------------------------------------------------------------------------
+
+
+def daily_observations_by_series(daily: pd.DataFrame) -> pd.DataFrame:
+    """Several counters' daily aggregates as one stream of readings, sorted by (series, time).
+
+    Parameters
+    ----------
+    daily
+        Rows of ``TimeSeriesStore.daily_counters`` (first_time, first_value, last_time,
+        last_value, delta_sum), plus an integer column ``series`` saying which counter a row
+        belongs to (one counter = one meter × point).
+
+    Returns
+    -------
+    pandas.DataFrame
+        series (int64), time (UTC), value [counter unit], inner [counter unit]: for each series,
+        the rows :func:`daily_observations` gives for its rows alone, in the same order (each
+        day's first reading, then its last reading when later, with the day's ``delta_sum`` as
+        ``inner``).
+    """
+    if daily.empty:
+        return pd.DataFrame({
+            "series": np.zeros(0, dtype=np.int64), "time": pd.DatetimeIndex([], tz="UTC"),
+            "value": np.zeros(0), "inner": np.zeros(0),
+        })
+    series = daily["series"].to_numpy(dtype=np.int64)
+    first_ns, last_ns = _ns(daily["first_time"]), _ns(daily["last_time"])
+    order = np.lexsort((first_ns, series))  # by series, then by the day's first reading
+    n = len(order)
+    # two readings per day, [first, last], then keep the last one only when it is later
+    series = np.repeat(series[order], 2)
+    time = np.column_stack([first_ns[order], last_ns[order]]).ravel()
+    value = np.column_stack([
+        daily["first_value"].to_numpy(dtype=float)[order],
+        daily["last_value"].to_numpy(dtype=float)[order],
+    ]).ravel()
+    inner = np.column_stack([
+        np.full(n, np.nan), pd.to_numeric(daily["delta_sum"]).to_numpy(dtype=float)[order]
+    ]).ravel()
+    keep = np.column_stack([np.ones(n, dtype=bool), last_ns[order] > first_ns[order]]).ravel()
+    return pd.DataFrame({
+        "series": series[keep], "time": _utc(time[keep]), "value": value[keep],
+        "inner": inner[keep],
+    })
+
+
+def interval_consumption_by_series(obs: pd.DataFrame, rules: Sequence[CounterRules]) -> pd.DataFrame:
+    """Consumption between consecutive readings of several counters.
+
+    Parameters
+    ----------
+    obs
+        series (int, ``0 <= series < len(rules)``), time (timezone-aware), value [counter
+        unit] (NaN readings are skipped) and inner [counter unit] (NaN where unknown), sorted
+        by series and, within a series, by time; e.g. :func:`daily_observations_by_series`.
+    rules
+        The rules of each series (``rules[k]`` for series ``k``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        series (int64) then :data:`INTERVAL_COLUMNS`, sorted by series: for each series, the
+        rows :func:`interval_consumption` gives for its readings alone, in the same order and
+        with the same values.
+
+    Notes
+    -----
+    A series whose steps are all plain rises (``0 <= delta <= `` the rate limit over the step)
+    is computed with array arithmetic, gaps included: a step longer than ``gap_s`` whose inner
+    consumption is unknown is a gap. Every other series goes through
+    :func:`interval_consumption` on its own.
+    """
+    times = pd.DatetimeIndex(obs["time"])
+    if times.tz is None:
+        raise ValueError("counter reading times must be timezone-aware")
+    values = obs["value"].to_numpy(dtype=float)
+    keep = ~np.isnan(values)
+    s = obs["series"].to_numpy(dtype=np.int64)[keep]
+    t = times.as_unit("ns").asi8[keep]
+    v, w = values[keep], obs["inner"].to_numpy(dtype=float)[keep]
+    if len(s) > 1 and (np.diff(s) < 0).any():
+        raise ValueError("counter readings must be sorted by series")
+    if ((s < 0) | (s >= len(rules))).any():
+        raise ValueError(f"series numbers must be in 0..{len(rules) - 1}")
+    step = s[1:] == s[:-1]  # reading i → i + 1 is a step of one counter
+    if (step & (np.diff(t) < 0)).any():
+        raise ValueError("counter reading times must be in increasing order")
+
+    secs = t / 1e9
+    delta, span = np.diff(v), np.diff(secs)
+    rate = np.array([math.nan if r.max_rate_per_h is None else r.max_rate_per_h for r in rules])
+    gap_s = np.array([r.gap_s for r in rules], dtype=float)
+    per_h = rate[s[:-1]]
+    limit = np.where(np.isnan(per_h), np.inf, per_h * np.maximum(span / 3600.0, _MIN_RATE_HOURS))
+    plain = (delta >= 0) & (delta <= limit)
+    irregular = np.zeros(len(rules), dtype=bool)
+    irregular[s[:-1][step & ~plain]] = True
+
+    # the clean series: every step is an interval, consumption = the rise, unless it is a gap
+    i = np.flatnonzero(step & ~irregular[s[:-1]])
+    gap = (span[i] > gap_s[s[i]]) & np.isnan(w[i + 1])
+    note = np.full(len(i), "", dtype=object)
+    note[gap] = [f"gap of {h:.1f} h: consumption spread over it" for h in span[i][gap] / 3600]
+    clean = pd.DataFrame({
+        "series": s[i], "start": _utc(t[i]), "end": _utc(t[i + 1]),
+        "quantity": np.nan_to_num(delta[i], nan=0.0),
+        "quality": np.where(gap, "gap", "good").astype(object), "measured": ~gap,
+        "estimated": gap, "note": note,
+    })
+    if not irregular.any():
+        return clean
+    # the others, one by one
+    parts = [clean] if len(clean) else []
+    odd = np.flatnonzero(irregular)
+    for k, a, z in zip(odd, np.searchsorted(s, odd, side="left"),
+                       np.searchsorted(s, odd, side="right"), strict=True):
+        one = interval_consumption(_utc(t[a:z]), v[a:z], rules[int(k)], w[a:z])
+        one.insert(0, "series", np.full(len(one), k, dtype=np.int64))
+        parts.append(one)
+    out = pd.concat(parts, ignore_index=True)
+    # each series in its place, each keeping its own order
+    return out.iloc[np.argsort(out["series"].to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def allocate_by_series(intervals: pd.DataFrame, edges: pd.DatetimeIndex, n_series: int
+                       ) -> pd.DataFrame:
+    """Spread the interval consumption of several counters over bins by time fraction.
+
+    Parameters
+    ----------
+    intervals
+        series (int, ``0 <= series < n_series``) and the columns of
+        :func:`interval_consumption`, sorted by series; e.g. the output of
+        :func:`interval_consumption_by_series`.
+    edges
+        Bin boundaries (timezone-aware, increasing): bin k is ``[edges[k], edges[k+1])``.
+    n_series
+        Number of series; a series without intervals gets empty bins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series × bin, series-major: series, bin (0-based), bin_start, bin_end,
+        quantity, estimated_quantity [counter unit], measured_s [s], seconds (bin length) [s],
+        coverage (measured_s / seconds): for each series the values :func:`allocate` gives for
+        its intervals alone (the same floating-point sums, added in the same order).
+    """
+    edges = pd.DatetimeIndex(edges).as_unit("ns")
+    edge_ns = edges.asi8
+    n = max(len(edge_ns) - 1, 0)
+    cells = n_series * n
+    quantity, estimated_q, measured_s = np.zeros(cells), np.zeros(cells), np.zeros(cells)
+    if not intervals.empty and n > 0:
+        series = intervals["series"].to_numpy(dtype=np.int64)
+        s = pd.DatetimeIndex(intervals["start"]).as_unit("ns").asi8
+        e = pd.DatetimeIndex(intervals["end"]).as_unit("ns").asi8
+        # the bins each interval touches: lo..hi (may reach outside 0..n-1)
+        lo = np.searchsorted(edge_ns, s, side="right") - 1
+        hi = np.maximum(np.searchsorted(edge_ns, e, side="left") - 1, lo)
+        count = hi - lo + 1
+        idx = np.repeat(np.arange(len(s)), count)
+        b = lo[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
+        inside = (b >= 0) & (b < n)
+        idx, b = idx[inside], b[inside]
+        left = np.maximum(s[idx], edge_ns[b])
+        right = np.minimum(e[idx], edge_ns[b + 1])
+        length = (e - s)[idx]
+        overlap = np.maximum(right - left, 0)
+        share = np.where(length > 0, overlap / np.where(length > 0, length, 1), 1.0)
+        q = intervals["quantity"].to_numpy(dtype=float)[idx] * share
+        estimated = intervals["estimated"].to_numpy(dtype=bool)[idx]
+        measured = intervals["measured"].to_numpy(dtype=bool)[idx]
+        cell = series[idx] * n + b  # bin b of series k is cell k·n + b
+        quantity = _sums(cell, q, cells)
+        estimated_q = _sums(cell, np.where(estimated, q, 0.0), cells)
+        measured_s = _sums(cell, np.where(measured, overlap / 1e9, 0.0), cells)
+    seconds = np.tile((edge_ns[1:] - edge_ns[:-1]) / 1e9, n_series)
+    bins = np.tile(np.arange(n), n_series)
+    with np.errstate(divide="ignore", invalid="ignore"):  # as pandas: an empty bin gives NaN
+        coverage = np.minimum(measured_s / seconds, 1.0)
+    return pd.DataFrame({
+        "series": np.repeat(np.arange(n_series, dtype=np.int64), n), "bin": bins,
+        "bin_start": edges[:-1][bins], "bin_end": edges[1:][bins],
+        "quantity": quantity, "estimated_quantity": estimated_q, "measured_s": measured_s,
+        "seconds": seconds, "coverage": coverage,
+    })
+
+
+def _sums(cell: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the weights per cell ``0..n-1``, added in order (float, even with no weights:
+    ``np.bincount`` of nothing is int64)."""
+    return np.bincount(cell, weights=weights, minlength=n).astype(float, copy=False)
+
+
+def _ns(column: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds since the epoch (UTC)."""
+    return pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("ns").asi8
+
+
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    """Int64 nanoseconds since the epoch as UTC times."""
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
