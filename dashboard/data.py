@@ -34,6 +34,7 @@ from accounting.verdicts.explain import explain
 from dashboard.auth import User
 from jieneng.vocabulary import CONSUMPTION_POINTS
 from storage import open_store
+from storage.base import DAILY_COUNTER_COLUMNS, LATEST_COLUMNS
 
 __all__ = ["DataService", "YearData"]
 
@@ -427,8 +428,8 @@ class DataService:
     def latest(self, institutions: list[str]) -> pd.DataFrame:
         """Latest reading of each meter of the institutions, with its age and the meter's place."""
         meters = self.meters_of(institutions)
-        if meters.empty:
-            return pd.DataFrame(columns=["meter", "point", "time", "value", "quality"])
+        if meters.empty:  # an institution without meters
+            return self._with_meter_columns(pd.DataFrame(columns=LATEST_COLUMNS))
         with self.store() as store:
             latest = store.latest(meters=list(meters["meter"]),
                                   points=sorted(set(meters["point"].dropna())))
@@ -473,8 +474,8 @@ class DataService:
     def daily(self, institutions: list[str], start: date, end: date) -> pd.DataFrame:
         """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days)."""
         meters = self.meters_of(institutions)
-        if meters.empty:
-            return pd.DataFrame(columns=["meter", "point", "day", "delta_sum", "n_readings"])
+        if meters.empty:  # an institution without meters
+            return self._with_meter_columns(pd.DataFrame(columns=DAILY_COUNTER_COLUMNS))
         start_dt = datetime.combine(start, datetime.min.time(), self.tz)
         end_dt = datetime.combine(end, datetime.min.time(), self.tz)
         with self.store() as store:
@@ -555,9 +556,10 @@ def current_compounds(members: pd.DataFrame, institutions: frozenset[str] | set[
     it, ``until`` on or after it; a blank end is open)."""
     if members.empty:
         return set()
-    start = pd.to_datetime(members["from"], errors="coerce").dt.date
-    until = pd.to_datetime(members["until"], errors="coerce").dt.date
-    now = (start.isna() | (start <= today)) & (until.isna() | (until >= today))
+    day = pd.Timestamp(today)
+    start = pd.to_datetime(members["from"], errors="coerce").dt.normalize()
+    until = pd.to_datetime(members["until"], errors="coerce").dt.normalize()
+    now = (start.isna() | (start <= day)) & (until.isna() | (until >= day))
     mine = members["institution_id"].astype(str).isin(institutions) & now
     return set(members.loc[mine, "compound_id"].astype(str))
 

@@ -7,18 +7,26 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 import requests
 from pydantic import ValidationError
 
 from dashboard import figures
 from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
+from dashboard.data import current_compounds
 from dashboard.settings import DashboardSettings
-from tests.dashboard.conftest import PASSWORDS, serve, session_for
+from tests.dashboard.conftest import (
+    COMPOUND_METER,
+    PASSWORDS,
+    serve,
+    session_for,
+    with_compound_meter,
+)
 
 YEAR = datetime.now(UTC).year
 
@@ -292,3 +300,93 @@ def test_compounds_a_manager_sees_only_their_own_members_share(served):
     assert str(compound["name"]) not in text
     for inst in members:
         assert str(names.get(inst, inst)) not in text
+
+
+LIVE_OUTPUTS = [("live-latest", "children"), ("live-offline", "children"),
+                ("live-hourly", "figure"), ("live-subitem", "figure"),
+                ("live-baseload", "children"), ("live-meter", "options"), ("live-meter", "value")]
+
+
+def live_request(session, url: str, unit: str) -> requests.Response:
+    output = "..." .join(f"{i}.{p}" for i, p in LIVE_OUTPUTS)
+    return post_callback(
+        session, url, f"..{output}..", [{"id": i, "property": p} for i, p in LIVE_OUTPUTS],
+        [{"id": "live-inst", "property": "value", "value": unit},
+         {"id": "live-tick", "property": "n_intervals", "value": None}],
+        [{"id": "lang", "property": "data", "value": "en"},
+         {"id": "live-meter", "property": "value", "value": None}])
+
+
+def trend_request(session, url: str, meter: str) -> requests.Response:
+    return post_callback(session, url, "live-trend.figure",
+                         {"id": "live-trend", "property": "figure"},
+                         [{"id": "live-meter", "property": "value", "value": meter},
+                          {"id": "width", "property": "data", "value": 800}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def page_request(session, url: str, path: str) -> requests.Response:
+    outs = [{"id": "navbar", "property": "children"}, {"id": "page", "property": "children"}]
+    return post_callback(session, url, "..navbar.children...page.children..", outs,
+                         [{"id": "url", "property": "pathname", "value": path},
+                          {"id": "lang", "property": "data", "value": "en"}])
+
+
+@pytest.fixture(scope="module")
+def compound_served(city):
+    """The demo city with cmp01's own meter configured, and two managers: m7 of gov07 (a
+    member of cmp01) and the demo manager of gov01 (no member)."""
+    users = {"m7": User("m7", "manager", frozenset({"gov07"}), hash_password("pw-m7")),
+             "manager": User("manager", "manager", frozenset({"gov01"}),
+                             hash_password(PASSWORDS["manager"]))}
+    yield from serve(with_compound_meter(city), users=users)
+
+
+def test_a_member_manager_sees_the_compounds_meters_and_no_one_else_does(compound_served):
+    served = compound_served
+    member = session_for(served, "m7", "pw-m7")
+    page = json.dumps(page_request(member, served.url, "/live").json(), ensure_ascii=False)
+    assert "cmp01, shared compound" in page  # offered, labelled as the compound's
+    assert "gov08" not in page  # the other members are not
+    assert "gov09" not in page
+    answer = live_request(member, served.url, "cmp01")
+    assert answer.status_code == 200, answer.text[:300]
+    data = answer.json()["response"]
+    text = json.dumps(data, ensure_ascii=False)
+    assert COMPOUND_METER in text
+    assert "live-compound-note" in text  # labelled as the compound's shared meters
+    assert data["live-meter"]["value"] == COMPOUND_METER
+    assert [o["value"] for o in data["live-meter"]["options"]] == [COMPOUND_METER]
+    trend = trend_request(member, served.url, COMPOUND_METER).json()["response"]
+    assert trend["live-trend"]["figure"]["data"]
+    # their own institution shows its own meters, not the compound's
+    own = json.dumps(live_request(member, served.url, "gov07").json(), ensure_ascii=False)
+    assert COMPOUND_METER not in own
+    # another member's meters stay closed: membership opens the compound's meters only
+    other_member = json.dumps(live_request(member, served.url, "gov08").json())
+    assert "may not see" in other_member
+    assert "gov08-" not in other_member
+
+    # a manager of no member gets nothing of cmp01, whatever the browser sends
+    outsider = session_for(served, "manager")
+    page = json.dumps(page_request(outsider, served.url, "/live").json(), ensure_ascii=False)
+    assert "cmp01" not in page
+    answer = live_request(outsider, served.url, "cmp01")
+    assert answer.status_code == 200
+    text = json.dumps(answer.json(), ensure_ascii=False)
+    assert "may not see" in text
+    assert COMPOUND_METER not in text
+    trend = trend_request(outsider, served.url, COMPOUND_METER).json()["response"]
+    assert trend["live-trend"]["figure"]["data"] == []
+    assert "may not see" in json.dumps(trend)
+
+
+def test_compound_membership_counts_on_the_day():
+    members = pd.DataFrame({"compound_id": ["cmp01", "cmp02", "cmp03"],
+                            "institution_id": ["a", "a", "b"],
+                            "from": [None, "2026-01-01", None],
+                            "until": [None, "2026-03-31", None]})
+    assert current_compounds(members, {"a"}, date(2026, 2, 1)) == {"cmp01", "cmp02"}
+    assert current_compounds(members, {"a"}, date(2026, 4, 1)) == {"cmp01"}  # moved out
+    assert current_compounds(members, {"a"}, date(2025, 12, 31)) == {"cmp01"}  # not yet in
+    assert current_compounds(members, {"c"}, date(2026, 2, 1)) == set()
