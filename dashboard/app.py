@@ -55,8 +55,9 @@ STALE_S = 900.0
 
 #: Rows an HTML table shows (the browser renders every cell as a component: keep pages light).
 MAX_ROWS = 60
-#: Rows of the benchmarking league shown at once (an officer's city has hundreds).
-LEAGUE_ROWS = 120
+#: Rows a page of a paged table (the league, the review list) shows: each row is a few
+#: components with a traceability button, and an officer's city has hundreds of rows.
+PAGE_ROWS = 50
 
 
 def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
@@ -74,17 +75,17 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
     frame = frame.head(max_rows)
     if trace_column is None:
         return _static_table(frame, table_id, total, lang)
-    shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
-    header = html.Thead(html.Tr([html.Th(c) for c in shown.columns]
-                                + ([html.Th("")] if trace_column else [])))
+    shown = [c for c in frame.columns if c != "institution_id"]
+    header = html.Thead(html.Tr([html.Th(c) for c in shown] + [html.Th("")]))
+    columns = [frame[c].tolist() for c in shown]
+    opener = "» " + t("trace.open", lang)
     rows = []
-    for i, (_, row) in enumerate(frame.iterrows()):
-        cells = [html.Td(str(v)) for v in row[shown.columns]]
-        if trace_column:
-            inst = row.get(trace_column, "")
-            cells.append(html.Td(html.Button(
-                "» " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
-                className="btn btn-link btn-sm p-0") if inst else ""))
+    for i, (inst, *values) in enumerate(zip(frame[trace_column].tolist(), *columns,
+                                            strict=True)):
+        cells = [html.Td(str(v)) for v in values]
+        cells.append(html.Td(html.Button(
+            opener, id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
+            className="btn btn-link btn-sm p-0") if inst else ""))
         rows.append(html.Tr(cells))
     table = dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
                       size="sm", striped=True, responsive=True)
@@ -92,6 +93,37 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
         return table
     return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(frame), n=total),
                                        className="text-muted")])
+
+
+def _page_of(rows: int, page: int | None, page_rows: int) -> tuple[int, int]:
+    """(page, pages): ``page`` (1-based) clamped to the pages ``rows`` fill, ``page_rows`` a
+    page; an empty table has one (empty) page."""
+    pages = max(1, -(-rows // page_rows))
+    return min(max(1, int(page or 1)), pages), pages
+
+
+def _pager(pager_id: str) -> Any:
+    """The page control under a paged table (its pages are set by the table's callback)."""
+    return dbc.Pagination(id=pager_id, max_value=1, active_page=1, fully_expanded=False,
+                          first_last=True, previous_next=True, size="sm",
+                          className="mt-2 mb-0")
+
+
+def _paged_table(rows: pd.DataFrame, page: int, table_id: str, lang: str, year: int,
+                 total: int | None = None) -> Any:
+    """Page ``page`` (1-based, :data:`PAGE_ROWS` rows) of a table with traceability buttons
+    and a note of the rows shown. ``rows``: the whole table, or (with ``total``) the page's
+    rows only, already cut out (then formatted only for the page)."""
+    if total is None:
+        total = len(rows)
+        rows = rows.iloc[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
+    first = (page - 1) * PAGE_ROWS
+    table = _table(rows, table_id, "institution_id", lang, year, max_rows=PAGE_ROWS)
+    if total <= PAGE_ROWS:
+        return table
+    return html.Div([table, html.Small(t("common.page_rows", lang, first=first + 1,
+                                         last=first + len(rows), n=total),
+                                       className="text-muted d-block")])
 
 
 def _static_table(frame: pd.DataFrame, table_id: str, total: int, lang: str) -> Any:
@@ -204,8 +236,9 @@ def statistics_page(data: DataService, user: User, lang: str, today: date) -> An
         _card(t("stats.monthly_title", lang), html.Div(
             id="stats-monthly", style={"maxHeight": "28rem", "overflowY": "auto"})),
         dcc.Graph(id="stats-heatmap"),
-        _card(t("stats.review_title", lang), html.Div(
-            id="stats-review", style={"maxHeight": "24rem", "overflowY": "auto"})),
+        _card(t("stats.review_title", lang), [html.Div(
+            id="stats-review", style={"maxHeight": "24rem", "overflowY": "auto"}),
+            _pager("stats-review-page")]),
         _card(t("stats.ledgers_title", lang), [
             dcc.Dropdown(id="stats-ledger-kind", value="institutions", clearable=False,
                          options=[{"label": t(f"ledger.{k}", lang), "value": k}
@@ -260,7 +293,8 @@ def benchmarking_page(data: DataService, user: User, lang: str, today: date) -> 
                 options=[{"label": f"{t(f'indicator.{k}', lang)} ({unit})", "value": k}
                          for k, unit in fig.INDICATORS.items()])], md=4),
         ], className="mb-3"),
-        dcc.Loading(_card(t("bench.league_title", lang), html.Div(id="bench-league"))),
+        dcc.Loading(_card(t("bench.league_title", lang), [html.Div(id="bench-league"),
+                                                           _pager("bench-league-page")])),
         _card(t("bench.peers_title", lang), html.Div(id="bench-peers")),
         dcc.Graph(id="bench-scatter"),
         _card(t("bench.cert_title", lang), html.Div(id="bench-cert")),
@@ -462,16 +496,14 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
     # -- statistics --------------------------------------------------------------------------------
 
     @app.callback(Output("stats-monthly", "children"), Output("stats-heatmap", "figure"),
-                  Output("stats-review", "children"), Output("stats-status", "children"),
-                  Output("stats-tools", "children"),
+                  Output("stats-status", "children"), Output("stats-tools", "children"),
                   Input("stats-year", "value"), Input("stats-inst", "value"),
                   Input("width", "data"), State("lang", "data"))
     def statistics(year: int, institution: str | None, width: int | None, lang: str) -> tuple:
         user = current_user()
         scope = data.scope(user, institution) if user else []
         if not scope:
-            return (_no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", "",
-                    "")
+            return _no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", ""
         yd = data.year_data(int(year))
         names = _names(data)
         wide = yd.monthly_by_institution()
@@ -481,16 +513,30 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if len(heat) > 40:  # the least complete first: the review is about them
             heat = heat.loc[heat.mean(axis=1).sort_values().index[:40]]
         heatmap = fig.completeness_heatmap(heat, names, lang, int(width or fig.DEFAULT_WIDTH_PX))
-        review = yd.derived(("review", lang), lambda: _review_rows(yd, names, lang))
-        review = review[review["institution_id"].isin(scope)] if len(review) else review
         status = html.Small(t("stats.computed", lang, seconds=f"{yd.seconds:.1f}"),
                             className="text-muted")
         tools = html.A("↓ " + t("stats.download", lang) + f" {year}", id="stats-download",
                        className="btn btn-outline-primary", href=f"/download/report/{year}.xlsx"
                        ) if user.can_download else ""
-        return (_table(table, "stats-monthly-table", lang=lang, total=len(wide)), heatmap,
-                _table(review.head(MAX_ROWS), "stats-review-table", "institution_id", lang,
-                       int(year), total=len(review)), status, tools)
+        return (_table(table, "stats-monthly-table", lang=lang, total=len(wide)), heatmap, status,
+                tools)
+
+    @app.callback(Output("stats-review", "children"), Output("stats-review-page", "max_value"),
+                  Output("stats-review-page", "active_page"),
+                  Input("stats-year", "value"), Input("stats-inst", "value"),
+                  Input("stats-review-page", "active_page"), State("lang", "data"))
+    def review(year: int, institution: str | None, page: int | None, lang: str) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user else []
+        if not scope:
+            return _no_access(lang), 1, 1
+        yd = data.year_data(int(year))
+        rows = yd.derived(("review", lang), lambda: _review_rows(yd, _names(data), lang))
+        rows = rows[rows["institution_id"].isin(scope)] if len(rows) else rows
+        if dash.ctx.triggered_id != "stats-review-page":  # another year or institution
+            page = 1
+        page, pages = _page_of(len(rows), page, PAGE_ROWS)
+        return (_paged_table(rows, page, "stats-review-table", lang, int(year)), pages, page)
 
     @app.callback(Output("stats-ledger", "children"), Input("stats-ledger-kind", "value"),
                   State("lang", "data"))
@@ -607,41 +653,60 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 
     # -- benchmarking ------------------------------------------------------------------------------
 
-    @app.callback(Output("bench-league", "children"), Output("bench-peers", "children"),
-                  Output("bench-scatter", "figure"), Output("bench-cert", "children"),
+    @app.callback(Output("bench-league", "children"), Output("bench-league-page", "max_value"),
+                  Output("bench-league-page", "active_page"),
+                  Input("bench-year", "value"), Input("bench-indicator", "value"),
+                  Input("bench-league-page", "active_page"), State("lang", "data"))
+    def league(year: int, indicator: str, page: int | None, lang: str) -> tuple:
+        user = current_user()
+        if user is None or indicator not in fig.INDICATORS:
+            return _no_access(lang), 1, 1
+        yd = data.year_data(int(year))
+        previous = data.cached_year(int(year) - 1)
+        if previous is None:  # year-on-year needs last year's account: computed aside
+            data.prefetch(int(year) - 1)
+        visible = None if user.institutions is None else set(user.institutions)
+        # the league of every institution is computed once per account; a request narrows it
+        # to the reader (a manager: the peer groups their institutions are in) and one page
+        frame = yd.derived(("league", indicator, previous.key if previous else None),
+                           lambda: _league_frame(yd, previous, indicator))
+        own = None
+        if visible is not None:
+            frame = frame[_in_groups(frame, frame[frame["institution_id"].isin(visible)])]
+            own = np.flatnonzero(frame["institution_id"].isin(visible).to_numpy())
+        if dash.ctx.triggered_id != "bench-league-page":  # a new table: open it at the
+            page = 1 + int(own[0]) // PAGE_ROWS if own is not None and len(own) else 1  # reader's
+        page, pages = _page_of(len(frame), page, PAGE_ROWS)
+        first = (page - 1) * PAGE_ROWS
+        rows = fig.league_rows(frame.iloc[first:first + PAGE_ROWS], visible, lang)
+        note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
+                          className="text-muted d-block") if previous is None else ""
+        return (html.Div([_paged_table(rows, page, "bench-league-table", lang, int(year),
+                                       total=len(frame)), note]), pages, page)
+
+    @app.callback(Output("bench-peers", "children"), Output("bench-scatter", "figure"),
+                  Output("bench-cert", "children"),
                   Input("bench-year", "value"), Input("bench-indicator", "value"),
                   State("lang", "data"))
     def benchmarking(year: int, indicator: str, lang: str) -> tuple:
         user = current_user()
         if user is None or indicator not in fig.INDICATORS:
             empty = fig.empty_figure(t("common.no_access", lang), lang)
-            return _no_access(lang), "", empty, ""
+            return _no_access(lang), empty, ""
         yd = data.year_data(int(year))
-        previous = data.cached_year(int(year) - 1)
-        if previous is None:  # year-on-year needs last year's account: computed aside
-            data.prefetch(int(year) - 1)
         visible = None if user.institutions is None else set(user.institutions)
-        # the league, peer and certification tables hold every institution and are computed
-        # once per account (and language); each request only narrows them to the reader
-        league = yd.derived(("league", indicator, previous.key if previous else None),
-                            lambda: _league_frame(yd, previous, indicator))
+        # the peer and certification tables hold every institution and are computed once per
+        # account (and language); each request only narrows them to the reader
         peers = yd.derived(("peers", indicator),
                            lambda: fig.peer_table(yd.account.figures, indicator))
         certs = yd.derived(("certifications", lang), lambda: _cert_rows(yd, _names(data), lang))
         if visible is not None:  # a manager sees the peer groups their institutions are in
-            league = league[_in_groups(league, league[league["institution_id"].isin(visible)])]
             peers = peers[_in_groups(peers, yd.account.figures[
                 yd.account.figures["institution_id"].isin(visible)].astype({
                     g: str for g in PEER_GROUP}))]
             certs = certs[certs["institution_id"].isin(visible)]
-        league_rows = fig.league_rows(league.head(LEAGUE_ROWS), visible, lang)
         scatter = fig.benchmark_scatter(yd.account.figures, visible, lang)
-        note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
-                          className="text-muted") if previous is None else ""
-        return (html.Div([_table(league_rows, "bench-league-table", "institution_id", lang,
-                                 int(year), max_rows=LEAGUE_ROWS, total=len(league)),
-                          note]),
-                _table(_peer_rows(peers, lang), "bench-peers-table", lang=lang), scatter,
+        return (_table(_peer_rows(peers, lang), "bench-peers-table", lang=lang), scatter,
                 _table(certs.head(MAX_ROWS), "bench-cert-table", lang=lang, total=len(certs)))
 
     @app.callback(Output("bench-county", "children"), Input("bench-year", "value"),

@@ -497,15 +497,21 @@ class DataService:
 
     # -- ledgers and system ----------------------------------------------------------------------
 
+    def ledger_table(self, kind: str) -> pd.DataFrame:
+        """A whole ledger as stored, read once per ledger state (shared by every user: narrow it
+        with :meth:`ledger`)."""
+        return self._cached(("ledger", kind, self.ledger_state()),
+                            lambda: LedgerStore(self.ledger_path()).table(kind))
+
     def ledger(self, kind: str, user: User) -> pd.DataFrame:
         """A ledger's rows that ``user`` may see (rows of other institutions are dropped)."""
-        table = LedgerStore(self.ledger_path()).table(kind)
+        table = self.ledger_table(kind)
         if user.institutions is None:
             return table
         if "institution_id" in table.columns:
             return table[table["institution_id"].isin(user.institutions)]
         if kind == "fuel":  # fuel cards name a plate; the vehicles ledger names the institution
-            vehicles = LedgerStore(self.ledger_path()).table("vehicles")
+            vehicles = self.ledger_table("vehicles")
             plates = vehicles[vehicles["institution_id"].isin(user.institutions)]["plate"]
             return table[table["plate"].isin(plates)]
         return table.iloc[0:0]

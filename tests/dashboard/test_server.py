@@ -16,6 +16,7 @@ import pytest
 import requests
 from pydantic import ValidationError
 
+from dashboard import app as app_module
 from dashboard import figures
 from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
 from dashboard.data import current_compounds
@@ -32,10 +33,12 @@ YEAR = datetime.now(UTC).year
 
 
 def post_callback(session: requests.Session, url: str, output: str, outputs: list[dict],
-                  inputs: list[dict], state: list[dict] | None = None) -> requests.Response:
-    """A hand-made POST to /_dash-update-component, as a browser's Dash renderer sends it."""
+                  inputs: list[dict], state: list[dict] | None = None,
+                  changed: int = 0) -> requests.Response:
+    """A hand-made POST to /_dash-update-component, as a browser's Dash renderer sends it
+    when ``inputs[changed]`` changed."""
     body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
-            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+            "changedPropIds": [f"{inputs[changed]['id']}.{inputs[changed]['property']}"]}
     return session.post(f"{url}/_dash-update-component", json=body, timeout=120)
 
 
@@ -101,24 +104,68 @@ def test_a_manager_gets_nothing_of_another_institution_by_a_hand_made_post(serve
     assert data["carbon-tce"]["figure"]["data"]
 
 
+def league_request(session, url: str, page: int | None = None,
+                   paging: bool = False) -> requests.Response:
+    """The league's callback; ``paging``: as when the reader clicks page ``page``."""
+    outs = [{"id": "bench-league", "property": "children"},
+            {"id": "bench-league-page", "property": "max_value"},
+            {"id": "bench-league-page", "property": "active_page"}]
+    inputs = [{"id": "bench-year", "property": "value", "value": YEAR},
+              {"id": "bench-indicator", "property": "value", "value": "kgce_per_m2"},
+              {"id": "bench-league-page", "property": "active_page", "value": page}]
+    return post_callback(session, url, "..bench-league.children...bench-league-page.max_value..."
+                         "bench-league-page.active_page..", outs, inputs,
+                         [{"id": "lang", "property": "data", "value": "en"}],
+                         changed=2 if paging else 0)
+
+
 def test_a_managers_league_table_names_no_other_institution(served):
     manager = session_for(served, "manager")
-    outs = [{"id": i, "property": p} for i, p in (("bench-league", "children"),
-                                                   ("bench-peers", "children"),
+    outs = [{"id": i, "property": p} for i, p in (("bench-peers", "children"),
                                                    ("bench-scatter", "figure"),
                                                    ("bench-cert", "children"))]
     answer = post_callback(
-        manager, served.url, "..bench-league.children...bench-peers.children..."
-        "bench-scatter.figure...bench-cert.children..", outs,
+        manager, served.url, "..bench-peers.children...bench-scatter.figure...bench-cert."
+        "children..", outs,
         [{"id": "bench-year", "property": "value", "value": YEAR},
          {"id": "bench-indicator", "property": "value", "value": "kgce_per_m2"}],
         [{"id": "lang", "property": "data", "value": "en"}])
     assert answer.status_code == 200
-    text = json.dumps(answer.json(), ensure_ascii=False)
+    league = league_request(manager, served.url)
+    assert league.status_code == 200, league.text[:300]
+    text = json.dumps([answer.json(), league.json()], ensure_ascii=False)
     assert "市政府办公楼" in text  # gov01, the manager's own
     for other in ("市人民医院", "市发改委", "hos01", "gov02", "edu01"):
         assert other not in text, other
     assert "(another institution)" in text  # others appear only as a rank
+
+
+def test_the_league_is_paged_on_the_server(served, monkeypatch):
+    figures = served.app.jieneng_data.year_data(YEAR).account.figures
+    n = len(figures)
+    assert n > 4
+    monkeypatch.setattr(app_module, "PAGE_ROWS", 3)  # read at each request
+    officer = session_for(served, "officer")
+    first = league_request(officer, served.url).json()["response"]
+    pages = -(-n // 3)
+    assert first["bench-league-page"]["max_value"] == pages
+    assert first["bench-league-page"]["active_page"] == 1
+    text = json.dumps(first["bench-league"], ensure_ascii=False)
+    assert text.count('"trace-btn"') == 3  # one page of rows is shipped, not the table
+    assert f"Rows 1–3 of {n}" in text
+    last = league_request(officer, served.url, pages, paging=True).json()["response"]
+    assert last["bench-league-page"]["active_page"] == pages
+    text = json.dumps(last["bench-league"], ensure_ascii=False)
+    assert text.count('"trace-btn"') == n - 3 * (pages - 1)
+    beyond = league_request(officer, served.url, pages + 5, paging=True).json()["response"]
+    assert beyond["bench-league-page"]["active_page"] == pages  # clamped
+    # a manager's league holds only their peer groups, and opens at the page of their row
+    manager = session_for(served, "manager")
+    answer = league_request(manager, served.url).json()["response"]
+    text = json.dumps(answer, ensure_ascii=False)
+    assert "市政府办公楼" in text
+    for other in ("市人民医院", "hos01", "gov02"):
+        assert other not in text, other
 
 
 def test_roles_on_pages_and_downloads(served):
