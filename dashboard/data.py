@@ -163,8 +163,16 @@ class DataService:
     # -- timing of the bare calls (for the benchmark) ---------------------------------------------
 
     def reset_timing(self) -> None:
-        """Start counting this thread's time in store and accounting calls."""
+        """Start counting this thread's time in store and accounting calls (and its reads of
+        the shared annual account)."""
         self._timing.seconds = 0.0
+        self._timing.account_reads = 0
+
+    def account_reads(self) -> int:
+        """How often this thread read a year's shared account (:meth:`year_data`) since
+        :meth:`reset_timing`: a callback that read it and no store is the dashboard's own work
+        on the cached account."""
+        return getattr(self._timing, "account_reads", 0)
 
     def bare_seconds(self) -> float:
         """Seconds this thread spent in store and accounting calls since :meth:`reset_timing`."""
@@ -237,6 +245,7 @@ class DataService:
     def year_data(self, year: int) -> YearData:
         """The year's account and monthly tables, computed once per (year, ledger, store) state."""
         key = ("year", year, self.ledger_state(), self.store_state())
+        self._timing.account_reads = self.account_reads() + 1
         value = self._cached(key, lambda: self._compute_year(year, key))
         after = ("year", year, self.ledger_state(), self.store_state())
         if after != key:  # opening the ledgers may add a new ledger kind's empty table
