@@ -20,6 +20,7 @@ from dashboard import app as app_module
 from dashboard import figures
 from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
 from dashboard.data import current_compounds
+from dashboard.i18n import t
 from dashboard.settings import DashboardSettings
 from tests.dashboard.conftest import (
     COMPOUND_METER,
@@ -437,3 +438,49 @@ def test_compound_membership_counts_on_the_day():
     assert current_compounds(members, {"a"}, date(2026, 4, 1)) == {"cmp01"}  # moved out
     assert current_compounds(members, {"a"}, date(2025, 12, 31)) == {"cmp01"}  # not yet in
     assert current_compounds(members, {"c"}, date(2026, 2, 1)) == set()
+
+
+def review_request(session, url: str) -> requests.Response:
+    outs = [{"id": "stats-review", "property": "children"},
+            {"id": "stats-review-page", "property": "max_value"},
+            {"id": "stats-review-page", "property": "active_page"}]
+    return post_callback(session, url, "..stats-review.children...stats-review-page.max_value..."
+                         "stats-review-page.active_page..", outs,
+                         [{"id": "stats-year", "property": "value", "value": YEAR},
+                          {"id": "stats-inst", "property": "value", "value": "*"},
+                          {"id": "stats-review-page", "property": "active_page", "value": None}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def test_derived_tables_are_shared_and_narrowed_to_each_user(served):
+    data = served.app.jieneng_data
+    officer = review_request(session_for(served, "officer"), served.url)
+    assert officer.status_code == 200, officer.text[:300]
+    yd = data.year_data(YEAR)
+    every = yd.derived(("review", "en"), lambda: None)  # computed by the request above
+    assert every is not None
+    assert set(every["institution_id"]) - {"gov01"}  # the city has others' rows to hide
+    manager = review_request(session_for(served, "manager"), served.url)
+    assert yd.derived(("review", "en"), lambda: None) is every  # shared, not recomputed
+    text = json.dumps(manager.json(), ensure_ascii=False)
+    names = data.names()
+    for inst in set(every["institution_id"]) - {"gov01"}:
+        assert f'"inst": "{inst}"' not in text
+        assert names[inst] not in text, inst
+
+
+def test_meter_states_offline_stale_and_ok():
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    meters = pd.DataFrame({"meter": ["a", "b", "c", "d"], "gateway": "gw"})
+    latest = pd.DataFrame({"meter": ["a", "b", "c"], "time": [
+        pd.Timestamp(now - timedelta(minutes=1)), pd.Timestamp(now - timedelta(hours=2)),
+        pd.Timestamp(now - timedelta(minutes=2))]})
+    health = pd.DataFrame({"meter": ["c"], "available": [False], "error": ["timeout"],
+                           "last_success": [pd.Timestamp(now - timedelta(hours=3))]})
+    states = app_module._meter_states(meters, health, latest, now)
+    assert list(states["state"]) == ["ok", "stale", "offline", "stale"]  # d: never read
+    assert states.loc[2, "error"] == "timeout"
+    assert states.loc[2, "since"] == pd.Timestamp(now - timedelta(hours=3))
+    assert np.isnan(states.loc[3, "age_s"])
+    rows = app_module._meter_rows(states, UTC, "en")
+    assert list(rows[t("col.error", "en")]) == ["–", "–", "timeout", "–"]
