@@ -60,27 +60,43 @@ MAX_ROWS = 60
 PAGE_ROWS = 50
 
 
-def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
+#: A display table: column label → the column's values (equal-length lists). Callbacks that
+#: format a few rows build these directly: a DataFrame of them costs more than the formatting.
+Columns = dict[str, list]
+
+
+def _columns(frame: pd.DataFrame | Columns | None) -> Columns:
+    """The columns of a display table given as a frame or as :data:`Columns`."""
+    if frame is None:
+        return {}
+    if isinstance(frame, dict):
+        return frame
+    return {str(c): frame[c].tolist() for c in frame.columns}
+
+
+def _table(frame: pd.DataFrame | Columns | None, table_id: str, trace_column: str | None = None,
            lang: str = "zh", year: int = 0, max_rows: int = MAX_ROWS,
            total: int | None = None) -> Any:
     """An HTML table of at most ``max_rows`` rows (a note says how many more there are); with
     ``trace_column`` each row gets a 🔎 button opening its traceability.
 
+    ``frame``: a DataFrame or :data:`Columns`; an ``institution_id`` column is not shown.
     ``total``: the rows of the whole table when ``frame`` holds only its first rows (callbacks
-    format only the rows shown); ``len(frame)`` by default.
+    format only the rows shown); the rows of ``frame`` by default.
     """
-    if frame is None or frame.empty:
+    columns = _columns(frame)
+    n = len(next(iter(columns.values()), []))
+    if n == 0:
         return html.P(t("common.no_rows", lang), className="text-muted", id=table_id)
-    total = len(frame) if total is None else max(total, len(frame))
-    frame = frame.head(max_rows)
+    total = n if total is None else max(total, n)
+    columns = {c: values[:max_rows] for c, values in columns.items()}
     if trace_column is None:
-        return _static_table(frame, table_id, total, lang)
-    shown = [c for c in frame.columns if c != "institution_id"]
+        return _static_table(columns, table_id, total, lang)
+    shown = [c for c in columns if c != "institution_id"]
     header = html.Thead(html.Tr([html.Th(c) for c in shown] + [html.Th("")]))
-    columns = [frame[c].tolist() for c in shown]
     opener = "» " + t("trace.open", lang)
     rows = []
-    for i, (inst, *values) in enumerate(zip(frame[trace_column].tolist(), *columns,
+    for i, (inst, *values) in enumerate(zip(columns[trace_column], *(columns[c] for c in shown),
                                             strict=True)):
         cells = [html.Td(str(v)) for v in values]
         cells.append(html.Td(html.Button(
@@ -89,9 +105,9 @@ def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
         rows.append(html.Tr(cells))
     table = dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
                       size="sm", striped=True, responsive=True)
-    if total <= len(frame):
+    if total <= len(rows):
         return table
-    return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(frame), n=total),
+    return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(rows), n=total),
                                        className="text-muted")])
 
 
@@ -126,18 +142,19 @@ def _paged_table(rows: pd.DataFrame, page: int, table_id: str, lang: str, year: 
                                        className="text-muted d-block")])
 
 
-def _static_table(frame: pd.DataFrame, table_id: str, total: int, lang: str) -> Any:
+def _static_table(columns: Columns, table_id: str, total: int, lang: str) -> Any:
     """A read-only table as one component (escaped HTML in a Markdown block): the browser renders
     a page of rows at once instead of one component per cell."""
-    shown = [c for c in frame.columns if c != "institution_id"]
+    shown = [c for c in columns if c != "institution_id"]
     head = "".join(f"<th>{html_escape(str(c))}</th>" for c in shown)
-    cells = [[f"<td>{html_escape(str(v))}</td>" for v in frame[c].tolist()] for c in shown]
+    cells = [[f"<td>{html_escape(str(v))}</td>" for v in columns[c]] for c in shown]
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in zip(*cells, strict=True))
+    n = len(cells[0]) if cells else 0
     markup = (f'<table class="table table-sm table-striped table-hover mb-0"><thead><tr>{head}'
               f"</tr></thead><tbody>{body}</tbody></table>")
-    if total > len(frame):
+    if total > n:
         markup += (f'<small class="text-muted">'
-                   f"{html_escape(t('common.rows_shown', lang, shown=len(frame), n=total))}</small>")
+                   f"{html_escape(t('common.rows_shown', lang, shown=n, n=total))}</small>")
     return dcc.Markdown(markup, id=table_id, dangerously_allow_html=True,
                         className="table-responsive")
 
@@ -447,9 +464,10 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         month_start = now.date().replace(day=1)
         daily = data.daily(scope, month_start, now.date() + timedelta(days=1))
         days = hours["day"].to_numpy()
+        hour_of, quantity = hours["hour"].to_numpy(dtype=int), hours["quantity"].to_numpy(float)
 
         def day_series(day: date) -> pd.Series:
-            return fig.day_hours(hours[days == day])
+            return fig.day_hours(hour_of[days == day], quantity[days == day])
 
         hourly = fig.hourly_figure(day_series(now.date()), day_series(now.date() - timedelta(1)),
                                    day_series(now.date() - timedelta(7)), "kWh", lang) \
@@ -718,8 +736,10 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         # County scores are aggregates over each county's institutions and name no single
         # institution's figures: officers, leaders and admins see the whole league, and so does
         # a manager (keep it so only while the league shows nothing but county aggregates).
-        evaluation = data.evaluation(int(year))
-        return _county_league(evaluation, lang)
+        # the same for every reader: rendered once per account and language
+        yd = data.year_data(int(year))
+        return yd.derived(("county_league", lang),
+                          lambda: _county_league(data.evaluation(int(year)), lang))
 
     # -- traceability ------------------------------------------------------------------------------
 
@@ -794,20 +814,20 @@ def _megabytes(size: int | None, lang: str) -> str:
     return "–" if size is None else f"{fmt_number(size / 1e6, lang, 1)} MB"
 
 
-def _latest_rows(latest: pd.DataFrame, now: datetime, lang: str) -> pd.DataFrame:
+def _latest_rows(latest: pd.DataFrame, now: datetime, lang: str) -> Columns:
     """Display rows of the latest readings (one per meter and point), by building and meter."""
     names = ["building", "meter", "carrier", "value", "unit", "quality", "time"]
     rows = sorted(zip(*(latest[c].tolist() for c in names), strict=True),
                   key=lambda r: (str(r[0]), str(r[1])))
     now_ts = pd.Timestamp(now)
-    return pd.DataFrame({
+    return {
         t("col.building", lang): [r[0] for r in rows],
         t("col.meter", lang): [r[1] for r in rows],
         t("col.carrier", lang): [t(f"carrier.{r[2]}", lang) for r in rows],
         t("col.reading", lang): [f"{fmt_number(r[3], lang, 2)} {r[4]}" for r in rows],
         t("col.quality", lang): [fig.label_or_code(f"quality.{r[5]}", lang) for r in rows],
         t("col.age", lang): [fmt_age((now_ts - r[6]).total_seconds(), lang) for r in rows],
-    })
+    }
 
 
 def _meter_states(meters: pd.DataFrame, health: pd.DataFrame, latest: pd.DataFrame,
@@ -848,20 +868,20 @@ def is_missing_ts(value: Any) -> bool:
     return value is None or pd.isna(value)
 
 
-def _meter_rows(states: pd.DataFrame, tz: Any, lang: str) -> pd.DataFrame:
+def _meter_rows(states: pd.DataFrame, tz: Any, lang: str) -> Columns:
     """Display rows of :func:`_meter_states` rows (only those to show: formatting is per cell)."""
     since = [None if is_missing_ts(v) else pd.Timestamp(v).tz_convert(tz)
-             for v in states["since"]]
-    return pd.DataFrame({
-        t("col.meter", lang): states["meter"].to_numpy(),
-        t("col.gateway", lang): states["gateway"].to_numpy(),
-        t("col.state", lang): [t(f"state.{s}", lang) for s in states["state"]],
+             for v in states["since"].tolist()]
+    return {
+        t("col.meter", lang): states["meter"].tolist(),
+        t("col.gateway", lang): states["gateway"].tolist(),
+        t("col.state", lang): [t(f"state.{s}", lang) for s in states["state"].tolist()],
         t("col.since", lang): ["–" if s is None else fmt_datetime(s.to_pydatetime(), lang)
                                for s in since],
         t("col.age", lang): [fmt_age(None if is_missing(a) else a, lang)
-                             for a in states["age_s"]],
-        t("col.error", lang): [e or "–" for e in states["error"]],
-    })
+                             for a in states["age_s"].tolist()],
+        t("col.error", lang): [e or "–" for e in states["error"].tolist()],
+    }
 
 
 def _gateway_rows(states: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -882,7 +902,7 @@ def _offline_rows(states: pd.DataFrame, tz: Any, lang: str) -> Any:
     """The meters that are not ok (offline or stale), or "all online"; times in ``tz``."""
     if states.empty:
         return html.P(t("common.no_rows", lang))
-    down = states[states["state"] != "ok"]
+    down = states[(states["state"] != "ok").to_numpy()]
     if down.empty:
         return dbc.Alert(t("live.all_online", lang), color="success", className="mb-0")
     return _table(_meter_rows(down.head(MAX_ROWS), tz, lang), "live-offline-table",

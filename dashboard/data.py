@@ -40,6 +40,9 @@ __all__ = ["DataService", "YearData"]
 
 log = logging.getLogger("dashboard.data")
 
+#: The meter's columns added to its latest readings and to its daily counters.
+LATEST_PLACE = ("institution_id", "building", "carrier", "unit")
+DAILY_PLACE = ("institution_id", "carrier", "subitem")
 #: Ledgers shown on the statistics page.
 LEDGER_KINDS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills")
 
@@ -420,29 +423,32 @@ class DataService:
             return self._meters_by_unit.get(institutions[0], self.meters.iloc[0:0])
         return self.meters[self.meters["institution_id"].isin(institutions)]
 
-    def _with_meter_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` (with ``meter`` and ``point`` columns) with the configured meter's columns
-        added, only the rows of the meter's consumption point: an inner join on meter and point,
-        by dictionary look-up (a merge costs more than the reads of one institution)."""
+    def _with_meter_columns(self, frame: pd.DataFrame,
+                            columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """``frame`` (with ``meter`` and ``point`` columns) with the configured meter's
+        ``columns`` (all by default) added, only the rows of the meter's consumption point: an
+        inner join on meter and point, by dictionary look-up (a merge costs more than the reads
+        of one institution)."""
         info = [self._meter_index.get(m) for m in frame["meter"].tolist()]
         keep = np.array([i is not None and i["point"] == p
                          for i, p in zip(info, frame["point"].tolist(), strict=True)], dtype=bool)
+        out = frame.copy(deep=False) if keep.all() else frame[keep].reset_index(drop=True)
         kept = [i for i, k in zip(info, keep, strict=True) if k]
-        columns = {c: frame[c].to_numpy()[keep] for c in frame.columns}
-        for column in self.meters.columns:
-            if column not in columns:
-                columns[column] = np.array([i[column] for i in kept], dtype=object)
-        return pd.DataFrame(columns, columns=list(columns))
+        for column in self.meters.columns if columns is None else columns:
+            if column not in out.columns:
+                out[column] = [i[column] for i in kept]
+        return out
 
     def latest(self, institutions: list[str]) -> pd.DataFrame:
-        """Latest reading of each meter of the institutions, with its age and the meter's place."""
+        """Latest reading of each meter of the institutions, with the meter's place
+        (:data:`LATEST_PLACE`)."""
         meters = self.meters_of(institutions)
         if meters.empty:  # an institution without meters
-            return self._with_meter_columns(pd.DataFrame(columns=LATEST_COLUMNS))
+            return self._with_meter_columns(pd.DataFrame(columns=LATEST_COLUMNS), LATEST_PLACE)
         with self.store() as store:
             latest = store.latest(meters=list(meters["meter"]),
                                   points=sorted(set(meters["point"].dropna())))
-        return self._with_meter_columns(latest)
+        return self._with_meter_columns(latest, LATEST_PLACE)
 
     def health(self, institutions: list[str] | None, since: datetime) -> pd.DataFrame:
         """The newest health record of each meter (of ``institutions``, or all) since ``since``:
@@ -481,16 +487,18 @@ class DataService:
         return hourly_from_rollup(hours, self.tz)
 
     def daily(self, institutions: list[str], start: date, end: date) -> pd.DataFrame:
-        """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days)."""
+        """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days),
+        with the meter's :data:`DAILY_PLACE`."""
         meters = self.meters_of(institutions)
         if meters.empty:  # an institution without meters
-            return self._with_meter_columns(pd.DataFrame(columns=DAILY_COUNTER_COLUMNS))
+            return self._with_meter_columns(pd.DataFrame(columns=DAILY_COUNTER_COLUMNS),
+                                            DAILY_PLACE)
         start_dt = datetime.combine(start, datetime.min.time(), self.tz)
         end_dt = datetime.combine(end, datetime.min.time(), self.tz)
         with self.store() as store:
             daily = store.daily_counters(start_dt, end_dt, meters=list(meters["meter"]),
                                          points=sorted(set(meters["point"].dropna())))
-        return self._with_meter_columns(daily)
+        return self._with_meter_columns(daily, DAILY_PLACE)
 
     def completeness(self, year: int, institutions: list[str]) -> pd.DataFrame:
         """Share of each institution's meters with readings, per day of ``year`` (cached)."""

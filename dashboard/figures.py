@@ -4,6 +4,10 @@ Callbacks fetch data through :class:`dashboard.data.DataService` and hand it her
 comes from the catalog in the reader's language; a missing value stays missing (a gap, or ``–``
 with the reason), never 0. Long series are thinned on the server by :func:`minmax_downsample` so
 that no trace ships more than about twice its width in pixels.
+
+Figures are plain ``{"data": [...], "layout": {...}}`` dicts (:data:`Figure`) with lists of
+numbers (a missing one as None), which Dash sends as they are: Plotly's figure classes validate
+every property on the server, which cost more than a callback's data work.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from jieneng.vocabulary import CARRIERS
 
 __all__ = [
     "MAX_POINTS_PER_PX",
+    "Figure",
     "benchmark_scatter",
     "completeness_heatmap",
+    "day_hours",
     "empty_figure",
     "fyp14_figure",
     "hourly_figure",
@@ -495,11 +501,12 @@ def subitem_totals(daily: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"group": groups, "quantity": [totals[g] for g in groups]})
 
 
-def day_hours(hourly: pd.DataFrame) -> pd.Series:
-    """One day's rows (columns hour, quantity) as a series over hours 0–23; NaN where missing."""
-    quantity = np.full(24, np.nan)
-    quantity[hourly["hour"].to_numpy(dtype=int)] = hourly["quantity"].to_numpy(dtype=float)
-    return pd.Series(quantity, index=range(24))
+def day_hours(hours: np.ndarray, quantity: np.ndarray) -> pd.Series:
+    """One day's ``quantity`` of each of its ``hours`` as a series over hours 0–23; NaN where
+    an hour has none."""
+    day = np.full(24, np.nan)
+    day[np.asarray(hours, dtype=int)] = quantity
+    return pd.Series(day, index=range(24))
 
 
 def base_load(hourly: pd.DataFrame, workdays: dict[date, bool]) -> dict[str, float]:
