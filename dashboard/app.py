@@ -692,8 +692,9 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if visible is not None:
             frame = frame[_in_groups(frame, frame[frame["institution_id"].isin(visible)])]
             own = np.flatnonzero(frame["institution_id"].isin(visible).to_numpy())
-        if dash.ctx.triggered_id != "bench-league-page":  # a new table: open it at the
-            page = 1 + int(own[0]) // PAGE_ROWS if own is not None and len(own) else 1  # reader's
+        if dash.ctx.triggered_id != "bench-league-page":
+            # a new table: a manager's opens at the page of their first row
+            page = 1 + int(own[0]) // PAGE_ROWS if own is not None and len(own) else 1
         page, pages = _page_of(len(frame), page, PAGE_ROWS)
         first = (page - 1) * PAGE_ROWS
         rows = fig.league_rows(frame.iloc[first:first + PAGE_ROWS], visible, lang)
@@ -719,9 +720,8 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
                            lambda: fig.peer_table(yd.account.figures, indicator))
         certs = yd.derived(("certifications", lang), lambda: _cert_rows(yd, _names(data), lang))
         if visible is not None:  # a manager sees the peer groups their institutions are in
-            peers = peers[_in_groups(peers, yd.account.figures[
-                yd.account.figures["institution_id"].isin(visible)].astype({
-                    g: str for g in PEER_GROUP}))]
+            figures = yd.account.figures
+            peers = peers[_in_groups(peers, figures[figures["institution_id"].isin(visible)])]
             certs = certs[certs["institution_id"].isin(visible)]
         scatter = fig.benchmark_scatter(yd.account.figures, visible, lang)
         return (_table(_peer_rows(peers, lang), "bench-peers-table", lang=lang), scatter,
@@ -972,14 +972,14 @@ def _peer_rows(peers: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def _cert_rows(yd: Any, names: dict[str, str], lang: str) -> pd.DataFrame:
     """Certification verdicts of every institution (with ``institution_id``)."""
+    verdicts = yd.verdicts_of("certification", lang)
     return pd.DataFrame([{
         "institution_id": r.institution_id,
         t("col.institution", lang): names.get(r.institution_id, r.institution_id),
         t("col.certification", lang): t(f"cert.{r.subject}", lang),
         t("col.status", lang): fig.label_or_code(f"status.{r.status}", lang),
         t("col.reason", lang): r.reason or "–",
-    } for r in yd.verdicts_of("certification", lang).itertuples()],
-        columns=["institution_id"] if yd.verdicts_of("certification", lang).empty else None)
+    } for r in verdicts.itertuples()], columns=["institution_id"] if verdicts.empty else None)
 
 
 def _county_league(evaluation: Any, lang: str) -> Any:
