@@ -20,6 +20,7 @@ import chinese_calendar
 import dash
 import dash_bootstrap_components as dbc
 import flask
+import numpy as np
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html
 
@@ -54,50 +55,106 @@ STALE_S = 900.0
 
 #: Rows an HTML table shows (the browser renders every cell as a component: keep pages light).
 MAX_ROWS = 60
+#: Rows a page of a paged table (the league, the review list) shows: each row is a few
+#: components with a traceability button, and an officer's city has hundreds of rows.
+PAGE_ROWS = 50
 
 
-def _table(frame: pd.DataFrame, table_id: str, trace_column: str | None = None,
-           lang: str = "zh", year: int = 0, max_rows: int = MAX_ROWS) -> Any:
+#: A display table: column label → the column's values (equal-length lists). Callbacks that
+#: format a few rows build these directly: a DataFrame of them costs more than the formatting.
+Columns = dict[str, list]
+
+
+def _columns(frame: pd.DataFrame | Columns | None) -> Columns:
+    """The columns of a display table given as a frame or as :data:`Columns`."""
+    if frame is None:
+        return {}
+    if isinstance(frame, dict):
+        return frame
+    return {str(c): frame[c].tolist() for c in frame.columns}
+
+
+def _table(frame: pd.DataFrame | Columns | None, table_id: str, trace_column: str | None = None,
+           lang: str = "zh", year: int = 0, max_rows: int = MAX_ROWS,
+           total: int | None = None) -> Any:
     """An HTML table of at most ``max_rows`` rows (a note says how many more there are); with
-    ``trace_column`` each row gets a 🔎 button opening its traceability."""
-    if frame is None or frame.empty:
+    ``trace_column`` each row gets a 🔎 button opening its traceability.
+
+    ``frame``: a DataFrame or :data:`Columns`; an ``institution_id`` column is not shown.
+    ``total``: the rows of the whole table when ``frame`` holds only its first rows (callbacks
+    format only the rows shown); the rows of ``frame`` by default.
+    """
+    columns = _columns(frame)
+    n = len(next(iter(columns.values()), []))
+    if n == 0:
         return html.P(t("common.no_rows", lang), className="text-muted", id=table_id)
-    total = len(frame)
-    frame = frame.head(max_rows)
+    total = n if total is None else max(total, n)
+    columns = {c: values[:max_rows] for c, values in columns.items()}
     if trace_column is None:
-        return _static_table(frame, table_id, total, lang)
-    shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
-    header = html.Thead(html.Tr([html.Th(c) for c in shown.columns]
-                                + ([html.Th("")] if trace_column else [])))
+        return _static_table(columns, table_id, total, lang)
+    shown = [c for c in columns if c != "institution_id"]
+    header = html.Thead(html.Tr([html.Th(c) for c in shown] + [html.Th("")]))
+    opener = "» " + t("trace.open", lang)
     rows = []
-    for i, (_, row) in enumerate(frame.iterrows()):
-        cells = [html.Td(str(v)) for v in row[shown.columns]]
-        if trace_column:
-            inst = row.get(trace_column, "")
-            cells.append(html.Td(html.Button(
-                "» " + t("trace.open", lang), id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
-                className="btn btn-link btn-sm p-0") if inst else ""))
+    for i, (inst, *values) in enumerate(zip(columns[trace_column], *(columns[c] for c in shown),
+                                            strict=True)):
+        cells = [html.Td(str(v)) for v in values]
+        cells.append(html.Td(html.Button(
+            opener, id={"type": "trace-btn", "inst": inst, "row": i, "year": year},
+            className="btn btn-link btn-sm p-0") if inst else ""))
         rows.append(html.Tr(cells))
     table = dbc.Table([header, html.Tbody(rows)], id=table_id, bordered=False, hover=True,
                       size="sm", striped=True, responsive=True)
-    if total <= len(frame):
+    if total <= len(rows):
         return table
-    return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(frame), n=total),
+    return html.Div([table, html.Small(t("common.rows_shown", lang, shown=len(rows), n=total),
                                        className="text-muted")])
 
 
-def _static_table(frame: pd.DataFrame, table_id: str, total: int, lang: str) -> Any:
+def _page_of(rows: int, page: int | None, page_rows: int) -> tuple[int, int]:
+    """(page, pages): ``page`` (1-based) clamped to the pages ``rows`` fill, ``page_rows`` a
+    page; an empty table has one (empty) page."""
+    pages = max(1, -(-rows // page_rows))
+    return min(max(1, int(page or 1)), pages), pages
+
+
+def _pager(pager_id: str) -> Any:
+    """The page control under a paged table (its pages are set by the table's callback)."""
+    return dbc.Pagination(id=pager_id, max_value=1, active_page=1, fully_expanded=False,
+                          first_last=True, previous_next=True, size="sm",
+                          className="mt-2 mb-0")
+
+
+def _paged_table(rows: pd.DataFrame, page: int, table_id: str, lang: str, year: int,
+                 total: int | None = None) -> Any:
+    """Page ``page`` (1-based, :data:`PAGE_ROWS` rows) of a table with traceability buttons
+    and a note of the rows shown. ``rows``: the whole table, or (with ``total``) the page's
+    rows only, already cut out (then formatted only for the page)."""
+    if total is None:
+        total = len(rows)
+        rows = rows.iloc[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
+    first = (page - 1) * PAGE_ROWS
+    table = _table(rows, table_id, "institution_id", lang, year, max_rows=PAGE_ROWS)
+    if total <= PAGE_ROWS:
+        return table
+    return html.Div([table, html.Small(t("common.page_rows", lang, first=first + 1,
+                                         last=first + len(rows), n=total),
+                                       className="text-muted d-block")])
+
+
+def _static_table(columns: Columns, table_id: str, total: int, lang: str) -> Any:
     """A read-only table as one component (escaped HTML in a Markdown block): the browser renders
     a page of rows at once instead of one component per cell."""
-    shown = frame.drop(columns=[c for c in ("institution_id",) if c in frame.columns])
-    head = "".join(f"<th>{html_escape(str(c))}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html_escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in shown.itertuples(index=False))
+    shown = [c for c in columns if c != "institution_id"]
+    head = "".join(f"<th>{html_escape(str(c))}</th>" for c in shown)
+    cells = [[f"<td>{html_escape(str(v))}</td>" for v in columns[c]] for c in shown]
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in zip(*cells, strict=True))
+    n = len(cells[0]) if cells else 0
     markup = (f'<table class="table table-sm table-striped table-hover mb-0"><thead><tr>{head}'
               f"</tr></thead><tbody>{body}</tbody></table>")
-    if total > len(frame):
+    if total > n:
         markup += (f'<small class="text-muted">'
-                   f"{html_escape(t('common.rows_shown', lang, shown=len(frame), n=total))}</small>")
+                   f"{html_escape(t('common.rows_shown', lang, shown=n, n=total))}</small>")
     return dcc.Markdown(markup, id=table_id, dangerously_allow_html=True,
                         className="table-responsive")
 
@@ -116,18 +173,30 @@ def _year_options(lang: str, today: date) -> list[dict]:
             for y in range(today.year, 2019, -1)]
 
 
-def _institution_options(data: DataService, user: User, lang: str, every: bool) -> list[dict]:
+def _institution_options(data: DataService, user: User, lang: str, every: bool,
+                         compounds: bool = False) -> list[dict]:
+    """The institutions ``user`` sees as dropdown options; with ``compounds`` also the compounds
+    whose meters they may read as a member (the Live page), labelled as compounds."""
     table = data.visible_institutions(user)
     options = [{"label": t("common.all_institutions", lang), "value": "*"}] if every else []
     options += [{"label": f"{r.name} ({r.institution_id})" if isinstance(r.name, str)
                  else r.institution_id, "value": r.institution_id} for r in table.itertuples()]
+    if compounds:
+        shared = data.member_compounds(user)
+        names = data.names()
+        for option in options:
+            if option["value"] in shared:
+                option["label"] = t("live.compound_option", lang,
+                                    name=names.get(option["value"], option["value"]),
+                                    id=option["value"])
+        listed = {o["value"] for o in options}
+        options += [{"label": t("live.compound_option", lang, name=names.get(c, c), id=c),
+                     "value": c} for c in shared if c not in listed]
     return options
 
 
 def _names(data: DataService) -> dict[str, str]:
-    table = data.institutions()
-    return {r.institution_id: r.name if isinstance(r.name, str) else r.institution_id
-            for r in table.itertuples()}
+    return data.names()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,7 +206,7 @@ def _names(data: DataService) -> dict[str, str]:
 
 def live_page(data: DataService, user: User, lang: str) -> Any:
     """实时监测: latest readings, offline devices, today's hours, sub-items, base load, trend."""
-    options = _institution_options(data, user, lang, every=False)
+    options = _institution_options(data, user, lang, every=False, compounds=True)
     return html.Div([
         html.H2(t("nav.live", lang), className="h4 page-title"),
         dbc.Row([dbc.Col([dbc.Label(t("common.institution", lang)), dcc.Dropdown(
@@ -184,8 +253,9 @@ def statistics_page(data: DataService, user: User, lang: str, today: date) -> An
         _card(t("stats.monthly_title", lang), html.Div(
             id="stats-monthly", style={"maxHeight": "28rem", "overflowY": "auto"})),
         dcc.Graph(id="stats-heatmap"),
-        _card(t("stats.review_title", lang), html.Div(
-            id="stats-review", style={"maxHeight": "24rem", "overflowY": "auto"})),
+        _card(t("stats.review_title", lang), [html.Div(
+            id="stats-review", style={"maxHeight": "24rem", "overflowY": "auto"}),
+            _pager("stats-review-page")]),
         _card(t("stats.ledgers_title", lang), [
             dcc.Dropdown(id="stats-ledger-kind", value="institutions", clearable=False,
                          options=[{"label": t(f"ledger.{k}", lang), "value": k}
@@ -240,7 +310,8 @@ def benchmarking_page(data: DataService, user: User, lang: str, today: date) -> 
                 options=[{"label": f"{t(f'indicator.{k}', lang)} ({unit})", "value": k}
                          for k, unit in fig.INDICATORS.items()])], md=4),
         ], className="mb-3"),
-        dcc.Loading(_card(t("bench.league_title", lang), html.Div(id="bench-league"))),
+        dcc.Loading(_card(t("bench.league_title", lang), [html.Div(id="bench-league"),
+                                                           _pager("bench-league-page")])),
         _card(t("bench.peers_title", lang), html.Div(id="bench-peers")),
         dcc.Graph(id="bench-scatter"),
         _card(t("bench.cert_title", lang), html.Div(id="bench-cert")),
@@ -377,36 +448,32 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
                   State("lang", "data"), State("live-meter", "value"))
     def live(institution: str | None, _tick: int | None, lang: str, meter: str | None) -> tuple:
         user = current_user()
-        scope = data.scope(user, institution) if user and institution else []
+        # an institution the user sees, or a compound one of theirs is a member of (read-only)
+        scope = data.meter_scope(user, institution) if user and institution else []
         if not scope:
             empty = fig.empty_figure(t("common.no_access", lang), lang)
             return _no_access(lang), "", empty, empty, "", [], None
         inst = scope[0]
         now = datetime.now(tz)
+        meters = data.meters_of(scope)
         latest = data.latest(scope)
-        latest_rows = pd.DataFrame([{
-            t("col.building", lang): r.building, t("col.meter", lang): r.meter,
-            t("col.carrier", lang): t(f"carrier.{r.carrier}", lang),
-            t("col.reading", lang): f"{fmt_number(r.value, lang, 2)} {r.unit}",
-            t("col.quality", lang): fig.label_or_code(f"quality.{r.quality}", lang),
-            t("col.age", lang): fmt_age((now - r.time.to_pydatetime()).total_seconds(), lang),
-        } for r in latest.sort_values(["building", "meter"]).itertuples()])
         health = data.health(scope, now - timedelta(days=7))
-        offline = _offline_rows(health, latest, data, scope, now, lang)
+        offline = _offline_rows(_meter_states(meters, health, latest, now), tz, lang)
         start = datetime.combine(now.date() - timedelta(days=7), datetime.min.time(), tz)
         hours = data.hourly(inst, start - timedelta(hours=1), now)
+        month_start = now.date().replace(day=1)
+        daily = data.daily(scope, month_start, now.date() + timedelta(days=1))
+        days = hours["day"].to_numpy()
+        hour_of, quantity = hours["hour"].to_numpy(dtype=int), hours["quantity"].to_numpy(float)
 
         def day_series(day: date) -> pd.Series:
-            part = hours[hours["day"] == day].set_index("hour")["quantity"]
-            return part.reindex(range(24))
+            return fig.day_hours(hour_of[days == day], quantity[days == day])
 
         hourly = fig.hourly_figure(day_series(now.date()), day_series(now.date() - timedelta(1)),
                                    day_series(now.date() - timedelta(7)), "kWh", lang) \
             if len(hours) else fig.empty_figure(t("live.no_hourly", lang), lang)
-        month_start = now.date().replace(day=1)
-        daily = data.daily(scope, month_start, now.date() + timedelta(days=1))
         subitems = fig.subitem_figure(fig.subitem_totals(daily), lang)
-        workdays = {d: chinese_calendar.is_workday(d) for d in set(hours["day"])}
+        workdays = {d: chinese_calendar.is_workday(d) for d in set(days)}
         load = fig.base_load(hours[hours["day"] < now.date()], workdays)
         baseload = html.Div([
             html.Span(t("live.night", lang) + f": {fmt_number(load['night'], lang, 1)} kWh/h · "),
@@ -414,63 +481,80 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             html.Span(t("live.restday", lang) + f": {fmt_number(load['rest'], lang, 1)} kWh/h · "),
             html.Strong(t("live.ratio", lang) + f": {fmt_pct(load['ratio'], lang)}"),
         ], id="live-baseload-text")
-        meters = data.meters[data.meters["institution_id"] == inst]
-        meter_options = [{"label": f"{m.meter} ({t(f'carrier.{m.carrier}', lang)})",
-                          "value": m.meter} for m in meters.itertuples()]
+        meter_options = [{"label": f"{m} ({t(f'carrier.{c}', lang)})", "value": m}
+                         for m, c in zip(meters["meter"], meters["carrier"], strict=True)]
         meter = meter if meter in set(meters["meter"]) else (
             meter_options[0]["value"] if meter_options else None)
-        return (_table(latest_rows, "live-latest-table", lang=lang), offline, hourly, subitems,
-                baseload, meter_options, meter)
+        latest_table = _table(_latest_rows(latest, now, lang), "live-latest-table", lang=lang)
+        if inst in data.member_compounds(user):  # a compound's meters (read-only)
+            latest_table = html.Div([html.Small(t("live.compound_note", lang,
+                                                  name=data.names().get(inst, inst)),
+                                                className="text-muted d-block mb-2",
+                                                id="live-compound-note"), latest_table])
+        return latest_table, offline, hourly, subitems, baseload, meter_options, meter
 
     @app.callback(Output("live-trend", "figure"), Input("live-meter", "value"),
                   Input("width", "data"), State("lang", "data"))
     def live_trend(meter: str | None, width: int | None, lang: str) -> Any:
         user = current_user()
-        rows = data.meters[data.meters["meter"] == meter]
-        if user is None or rows.empty or not user.sees(rows.iloc[0]["institution_id"]):
+        m = data.meter(meter)
+        if user is None or m is None or not data.reads_meter(user, meter):
             return fig.empty_figure(t("common.no_access", lang), lang)
-        m = rows.iloc[0]
         now = datetime.now(tz)
         with data.store() as store:
             raw = store.read_readings(now - timedelta(days=7), now, meters=[meter],
                                       points=[m["point"]])
-        raw = raw[raw["quality"] == "good"]
-        if raw.empty:
+        good = (raw["quality"] == "good").to_numpy()
+        if not good.any():
             return fig.empty_figure(t("live.no_readings", lang), lang)
-        times = raw["time"].dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
-        return fig.trend_figure(times, raw["value"].to_numpy(dtype=float), meter, m["unit"],
-                                lang, int(width or fig.DEFAULT_WIDTH_PX))
+        times = pd.DatetimeIndex(raw["time"][good]).tz_convert(tz).tz_localize(None).to_numpy()
+        return fig.trend_figure(times, raw["value"].to_numpy(dtype=float)[good], meter,
+                                m["unit"], lang, int(width or fig.DEFAULT_WIDTH_PX))
 
     # -- statistics --------------------------------------------------------------------------------
 
     @app.callback(Output("stats-monthly", "children"), Output("stats-heatmap", "figure"),
-                  Output("stats-review", "children"), Output("stats-status", "children"),
-                  Output("stats-tools", "children"),
+                  Output("stats-status", "children"), Output("stats-tools", "children"),
                   Input("stats-year", "value"), Input("stats-inst", "value"),
                   Input("width", "data"), State("lang", "data"))
     def statistics(year: int, institution: str | None, width: int | None, lang: str) -> tuple:
         user = current_user()
         scope = data.scope(user, institution) if user else []
         if not scope:
-            return (_no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", "",
-                    "")
+            return _no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", ""
         yd = data.year_data(int(year))
         names = _names(data)
-        monthly = yd.monthly[yd.monthly["institution_id"].isin(scope)]
-        table = fig.monthly_quantities(monthly, names, lang)
-        table.insert(0, "institution_id", "")
+        wide = yd.monthly_by_institution()
+        wide = wide[wide["institution_id"].isin(scope)]
+        table = fig.monthly_quantities(wide.head(MAX_ROWS), names, lang)
         heat = data.completeness(int(year), scope)
         if len(heat) > 40:  # the least complete first: the review is about them
             heat = heat.loc[heat.mean(axis=1).sort_values().index[:40]]
         heatmap = fig.completeness_heatmap(heat, names, lang, int(width or fig.DEFAULT_WIDTH_PX))
-        review = _review_rows(yd, scope, names, lang)
         status = html.Small(t("stats.computed", lang, seconds=f"{yd.seconds:.1f}"),
                             className="text-muted")
         tools = html.A("↓ " + t("stats.download", lang) + f" {year}", id="stats-download",
                        className="btn btn-outline-primary", href=f"/download/report/{year}.xlsx"
                        ) if user.can_download else ""
-        return _table(table, "stats-monthly-table", lang=lang), heatmap, \
-            _table(review, "stats-review-table", "institution_id", lang, int(year)), status, tools
+        return (_table(table, "stats-monthly-table", lang=lang, total=len(wide)), heatmap, status,
+                tools)
+
+    @app.callback(Output("stats-review", "children"), Output("stats-review-page", "max_value"),
+                  Output("stats-review-page", "active_page"),
+                  Input("stats-year", "value"), Input("stats-inst", "value"),
+                  Input("stats-review-page", "active_page"), State("lang", "data"))
+    def review(year: int, institution: str | None, page: int | None, lang: str) -> tuple:
+        user = current_user()
+        scope = data.scope(user, institution) if user else []
+        if not scope:
+            return _no_access(lang), 1, 1
+        yd = data.year_data(int(year))
+        rows = yd.derived(("review", lang), lambda: _review_rows(yd, _names(data), lang))
+        rows = rows[rows["institution_id"].isin(scope)] if len(rows) else rows
+        if dash.ctx.triggered_id != "stats-review-page":  # another year or institution
+            page = 1
+        page, pages = _page_of(len(rows), page, PAGE_ROWS)
+        return (_paged_table(rows, page, "stats-review-table", lang, int(year)), pages, page)
 
     @app.callback(Output("stats-ledger", "children"), Input("stats-ledger-kind", "value"),
                   State("lang", "data"))
@@ -539,15 +623,15 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             empty = fig.empty_figure(t("common.no_access", lang), lang)
             return empty, empty, empty, _no_access(lang)
         yd = data.year_data(int(year))
-        monthly = yd.monthly[yd.monthly["institution_id"].isin(scope)]
-        tce = fig.monthly_figure(monthly, "kgce", by, lang)
-        co2 = fig.monthly_figure(monthly, "kgco2", by, lang)
+        by = by if by in ("scope", "carrier") else "scope"
+        kg = yd.monthly_kg(by)
+        kg = kg[kg["institution_id"].isin(scope)]
+        tce = fig.monthly_figure(kg, "kgce", by, lang)
+        co2 = fig.monthly_figure(kg, "kgco2", by, lang)
         figures = yd.account.figures[yd.account.figures["institution_id"].isin(scope)]
         if len(scope) == 1:
-            v = yd.verdicts(lang)
-            rows = v[(v["kind"].astype(str) == "fyp14") & (v["institution_id"].astype(str)
-                                                          == scope[0])
-                     & (v["subject"].astype(str) == subject)]
+            v = yd.verdicts_of("fyp14", lang)
+            rows = v[(v["institution_id"] == scope[0]) & (v["subject"] == str(subject))]
             path = fig.fyp14_figure(rows, _projected(projections, data, yd, scope[0], subject),
                                     lang)
         else:
@@ -587,52 +671,61 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
 
     # -- benchmarking ------------------------------------------------------------------------------
 
-    @app.callback(Output("bench-league", "children"), Output("bench-peers", "children"),
-                  Output("bench-scatter", "figure"), Output("bench-cert", "children"),
+    @app.callback(Output("bench-league", "children"), Output("bench-league-page", "max_value"),
+                  Output("bench-league-page", "active_page"),
+                  Input("bench-year", "value"), Input("bench-indicator", "value"),
+                  Input("bench-league-page", "active_page"), State("lang", "data"))
+    def league(year: int, indicator: str, page: int | None, lang: str) -> tuple:
+        user = current_user()
+        if user is None or indicator not in fig.INDICATORS:
+            return _no_access(lang), 1, 1
+        yd = data.year_data(int(year))
+        previous = data.cached_year(int(year) - 1)
+        if previous is None:  # year-on-year needs last year's account: computed aside
+            data.prefetch(int(year) - 1)
+        visible = None if user.institutions is None else set(user.institutions)
+        # the league of every institution is computed once per account; a request narrows it
+        # to the reader (a manager: the peer groups their institutions are in) and one page
+        frame = yd.derived(("league", indicator, previous.key if previous else None),
+                           lambda: _league_frame(yd, previous, indicator))
+        own = None
+        if visible is not None:
+            frame = frame[_in_groups(frame, frame[frame["institution_id"].isin(visible)])]
+            own = np.flatnonzero(frame["institution_id"].isin(visible).to_numpy())
+        if dash.ctx.triggered_id != "bench-league-page":
+            # a new table: a manager's opens at the page of their first row
+            page = 1 + int(own[0]) // PAGE_ROWS if own is not None and len(own) else 1
+        page, pages = _page_of(len(frame), page, PAGE_ROWS)
+        first = (page - 1) * PAGE_ROWS
+        rows = fig.league_rows(frame.iloc[first:first + PAGE_ROWS], visible, lang)
+        note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
+                          className="text-muted d-block") if previous is None else ""
+        return (html.Div([_paged_table(rows, page, "bench-league-table", lang, int(year),
+                                       total=len(frame)), note]), pages, page)
+
+    @app.callback(Output("bench-peers", "children"), Output("bench-scatter", "figure"),
+                  Output("bench-cert", "children"),
                   Input("bench-year", "value"), Input("bench-indicator", "value"),
                   State("lang", "data"))
     def benchmarking(year: int, indicator: str, lang: str) -> tuple:
         user = current_user()
         if user is None or indicator not in fig.INDICATORS:
             empty = fig.empty_figure(t("common.no_access", lang), lang)
-            return _no_access(lang), "", empty, ""
+            return _no_access(lang), empty, ""
         yd = data.year_data(int(year))
-        previous = data.cached_year(int(year) - 1)
-        if previous is None:  # year-on-year needs last year's account: computed aside
-            data.prefetch(int(year) - 1)
         visible = None if user.institutions is None else set(user.institutions)
-        v = yd.verdicts(lang)
-        quota_subject = QUOTA_SUBJECT.get(indicator, indicator)
-        quota = v[(v["kind"].astype(str) == "quota")].copy()
-        quota["subject"] = quota["subject"].astype(str).replace({quota_subject: indicator})
-        shown = yd.account.figures
+        # the peer and certification tables hold every institution and are computed once per
+        # account (and language); each request only narrows them to the reader
+        peers = yd.derived(("peers", indicator),
+                           lambda: fig.peer_table(yd.account.figures, indicator))
+        certs = yd.derived(("certifications", lang), lambda: _cert_rows(yd, _names(data), lang))
         if visible is not None:  # a manager sees the peer groups their institutions are in
-            group = ["category", "level", "climate_zone"]
-            mine = shown[shown["institution_id"].isin(visible)][group].astype(str)
-            keys = shown[group].astype(str).apply(tuple, axis=1)
-            shown = shown[keys.isin(set(mine.apply(tuple, axis=1)))]
-        league = fig.league_table(shown, previous.account.figures if previous else None, quota,
-                                  indicator, visible, lang)
-        peers = _peer_rows(yd.account.figures, indicator, visible, lang)
+            figures = yd.account.figures
+            peers = peers[_in_groups(peers, figures[figures["institution_id"].isin(visible)])]
+            certs = certs[certs["institution_id"].isin(visible)]
         scatter = fig.benchmark_scatter(yd.account.figures, visible, lang)
-        cert = v[v["kind"].astype(str) == "certification"]
-        if visible is not None:
-            cert = cert[cert["institution_id"].astype(str).isin(visible)]
-        names = _names(data)
-        cert_rows = pd.DataFrame([{
-            "institution_id": str(r.institution_id),
-            t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
-            t("col.certification", lang): t(f"cert.{r.subject}", lang),
-            t("col.status", lang): fig.label_or_code(f"status.{r.status}", lang),
-            t("col.reason", lang): r.reason or "–",
-        } for r in cert.itertuples()])
-        note = html.Small(t("bench.yoy_pending", lang, year=int(year) - 1),
-                          className="text-muted") if previous is None else ""
-        return (html.Div([_table(league, "bench-league-table", "institution_id", lang, int(year),
-                                 max_rows=120),
-                          note]),
-                _table(peers, "bench-peers-table", lang=lang), scatter,
-                _table(cert_rows, "bench-cert-table", lang=lang))
+        return (_table(_peer_rows(peers, lang), "bench-peers-table", lang=lang), scatter,
+                _table(certs.head(MAX_ROWS), "bench-cert-table", lang=lang, total=len(certs)))
 
     @app.callback(Output("bench-county", "children"), Input("bench-year", "value"),
                   State("lang", "data"))
@@ -643,8 +736,10 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         # County scores are aggregates over each county's institutions and name no single
         # institution's figures: officers, leaders and admins see the whole league, and so does
         # a manager (keep it so only while the league shows nothing but county aggregates).
-        evaluation = data.evaluation(int(year))
-        return _county_league(evaluation, lang)
+        # the same for every reader: rendered once per account and language
+        yd = data.year_data(int(year))
+        return yd.derived(("county_league", lang),
+                          lambda: _county_league(data.evaluation(int(year)), lang))
 
     # -- traceability ------------------------------------------------------------------------------
 
@@ -694,12 +789,11 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         ])
         health = data.health(None, now - timedelta(days=1))
         latest = data.latest(list(data.meters["institution_id"].unique()))
-        meters = _meter_health(health, latest, data, now, lang)
-        gateways = _gateway_rows(meters, lang)
+        states = _meter_states(data.meters, health, latest, now)
         return (_table(store_rows, "system-store-table", lang=lang),
-                _table(gateways, "system-gateways-table", lang=lang),
-                _table(meters.drop(columns=["_gateway", "_ok"]), "system-meters-table",
-                       lang=lang))
+                _table(_gateway_rows(states, lang), "system-gateways-table", lang=lang),
+                _table(_meter_rows(states.head(MAX_ROWS), tz, lang), "system-meters-table",
+                       lang=lang, total=len(states)))
 
     return app
 
@@ -720,31 +814,53 @@ def _megabytes(size: int | None, lang: str) -> str:
     return "–" if size is None else f"{fmt_number(size / 1e6, lang, 1)} MB"
 
 
-def _meter_health(health: pd.DataFrame, latest: pd.DataFrame, data: DataService, now: datetime,
-                  lang: str) -> pd.DataFrame:
-    """One row per meter: gateway, state (ok / offline / stale), since when, last error."""
-    newest = latest.groupby("meter")["time"].max() if len(latest) else pd.Series(dtype=object)
-    h = health.set_index("meter") if len(health) else pd.DataFrame()
+def _latest_rows(latest: pd.DataFrame, now: datetime, lang: str) -> Columns:
+    """Display rows of the latest readings (one per meter and point), by building and meter."""
+    names = ["building", "meter", "carrier", "value", "unit", "quality", "time"]
+    rows = sorted(zip(*(latest[c].tolist() for c in names), strict=True),
+                  key=lambda r: (str(r[0]), str(r[1])))
+    now_ts = pd.Timestamp(now)
+    return {
+        t("col.building", lang): [r[0] for r in rows],
+        t("col.meter", lang): [r[1] for r in rows],
+        t("col.carrier", lang): [t(f"carrier.{r[2]}", lang) for r in rows],
+        t("col.reading", lang): [f"{fmt_number(r[3], lang, 2)} {r[4]}" for r in rows],
+        t("col.quality", lang): [fig.label_or_code(f"quality.{r[5]}", lang) for r in rows],
+        t("col.age", lang): [fmt_age((now_ts - r[6]).total_seconds(), lang) for r in rows],
+    }
+
+
+def _meter_states(meters: pd.DataFrame, health: pd.DataFrame, latest: pd.DataFrame,
+                  now: datetime) -> pd.DataFrame:
+    """One row per meter of ``meters``: meter, gateway, state (ok / offline / stale), since
+    (the last success of an offline meter, else the newest reading; UTC), age_s (of the newest
+    reading; NaN without one) [s], and error (the last health record's, "" without one).
+
+    A meter is offline when its newest health record says unavailable, stale when its newest
+    reading is older than :data:`STALE_S` or it has none.
+    """
+    newest: dict[str, pd.Timestamp] = {}
+    if len(latest):
+        for meter, time in zip(latest["meter"].tolist(), latest["time"].tolist(), strict=True):
+            if meter not in newest or time > newest[meter]:
+                newest[meter] = time
+    records: dict[str, tuple] = {}
+    if len(health):  # the newest record of each meter is its last row
+        records = {m: (a, s, e) for m, a, s, e in zip(
+            health["meter"].tolist(), health["available"].tolist(),
+            health["last_success"].tolist(), health["error"].tolist(), strict=True)}
+    now_ts = pd.Timestamp(now)
     rows = []
-    for m in data.meters.itertuples():
-        last = newest.get(m.meter)
-        age = (now - last.to_pydatetime()).total_seconds() if last is not None else None
-        rec = h.loc[m.meter] if len(h) and m.meter in h.index else None
-        offline = rec is not None and not bool(rec["available"])
-        stale = age is None or age > STALE_S
-        state = "offline" if offline else "stale" if stale else "ok"
-        since = rec["last_success"] if rec is not None and offline else last
-        rows.append({
-            "_gateway": m.gateway, "_ok": state == "ok",
-            t("col.meter", lang): m.meter, t("col.gateway", lang): m.gateway,
-            t("col.state", lang): t(f"state.{state}", lang),
-            t("col.since", lang): fmt_datetime(pd.Timestamp(since).tz_convert(now.tzinfo)
-                                               .to_pydatetime(), lang)
-            if since is not None and not is_missing_ts(since) else "–",
-            t("col.age", lang): fmt_age(age, lang),
-            t("col.error", lang): (str(rec["error"]) or "–") if rec is not None else "–",
-        })
-    return pd.DataFrame(rows)
+    for meter, gateway in zip(meters["meter"].tolist(), meters["gateway"].tolist(), strict=True):
+        last = newest.get(meter)
+        age_s = (now_ts - last).total_seconds() if last is not None else np.nan
+        available, last_success, error = records.get(meter, (None, None, ""))
+        offline = available is not None and not bool(available)
+        stale = last is None or age_s > STALE_S
+        rows.append((meter, gateway, "offline" if offline else "stale" if stale else "ok",
+                     last_success if offline else last, age_s,
+                     "" if is_missing(error) else str(error)))
+    return pd.DataFrame(rows, columns=["meter", "gateway", "state", "since", "age_s", "error"])
 
 
 def is_missing_ts(value: Any) -> bool:
@@ -752,42 +868,58 @@ def is_missing_ts(value: Any) -> bool:
     return value is None or pd.isna(value)
 
 
-def _gateway_rows(meters: pd.DataFrame, lang: str) -> pd.DataFrame:
-    if meters.empty:
-        return meters
-    out = meters.groupby("_gateway").agg(n=("_ok", "size"), ok=("_ok", "sum")).reset_index()
+def _meter_rows(states: pd.DataFrame, tz: Any, lang: str) -> Columns:
+    """Display rows of :func:`_meter_states` rows (only those to show: formatting is per cell)."""
+    since = [None if is_missing_ts(v) else pd.Timestamp(v).tz_convert(tz)
+             for v in states["since"].tolist()]
+    return {
+        t("col.meter", lang): states["meter"].tolist(),
+        t("col.gateway", lang): states["gateway"].tolist(),
+        t("col.state", lang): [t(f"state.{s}", lang) for s in states["state"].tolist()],
+        t("col.since", lang): ["–" if s is None else fmt_datetime(s.to_pydatetime(), lang)
+                               for s in since],
+        t("col.age", lang): [fmt_age(None if is_missing(a) else a, lang)
+                             for a in states["age_s"].tolist()],
+        t("col.error", lang): [e or "–" for e in states["error"].tolist()],
+    }
+
+
+def _gateway_rows(states: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """One row per gateway: its meters, how many are ok, and its state."""
+    if states.empty:
+        return pd.DataFrame()
+    out = states.assign(ok=states["state"] == "ok").groupby("gateway") \
+        .agg(n=("ok", "size"), ok=("ok", "sum")).reset_index()
     return pd.DataFrame([{
-        t("col.gateway", lang): r._1, t("col.meters", lang): int(r.n),
+        t("col.gateway", lang): r.gateway, t("col.meters", lang): int(r.n),
         t("col.ok", lang): int(r.ok),
         t("col.state", lang): t("state.ok" if r.ok == r.n else "state.offline" if r.ok == 0
                                 else "state.partial", lang),
     } for r in out.itertuples()])
 
 
-def _offline_rows(health: pd.DataFrame, latest: pd.DataFrame, data: DataService,
-                  scope: list[str], now: datetime, lang: str) -> Any:
-    meters = _meter_health(health, latest, data, now, lang)
-    if meters.empty:
+def _offline_rows(states: pd.DataFrame, tz: Any, lang: str) -> Any:
+    """The meters that are not ok (offline or stale), or "all online"; times in ``tz``."""
+    if states.empty:
         return html.P(t("common.no_rows", lang))
-    mine = data.meters["institution_id"].isin(scope).to_numpy()
-    meters = meters[mine & ~meters["_ok"].to_numpy()]
-    if meters.empty:
+    down = states[(states["state"] != "ok").to_numpy()]
+    if down.empty:
         return dbc.Alert(t("live.all_online", lang), color="success", className="mb-0")
-    return _table(meters.drop(columns=["_gateway", "_ok"]), "live-offline-table", lang=lang)
+    return _table(_meter_rows(down.head(MAX_ROWS), tz, lang), "live-offline-table",
+                  lang=lang, total=len(down))
 
 
-def _review_rows(yd: Any, scope: list[str], names: dict[str, str], lang: str) -> pd.DataFrame:
-    """Audit verdicts that are flagged or unknown, low coverage, and counter findings."""
-    v = yd.verdicts(lang)
-    audit = v[(v["kind"].astype(str) == "audit") & v["institution_id"].astype(str).isin(scope)
-              & v["status"].astype(str).isin(["flag"])]
+def _review_rows(yd: Any, names: dict[str, str], lang: str) -> pd.DataFrame:
+    """Audit verdicts that are flagged, low coverage, and counter findings, of every
+    institution (with ``institution_id``; a callback keeps the reader's)."""
+    audit = yd.verdicts_of("audit", lang)
+    audit = audit[audit["status"] == "flag"]
     rows = [{"institution_id": str(r.institution_id),
              t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
              t("col.kind", lang): t("review.audit", lang), t("col.subject", lang): str(r.subject),
              t("col.reason", lang): r.reason or "–"} for r in audit.itertuples()]
     c = yd.account.carriers
-    low = c[c["institution_id"].astype(str).isin(scope)
-            & (pd.to_numeric(c["coverage"], errors="coerce") < 0.8)]
+    low = c[pd.to_numeric(c["coverage"], errors="coerce") < 0.8]
     rows += [{"institution_id": str(r.institution_id),
               t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
               t("col.kind", lang): t("review.coverage", lang),
@@ -795,33 +927,59 @@ def _review_rows(yd: Any, scope: list[str], names: dict[str, str], lang: str) ->
               t("col.reason", lang): t("review.coverage_reason", lang,
                                        coverage=fmt_pct(r.coverage, lang))}
              for r in low.itertuples()]
-    f = yd.findings
-    f = f[f["institution_id"].isin(scope)] if len(f) else f
     rows += [{"institution_id": str(r.institution_id),
               t("col.institution", lang): names.get(str(r.institution_id), str(r.institution_id)),
               t("col.kind", lang): t("review.counter", lang),
               t("col.subject", lang): f"{r.meter} {r.quality}",
               t("col.reason", lang): f"{r.start} – {r.end}: {r.note}"}
-             for r in f.head(200).itertuples()]
-    return pd.DataFrame(rows)
+             for r in yd.findings.itertuples()]
+    return pd.DataFrame(rows, columns=["institution_id"] if not rows else None)
 
 
-def _peer_rows(figures: pd.DataFrame, indicator: str, visible: set[str] | None,
-               lang: str) -> pd.DataFrame:
-    """Peer statistics of each group the reader's institutions are in (all groups otherwise)."""
-    group = ["category", "level", "climate_zone"]
-    rows = []
-    for key, part in figures.groupby([figures[g].astype(str) for g in group]):
-        if visible is not None and not part["institution_id"].isin(visible).any():
-            continue
-        stats = fig.peer_statistics(part[indicator])
-        rows.append({t("col.group", lang): fig.peer_group_label(key, lang),
-                     t("col.peers", lang): stats["n"],
-                     "P25": fmt_number(stats["p25"], lang, 2),
-                     t("col.median", lang): fmt_number(stats["median"], lang, 2),
-                     "P75": fmt_number(stats["p75"], lang, 2),
-                     t("col.mean", lang): fmt_number(stats["mean"], lang, 2)})
-    return pd.DataFrame(rows)
+#: The columns of a peer group (category × level × climate zone).
+PEER_GROUP = ["category", "level", "climate_zone"]
+
+
+def _in_groups(rows: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
+    """True for each row of ``rows`` whose peer group (:data:`PEER_GROUP`) is one of
+    ``members``' groups."""
+    keys = pd.MultiIndex.from_frame(rows[PEER_GROUP].astype(str))
+    return keys.isin(pd.MultiIndex.from_frame(members[PEER_GROUP].astype(str)))
+
+
+def _league_frame(yd: Any, previous: Any, indicator: str) -> pd.DataFrame:
+    """:func:`dashboard.figures.league_frame` of the year's account, with the band of the
+    quota verdict that judges ``indicator`` (:data:`QUOTA_SUBJECT`)."""
+    v = yd.account.verdicts
+    quota = v[v["kind"].astype(str) == "quota"].copy()
+    quota["subject"] = quota["subject"].astype(str).replace(
+        {QUOTA_SUBJECT.get(indicator, indicator): indicator})
+    return fig.league_frame(yd.account.figures,
+                            previous.account.figures if previous is not None else None,
+                            quota, indicator)
+
+
+def _peer_rows(peers: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Display rows of :func:`dashboard.figures.peer_table` rows."""
+    return pd.DataFrame([{
+        t("col.group", lang): fig.peer_group_label((r.category, r.level, r.climate_zone), lang),
+        t("col.peers", lang): r.n,
+        "P25": fmt_number(r.p25, lang, 2),
+        t("col.median", lang): fmt_number(r.median, lang, 2),
+        "P75": fmt_number(r.p75, lang, 2),
+        t("col.mean", lang): fmt_number(r.mean, lang, 2)} for r in peers.itertuples()])
+
+
+def _cert_rows(yd: Any, names: dict[str, str], lang: str) -> pd.DataFrame:
+    """Certification verdicts of every institution (with ``institution_id``)."""
+    verdicts = yd.verdicts_of("certification", lang)
+    return pd.DataFrame([{
+        "institution_id": r.institution_id,
+        t("col.institution", lang): names.get(r.institution_id, r.institution_id),
+        t("col.certification", lang): t(f"cert.{r.subject}", lang),
+        t("col.status", lang): fig.label_or_code(f"status.{r.status}", lang),
+        t("col.reason", lang): r.reason or "–",
+    } for r in verdicts.itertuples()], columns=["institution_id"] if verdicts.empty else None)
 
 
 def _county_league(evaluation: Any, lang: str) -> Any:

@@ -34,11 +34,15 @@ from accounting.verdicts.explain import explain
 from dashboard.auth import User
 from jieneng.vocabulary import CONSUMPTION_POINTS
 from storage import open_store
+from storage.base import DAILY_COUNTER_COLUMNS, LATEST_COLUMNS
 
 __all__ = ["DataService", "YearData"]
 
 log = logging.getLogger("dashboard.data")
 
+#: The meter's columns added to its latest readings and to its daily counters.
+LATEST_PLACE = ("institution_id", "building", "carrier", "unit")
+DAILY_PLACE = ("institution_id", "carrier", "subitem")
 #: Ledgers shown on the statistics page.
 LEDGER_KINDS = ("institutions", "buildings", "headcount", "vehicles", "fuel", "facilities", "bills")
 
@@ -71,13 +75,49 @@ class YearData:
     findings: pd.DataFrame
     key: tuple
     seconds: float
-    _explained: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _derived: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def derived(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A table derived from this year's data, computed once per ``key`` and shared by every
+        user and callback.
+
+        ``key`` names the table and whatever it depends on besides this year's data (the
+        language of its labels, an indicator, ...), never the user: such tables hold every
+        institution, and a callback narrows them to the user's scope on each request. They live
+        as long as this object, i.e. until the ledgers or the store change.
+        """
+        with self._lock:
+            if key not in self._derived:
+                self._derived[key] = compute()
+            return self._derived[key]
 
     def verdicts(self, lang: str) -> pd.DataFrame:
         """The verdict rows with their reasons written in ``lang`` (once per language)."""
-        if lang not in self._explained:
-            self._explained[lang] = explain(self.account.verdicts, language=lang)
-        return self._explained[lang]
+        return self.derived(("verdicts", lang),
+                            lambda: explain(self.account.verdicts, language=lang))
+
+    def verdicts_of(self, kind: str, lang: str) -> pd.DataFrame:
+        """The verdict rows of one ``kind`` (audit, quota, fyp14, certification, ...) in ``lang``,
+        with ``institution_id``, ``kind``, ``subject`` and ``status`` as plain strings."""
+        def compute() -> pd.DataFrame:
+            v = self.verdicts(lang)
+            rows = v[v["kind"].astype(str) == kind].copy()
+            for column in ("institution_id", "kind", "subject", "status"):
+                rows[column] = rows[column].astype(str)
+            return rows.reset_index(drop=True)
+        return self.derived(("verdicts_of", kind, lang), compute)
+
+    def monthly_by_institution(self) -> pd.DataFrame:
+        """Institution × carrier × unit with the quantity of each month (columns 1–12, NaN when
+        nothing was measured or billed) and the mean ``coverage``; sorted by institution."""
+        return self.derived(("monthly_by_institution",),
+                            lambda: monthly_by_institution(self.monthly))
+
+    def monthly_kg(self, by: str) -> pd.DataFrame:
+        """kgce and kgCO2 per institution × month × ``by`` (``scope`` or ``carrier``): the
+        monthly table summed once, so that a page only adds up its institutions' rows."""
+        return self.derived(("monthly_kg", by), lambda: monthly_kg(self.monthly, by))
 
 
 @dataclass
@@ -112,14 +152,30 @@ class DataService:
             "unit": CONSUMPTION_POINTS.get(str(m.carrier), (None, None))[1],
         } for m in settings.meters], columns=["meter", "gateway", "institution_id", "building",
                                                "carrier", "subitem", "point", "unit"])
+        self._meter_index: dict[str, dict[str, Any]] = {
+            r["meter"]: r for r in self.meters.to_dict("records")}
+        self._meters_by_unit = {unit: part for unit, part in
+                                self.meters.groupby("institution_id", sort=False)}
+        main = self.meters[self.meters["subitem"].astype(str).str.endswith("000")]
+        #: (institution, carrier) → its main meters (sub-item code ending in 000).
+        self._main_meters = {key: part for key, part in
+                             main.groupby(["institution_id", "carrier"], sort=False)}
         #: Seconds spent in store/accounting calls by this thread's current callback.
         self._timing = threading.local()
 
     # -- timing of the bare calls (for the benchmark) ---------------------------------------------
 
     def reset_timing(self) -> None:
-        """Start counting this thread's time in store and accounting calls."""
+        """Start counting this thread's time in store and accounting calls (and its reads of
+        the shared annual account)."""
         self._timing.seconds = 0.0
+        self._timing.account_reads = 0
+
+    def account_reads(self) -> int:
+        """How often this thread read a year's shared account (:meth:`year_data`) since
+        :meth:`reset_timing`: a callback that read it and no store is the dashboard's own work
+        on the cached account."""
+        return getattr(self._timing, "account_reads", 0)
 
     def bare_seconds(self) -> float:
         """Seconds this thread spent in store and accounting calls since :meth:`reset_timing`."""
@@ -192,6 +248,7 @@ class DataService:
     def year_data(self, year: int) -> YearData:
         """The year's account and monthly tables, computed once per (year, ledger, store) state."""
         key = ("year", year, self.ledger_state(), self.store_state())
+        self._timing.account_reads = self.account_reads() + 1
         value = self._cached(key, lambda: self._compute_year(year, key))
         after = ("year", year, self.ledger_state(), self.store_state())
         if after != key:  # opening the ledgers may add a new ledger kind's empty table
@@ -276,17 +333,53 @@ class DataService:
 
     def institutions(self) -> pd.DataFrame:
         """Every institution: id, name, category, level, climate zone (ledger and meters);
-        read once per ledger state."""
+        read once per ledger state. A compound with meters of its own is listed by its id with
+        the compound's name."""
         return self._cached(("institutions", 0, self.ledger_state()), self._read_institutions)
 
     def _read_institutions(self) -> pd.DataFrame:
-        table = LedgerStore(self.ledger_path()).table("institutions")
+        ledgers = LedgerStore(self.ledger_path())
+        table = ledgers.table("institutions")
         cols = ["institution_id", "name", "category", "level", "climate_zone"]
         table = table[[c for c in cols if c in table.columns]].copy()
         extra = sorted(set(self.meters["institution_id"]) - set(table.get("institution_id", [])))
         if extra:
-            table = pd.concat([table, pd.DataFrame({"institution_id": extra})], ignore_index=True)
+            compounds = ledgers.table("compounds")
+            names = dict(zip(compounds.get("compound_id", []), compounds.get("name", []),
+                             strict=True))
+            table = pd.concat([table, pd.DataFrame({
+                "institution_id": extra, "name": [names.get(i, np.nan) for i in extra]})],
+                ignore_index=True)
         return table.reindex(columns=cols).sort_values("institution_id").reset_index(drop=True)
+
+    def names(self) -> dict[str, str]:
+        """Institution id → name (the id when the ledger has no name); once per ledger state."""
+        def compute() -> dict[str, str]:
+            table = self.institutions()
+            return {i: n if isinstance(n, str) else i
+                    for i, n in zip(table["institution_id"], table["name"], strict=True)}
+        return self._cached(("names", 0, self.ledger_state()), compute)
+
+    def compound_members(self) -> pd.DataFrame:
+        """The ``compound_members`` ledger (compound_id, institution_id, from, until); once per
+        ledger state."""
+        def compute() -> pd.DataFrame:
+            table = LedgerStore(self.ledger_path()).table("compound_members")
+            return table.reindex(columns=["compound_id", "institution_id", "from", "until"])
+        return self._cached(("compound_members", 0, self.ledger_state()), compute)
+
+    def member_compounds(self, user: User, today: date | None = None) -> list[str]:
+        """Compounds with meters of their own (``[[meters]] institution = "<compound id>"``)
+        whose meters ``user`` may read as a member: for a manager, those where one of their
+        institutions is a member on ``today`` (the site's date by default); every such compound
+        for the other roles."""
+        metered = self._meters_by_unit.keys()
+        members = self.compound_members()
+        compounds = sorted(set(members["compound_id"].astype(str)) & metered)
+        if user.institutions is None or not compounds:
+            return compounds
+        today = today or datetime.now(self.tz).date()
+        return sorted(current_compounds(members, user.institutions, today) & set(compounds))
 
     def visible_institutions(self, user: User) -> pd.DataFrame:
         """The institutions ``user`` may see."""
@@ -303,32 +396,73 @@ class DataService:
             return visible
         return [institution] if institution in visible and user.sees(institution) else []
 
+    def meter_scope(self, user: User, unit: str | None) -> list[str]:
+        """The unit whose meters the Live page may show ``user``: ``[unit]`` when it is an
+        institution they see or a compound they are a member of (:meth:`member_compounds`,
+        read-only), else []."""
+        if not unit or unit == "*":
+            return []
+        if self.scope(user, unit) == [unit]:
+            return [unit]
+        return [unit] if unit in self.member_compounds(user) else []
+
+    def meter(self, meter: str | None) -> dict[str, Any] | None:
+        """The configured meter's row (institution_id, carrier, point, unit, ...), or None."""
+        return self._meter_index.get(meter) if meter else None
+
+    def reads_meter(self, user: User, meter: str | None) -> bool:
+        """True when ``user`` may read the meter's readings (:meth:`meter_scope` of its unit)."""
+        row = self.meter(meter)
+        return row is not None and bool(self.meter_scope(user, row["institution_id"]))
+
     # -- live ----------------------------------------------------------------------------------
 
+    def meters_of(self, institutions: list[str]) -> pd.DataFrame:
+        """The configured meters of ``institutions`` (ids of institutions or compounds)."""
+        if len(institutions) == 1:
+            return self._meters_by_unit.get(institutions[0], self.meters.iloc[0:0])
+        return self.meters[self.meters["institution_id"].isin(institutions)]
+
+    def _with_meter_columns(self, frame: pd.DataFrame,
+                            columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """``frame`` (with ``meter`` and ``point`` columns) with the configured meter's
+        ``columns`` (all by default) added, only the rows of the meter's consumption point: an
+        inner join on meter and point, by dictionary look-up (a merge costs more than the reads
+        of one institution)."""
+        info = [self._meter_index.get(m) for m in frame["meter"].tolist()]
+        keep = np.array([i is not None and i["point"] == p
+                         for i, p in zip(info, frame["point"].tolist(), strict=True)], dtype=bool)
+        out = frame.copy(deep=False) if keep.all() else frame[keep].reset_index(drop=True)
+        kept = [i for i, k in zip(info, keep, strict=True) if k]
+        for column in self.meters.columns if columns is None else columns:
+            if column not in out.columns:
+                out[column] = [i[column] for i in kept]
+        return out
+
     def latest(self, institutions: list[str]) -> pd.DataFrame:
-        """Latest reading of each meter of the institutions, with its age and the meter's place."""
-        meters = self.meters[self.meters["institution_id"].isin(institutions)]
-        if meters.empty:
-            return pd.DataFrame(columns=["meter", "point", "time", "value", "quality"])
+        """Latest reading of each meter of the institutions, with the meter's place
+        (:data:`LATEST_PLACE`)."""
+        meters = self.meters_of(institutions)
+        if meters.empty:  # an institution without meters
+            return self._with_meter_columns(pd.DataFrame(columns=LATEST_COLUMNS), LATEST_PLACE)
         with self.store() as store:
             latest = store.latest(meters=list(meters["meter"]),
                                   points=sorted(set(meters["point"].dropna())))
-        return latest.merge(meters, on=["meter", "point"], how="inner")
+        return self._with_meter_columns(latest, LATEST_PLACE)
 
     def health(self, institutions: list[str] | None, since: datetime) -> pd.DataFrame:
-        """The newest health record of each meter (of ``institutions``, or all) since ``since``."""
-        meters = self.meters if institutions is None else \
-            self.meters[self.meters["institution_id"].isin(institutions)]
+        """The newest health record of each meter (of ``institutions``, or all) since ``since``:
+        ``storage.base.HEALTH_COLUMNS``, one row per meter that has one."""
+        meters = self.meters if institutions is None else self.meters_of(institutions)
         if meters.empty:
             return pd.DataFrame()
         with self.store() as store:
             newest_of = getattr(store, "latest_health", None)  # the rollups' one-row read
             health = newest_of(meters=list(meters["meter"])) if newest_of is not None else \
                 store.read_health(since, None, meters=list(meters["meter"]))
-        if health.empty:
+        if health.empty or newest_of is not None:
             return health
-        newest = health.sort_values("time").groupby("meter", as_index=False).tail(1)
-        return newest.merge(meters, on="meter", how="left")
+        return health.sort_values("time", kind="stable").drop_duplicates("meter", keep="last")
 
     def hourly(self, institution: str, start: datetime, end: datetime,
                carrier: str = "electricity") -> pd.DataFrame:
@@ -337,9 +471,7 @@ class DataService:
         Reads the store's hourly rollups (``hourly_counters``) when the store has them, else the
         raw counter readings of the (bounded) range.
         """
-        meters = self.meters[(self.meters["institution_id"] == institution)
-                             & (self.meters["carrier"] == carrier)
-                             & self.meters["subitem"].astype(str).str.endswith("000")]
+        meters = self._main_meters.get((institution, carrier), self.meters.iloc[0:0])
         if meters.empty:
             return pd.DataFrame(columns=["day", "hour", "quantity"])
         with self.store() as store:
@@ -355,36 +487,48 @@ class DataService:
         return hourly_from_rollup(hours, self.tz)
 
     def daily(self, institutions: list[str], start: date, end: date) -> pd.DataFrame:
-        """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days)."""
-        meters = self.meters[self.meters["institution_id"].isin(institutions)]
-        if meters.empty:
-            return pd.DataFrame(columns=["meter", "point", "day", "delta_sum", "n_readings"])
+        """Daily counter aggregates of the institutions' meters in ``[start, end)`` (local days),
+        with the meter's :data:`DAILY_PLACE`."""
+        meters = self.meters_of(institutions)
+        if meters.empty:  # an institution without meters
+            return self._with_meter_columns(pd.DataFrame(columns=DAILY_COUNTER_COLUMNS),
+                                            DAILY_PLACE)
         start_dt = datetime.combine(start, datetime.min.time(), self.tz)
         end_dt = datetime.combine(end, datetime.min.time(), self.tz)
         with self.store() as store:
             daily = store.daily_counters(start_dt, end_dt, meters=list(meters["meter"]),
                                          points=sorted(set(meters["point"].dropna())))
-        return daily.merge(meters, on=["meter", "point"], how="inner")
+        return self._with_meter_columns(daily, DAILY_PLACE)
 
     def completeness(self, year: int, institutions: list[str]) -> pd.DataFrame:
         """Share of each institution's meters with readings, per day of ``year`` (cached)."""
         key = ("completeness", year, self.store_state())
         end = min(date(year + 1, 1, 1), datetime.now(self.tz).date() + timedelta(days=1))
         every = list(self.meters["institution_id"].unique())
-        daily = self._cached(key, lambda: self.daily(every, date(year, 1, 1), end))
-        return completeness_table(daily, self.meters, institutions, date(year, 1, 1), end)
+
+        def compute() -> pd.DataFrame:
+            daily = self.daily(every, date(year, 1, 1), end)
+            return completeness_table(daily, self.meters, every, date(year, 1, 1), end)
+        table = self._cached(key, compute)
+        return table[table.index.isin(institutions)]
 
     # -- ledgers and system ----------------------------------------------------------------------
 
+    def ledger_table(self, kind: str) -> pd.DataFrame:
+        """A whole ledger as stored, read once per ledger state (shared by every user: narrow it
+        with :meth:`ledger`)."""
+        return self._cached(("ledger", kind, self.ledger_state()),
+                            lambda: LedgerStore(self.ledger_path()).table(kind))
+
     def ledger(self, kind: str, user: User) -> pd.DataFrame:
         """A ledger's rows that ``user`` may see (rows of other institutions are dropped)."""
-        table = LedgerStore(self.ledger_path()).table(kind)
+        table = self.ledger_table(kind)
         if user.institutions is None:
             return table
         if "institution_id" in table.columns:
             return table[table["institution_id"].isin(user.institutions)]
         if kind == "fuel":  # fuel cards name a plate; the vehicles ledger names the institution
-            vehicles = LedgerStore(self.ledger_path()).table("vehicles")
+            vehicles = self.ledger_table("vehicles")
             plates = vehicles[vehicles["institution_id"].isin(user.institutions)]["plate"]
             return table[table["plate"].isin(plates)]
         return table.iloc[0:0]
@@ -427,6 +571,43 @@ def spool_pending(path: Path) -> int | None:
             conn.close()
     except sqlite3.Error:
         return None
+
+
+def current_compounds(members: pd.DataFrame, institutions: frozenset[str] | set[str],
+                      today: date) -> set[str]:
+    """Compounds where one of ``institutions`` is a member on ``today`` (``from`` on or before
+    it, ``until`` on or after it; a blank end is open)."""
+    if members.empty:
+        return set()
+    day = pd.Timestamp(today)
+    start = pd.to_datetime(members["from"], errors="coerce").dt.normalize()
+    until = pd.to_datetime(members["until"], errors="coerce").dt.normalize()
+    now = (start.isna() | (start <= day)) & (until.isna() | (until >= day))
+    mine = members["institution_id"].astype(str).isin(institutions) & now
+    return set(members.loc[mine, "compound_id"].astype(str))
+
+
+def monthly_by_institution(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Institution × carrier × unit rows with the quantity of each month (columns 1–12; NaN when
+    nothing was measured or billed) and the mean ``coverage`` of its months."""
+    keys = ["institution_id", "carrier", "unit"]
+    if monthly.empty:
+        return pd.DataFrame(columns=[*keys, *range(1, 13), "coverage"])
+    per_month = monthly.groupby([*keys, "month"])
+    quantity = per_month["quantity"].sum(min_count=1).unstack("month") \
+        .reindex(columns=range(1, 13))
+    coverage = per_month["coverage"].mean().groupby(level=keys).mean()
+    wide = quantity.assign(coverage=coverage).reset_index()
+    wide.columns.name = None
+    return wide.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def monthly_kg(monthly: pd.DataFrame, by: str) -> pd.DataFrame:
+    """kgce and kgCO2 per institution × month × ``by`` (scope or carrier); NaN stays NaN."""
+    keys = ["institution_id", "month", by]
+    if monthly.empty:
+        return pd.DataFrame(columns=[*keys, "kgce", "kgco2"])
+    return monthly.groupby(keys, dropna=False)[["kgce", "kgco2"]].sum(min_count=1).reset_index()
 
 
 def monthly_with_factors(consumption: pd.DataFrame, carriers: pd.DataFrame) -> pd.DataFrame:
@@ -478,16 +659,23 @@ def hourly_from_rollup(hours: pd.DataFrame, tz: Any) -> pd.DataFrame:
     if hours.empty:
         return pd.DataFrame(columns=["day", "hour", "quantity"])
     start = pd.DatetimeIndex(pd.to_datetime(hours["hour"]))
-    start = start.tz_localize("UTC") if start.tz is None else start
-    last = pd.DataFrame({"meter": hours["meter"].to_numpy(), "bucket": start.tz_convert(tz),
-                         "value": pd.to_numeric(hours["last_value"], errors="coerce").to_numpy()})
-    last = last.dropna(subset=["value"]).sort_values(["meter", "bucket"])
-    last["step"] = last.groupby("meter")["value"].diff().clip(lower=0)
-    last["gap"] = last.groupby("meter")["bucket"].diff()
-    steps = last[(last["gap"] == pd.Timedelta(hours=1)) & last["step"].notna()]
-    per_hour = steps.groupby("bucket")["step"].sum()
-    index = pd.DatetimeIndex(per_hour.index)
-    return pd.DataFrame({"day": index.date, "hour": index.hour, "quantity": per_hour.to_numpy()})
+    start = start.tz_localize("UTC") if start.tz is None else start.tz_convert("UTC")
+    hour_s = start.as_unit("s").asi8  # [s since 1970]
+    value = pd.to_numeric(hours["last_value"], errors="coerce").to_numpy(dtype=float)
+    meter = pd.factorize(hours["meter"])[0]
+    known = ~np.isnan(value)
+    hour_s, value, meter = hour_s[known], value[known], meter[known]
+    order = np.lexsort((hour_s, meter))
+    hour_s, value, meter = hour_s[order], value[order], meter[order]
+    follows = (meter[1:] == meter[:-1]) & (np.diff(hour_s) == 3600)  # the hour before is known
+    step = np.clip(np.diff(value), 0, None)[follows]
+    bucket = hour_s[1:][follows]
+    if not len(bucket):
+        return pd.DataFrame(columns=["day", "hour", "quantity"])
+    buckets, where = np.unique(bucket, return_inverse=True)
+    quantity = np.bincount(where, weights=step)
+    local = pd.DatetimeIndex(pd.to_datetime(buckets, unit="s", utc=True)).tz_convert(tz)
+    return pd.DataFrame({"day": local.date, "hour": local.hour, "quantity": quantity})
 
 
 def hourly_table(raw: pd.DataFrame, tz: Any) -> pd.DataFrame:

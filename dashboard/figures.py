@@ -4,6 +4,10 @@ Callbacks fetch data through :class:`dashboard.data.DataService` and hand it her
 comes from the catalog in the reader's language; a missing value stays missing (a gap, or ``–``
 with the reason), never 0. Long series are thinned on the server by :func:`minmax_downsample` so
 that no trace ships more than about twice its width in pixels.
+
+Figures are plain ``{"data": [...], "layout": {...}}`` dicts (:data:`Figure`) with lists of
+numbers (a missing one as None), which Dash sends as they are: Plotly's figure classes validate
+every property on the server, which cost more than a callback's data work.
 """
 
 from __future__ import annotations
@@ -13,30 +17,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
+from plotly.colors import get_colorscale
 
 from dashboard.i18n import fmt_date, fmt_number, fmt_pct, is_missing, month_label, t
 from jieneng.vocabulary import CARRIERS
 
 __all__ = [
     "MAX_POINTS_PER_PX",
+    "Figure",
     "benchmark_scatter",
     "completeness_heatmap",
+    "day_hours",
     "empty_figure",
     "fyp14_figure",
     "hourly_figure",
+    "league_frame",
+    "league_rows",
     "league_table",
     "minmax_downsample",
     "monthly_figure",
     "peer_statistics",
+    "peer_table",
     "subitem_figure",
     "trend_figure",
 ]
 
-#: Figures carry their few layout settings themselves: applying a Plotly template deep-copies it
-#: into every figure, which costs more than building the figure (see the dashboard benchmark).
-pio.templates.default = "none"
 GRID = "#e9ecef"
 
 #: At most this many points per pixel column of a trace (min and max).
@@ -45,6 +50,10 @@ MAX_POINTS_PER_PX = 2
 DEFAULT_WIDTH_PX = 1200
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
+
+#: The completeness heatmap's colours, red (none reporting) to green (all): plotly.js knows
+#: no "RdYlGn" by name, so the stops are written out.
+COMPLETENESS_SCALE = get_colorscale("RdYlGn")
 
 #: Scope → colour (scope 1 fuel burnt on site, scope 2 purchased, 0 no emissions).
 SCOPE_COLORS = {1: "#ff7f0e", 2: "#1f77b4", 0: "#7f7f7f"}
@@ -94,69 +103,100 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, width_px: int) -> tuple[np.n
     return x[chosen], y[chosen]
 
 
-def _layout(fig: go.Figure, lang: str, title: str = "", height: int = 360) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}} if title else None,
-        height=height, margin={"l": 50, "r": 20, "t": 40 if title else 10, "b": 40},
-        separators=".,", legend={"orientation": "h", "y": -0.15}, plot_bgcolor="white",
-        paper_bgcolor="white", font={"family": "system-ui, sans-serif", "color": "#212529"},
-    )
-    fig.update_xaxes(gridcolor=GRID, zeroline=False)
-    fig.update_yaxes(gridcolor=GRID, zeroline=False)
-    return fig
+#: A Plotly figure as Dash sends it: ``{"data": [trace, ...], "layout": {...}}``.
+Figure = dict[str, Any]
 
 
-def empty_figure(message: str, lang: str, height: int = 300) -> go.Figure:
+def _values(values: Any) -> list:
+    """Numbers as a JSON-ready list, a missing value (NaN) as None (a gap in the trace).
+
+    Plain lists keep Plotly's JSON encoder on its fast path: a NaN anywhere in an answer makes it
+    encode the whole answer twice.
+    """
+    array = np.asarray(values, dtype=float)
+    return [None if v != v else v for v in array.tolist()]
+
+
+def _times(values: np.ndarray) -> list[str]:
+    """datetime64 values as ISO strings (local wall time, as given) for a date axis."""
+    return np.datetime_as_string(np.asarray(values, dtype="datetime64[s]"), unit="s").tolist()
+
+
+def _axis(**settings: Any) -> dict[str, Any]:
+    return {"gridcolor": GRID, "zeroline": False, **settings}
+
+
+def _figure(traces: list[dict[str, Any]], lang: str, title: str = "", height: int = 360,
+            xaxis: dict[str, Any] | None = None, yaxis: dict[str, Any] | None = None,
+            **layout: Any) -> Figure:
+    """A figure dict with the dashboard's layout (plain dicts: Plotly's figure classes validate
+    every property on the server, which cost more than the data work of a callback)."""
+    return {"data": traces, "layout": {
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}} if title else {"text": ""},
+        "height": height, "margin": {"l": 50, "r": 20, "t": 40 if title else 10, "b": 40},
+        "separators": ".,", "legend": {"orientation": "h", "y": -0.15},
+        "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "font": {"family": "system-ui, sans-serif", "color": "#212529"},
+        "xaxis": _axis(**(xaxis or {})), "yaxis": _axis(**(yaxis or {})), **layout}}
+
+
+def empty_figure(message: str, lang: str, height: int = 300) -> Figure:
     """A figure with no data and the reason written in it."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#6c757d"})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, lang, height=height)
+    return _figure([], lang, height=height, xaxis={"visible": False},
+                   yaxis={"visible": False}, annotations=[{
+                       "text": message, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+                       "yref": "paper", "font": {"size": 14, "color": "#6c757d"}}])
 
 
 def hourly_figure(today: pd.Series, yesterday: pd.Series, last_week: pd.Series, unit: str,
-                  lang: str) -> go.Figure:
+                  lang: str) -> Figure:
     """Hourly consumption today against yesterday and the same weekday last week."""
-    fig = go.Figure()
+    traces = []
     for series, key, dash in ((last_week, "live.last_week", "dot"),
                               (yesterday, "live.yesterday", "dash"), (today, "live.today", None)):
-        fig.add_trace(go.Scatter(x=list(series.index), y=series.to_numpy(dtype=float),
-                                 name=t(key, lang), mode="lines+markers",
-                                 line={"dash": dash} if dash else None))
-    fig.update_xaxes(title=t("live.hour", lang), dtick=2)
-    fig.update_yaxes(title=unit)
-    return _layout(fig, lang, t("live.hourly_title", lang))
+        trace = {"type": "scatter", "x": [int(h) for h in series.index],
+                 "y": _values(series.to_numpy(dtype=float)), "name": t(key, lang),
+                 "mode": "lines+markers"}
+        if dash:
+            trace["line"] = {"dash": dash}
+        traces.append(trace)
+    return _figure(traces, lang, t("live.hourly_title", lang),
+                   xaxis={"title": {"text": t("live.hour", lang)}, "dtick": 2},
+                   yaxis={"title": {"text": unit}})
 
 
 def trend_figure(times: np.ndarray, values: np.ndarray, name: str, unit: str, lang: str,
-                 width_px: int) -> go.Figure:
+                 width_px: int) -> Figure:
     """A meter's counter over days, min/max-downsampled to ``width_px``."""
     x, y = minmax_downsample(times, values, width_px)
-    fig = go.Figure(go.Scattergl(x=x, y=y, mode="lines", name=name))
-    fig.update_yaxes(title=unit)
-    return _layout(fig, lang, t("live.trend_title", lang, meter=name), height=300)
+    x_out = _times(x) if np.issubdtype(np.asarray(x).dtype, np.datetime64) else \
+        np.asarray(x).tolist()
+    return _figure([{"type": "scattergl", "x": x_out, "y": _values(y), "mode": "lines",
+                     "name": name}], lang, t("live.trend_title", lang, meter=name), height=300,
+                   yaxis={"title": {"text": unit}})
 
 
-def subitem_figure(by_subitem: pd.DataFrame, lang: str) -> go.Figure:
+def subitem_figure(by_subitem: pd.DataFrame, lang: str) -> Figure:
     """Electricity by sub-item (照明插座, 空调, 动力, 特殊) as bars."""
     if by_subitem.empty:
         return empty_figure(t("live.no_subitems", lang), lang)
     labels = [t(f"subitem.{code}", lang) for code in by_subitem["group"]]
-    fig = go.Figure(go.Bar(x=labels, y=by_subitem["quantity"], marker_color=PALETTE[0],
-                           text=[fmt_number(v, lang, 0) for v in by_subitem["quantity"]]))
-    fig.update_yaxes(title="kWh")
-    return _layout(fig, lang, t("live.subitem_title", lang), height=300)
+    quantity = by_subitem["quantity"].to_numpy(dtype=float)
+    return _figure([{"type": "bar", "x": labels, "y": _values(quantity),
+                     "marker": {"color": PALETTE[0]},
+                     "text": [fmt_number(v, lang, 0) for v in quantity]}],
+                   lang, t("live.subitem_title", lang), height=300,
+                   yaxis={"title": {"text": "kWh"}})
 
 
-def monthly_figure(monthly: pd.DataFrame, measure: str, by: str, lang: str) -> go.Figure:
+def monthly_figure(monthly: pd.DataFrame, measure: str, by: str, lang: str) -> Figure:
     """Monthly tce or tCO2 stacked by scope or carrier.
 
     Parameters
     ----------
     monthly
-        :func:`dashboard.data.monthly_with_factors` rows of the institutions shown.
+        :func:`dashboard.data.monthly_with_factors` rows of the institutions shown, or their
+        rows of :func:`dashboard.data.monthly_kg` (the same sums, added up per institution).
     measure
         ``kgce`` or ``kgco2``.
     by
@@ -168,22 +208,22 @@ def monthly_figure(monthly: pd.DataFrame, measure: str, by: str, lang: str) -> g
         return empty_figure(t("carbon.no_data", lang), lang)
     table = frame.groupby(["month", by])[measure].sum(min_count=1).unstack(by) \
         .reindex(range(1, 13))
-    fig = go.Figure()
+    months = [month_label(m, lang) for m in table.index]
+    traces = []
     for i, column in enumerate(table.columns):
         if by == "scope":
             name = t("scope.none", lang) if is_missing(column) or int(column) == 0 \
                 else t(f"scope.scope{int(column)}", lang)
         else:
             name = t(f"carrier.{column}", lang)
-        fig.add_trace(go.Bar(x=[month_label(m, lang) for m in table.index],
-                             y=table[column].to_numpy(dtype=float) / 1000, name=name,
-                             marker_color=_series_color(by, column, i),
-                             customdata=[[str(column)]] * len(table)))
-    fig.update_layout(barmode="stack")
+        traces.append({"type": "bar", "x": months,
+                       "y": _values(table[column].to_numpy(dtype=float) / 1000), "name": name,
+                       "marker": {"color": _series_color(by, column, i)},
+                       "customdata": [[str(column)]] * len(table)})
     unit = "tce" if measure == "kgce" else "tCO2"
-    fig.update_yaxes(title=unit)
     title = t("carbon.monthly_tce" if measure == "kgce" else "carbon.monthly_co2", lang)
-    return _layout(fig, lang, f"{title} · {t('carbon.by_' + by, lang)}")
+    return _figure(traces, lang, f"{title} · {t('carbon.by_' + by, lang)}", barmode="stack",
+                   yaxis={"title": {"text": unit}})
 
 
 def _series_color(by: str, column: Any, i: int) -> str:
@@ -195,7 +235,7 @@ def _series_color(by: str, column: Any, i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def fyp14_figure(rows: pd.DataFrame, projection: dict[str, float] | None, lang: str) -> go.Figure:
+def fyp14_figure(rows: pd.DataFrame, projection: dict[str, float] | None, lang: str) -> Figure:
     """One institution's indicator against the 十四五 straight-line path since the base year.
 
     ``rows``: the institution's ``fyp14`` verdict row of one subject (base_year, base_value,
@@ -210,64 +250,65 @@ def fyp14_figure(rows: pd.DataFrame, projection: dict[str, float] | None, lang: 
     years = list(range(base_year, max(target_year, year) + 1))
     fraction = np.clip((np.array(years) - base_year) / (target_year - base_year), 0, 1)
     path = float(r["base_value"]) * (1 + float(r["target_change"]) * fraction)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=years, y=path, name=t("carbon.path", lang),
-                             line={"dash": "dash", "color": "#6c757d"}))
     actual_x, actual_y = [base_year], [float(r["base_value"])]
     if not is_missing(r["value"]):
         actual_x.append(year)
         actual_y.append(float(r["value"]))
-    fig.add_trace(go.Scatter(x=actual_x, y=actual_y, name=t("carbon.actual", lang),
-                             mode="markers+lines", marker={"size": 10, "color": PALETTE[0]}))
+    traces = [
+        {"type": "scatter", "x": years, "y": _values(path), "name": t("carbon.path", lang),
+         "line": {"dash": "dash", "color": "#6c757d"}},
+        {"type": "scatter", "x": actual_x, "y": actual_y, "name": t("carbon.actual", lang),
+         "mode": "markers+lines", "marker": {"size": 10, "color": PALETTE[0]}},
+    ]
     if projection:
-        fig.add_trace(go.Scatter(
-            x=[year], y=[projection["p50"]], name=t("carbon.projection", lang), mode="markers",
-            marker={"size": 12, "symbol": "diamond", "color": PALETTE[1]},
-            error_y={"type": "data", "symmetric": False,
-                     "array": [projection["p90"] - projection["p50"]],
-                     "arrayminus": [projection["p50"] - projection["p10"]]}))
-    fig.update_xaxes(dtick=1)
-    fig.update_yaxes(title=str(r["unit"]))
-    return _layout(fig, lang, t("carbon.fyp14_title", lang, subject=t(f"indicator.{r['subject']}",
-                                                                      lang)))
+        traces.append({
+            "type": "scatter", "x": [year], "y": [projection["p50"]],
+            "name": t("carbon.projection", lang), "mode": "markers",
+            "marker": {"size": 12, "symbol": "diamond", "color": PALETTE[1]},
+            "error_y": {"type": "data", "symmetric": False,
+                        "array": [projection["p90"] - projection["p50"]],
+                        "arrayminus": [projection["p50"] - projection["p10"]]}})
+    return _figure(traces, lang, t("carbon.fyp14_title", lang,
+                                   subject=t(f"indicator.{r['subject']}", lang)),
+                   xaxis={"dtick": 1}, yaxis={"title": {"text": str(r["unit"])}})
 
 
 def completeness_heatmap(table: pd.DataFrame, names: dict[str, str], lang: str,
-                         width_px: int) -> go.Figure:
+                         width_px: int) -> Figure:
     """Institution × day share of meters reporting; days are merged into weeks when wider than
     the plot."""
     if table.empty or table.shape[1] == 0:
         return empty_figure(t("stats.no_meters", lang), lang)
     if table.shape[1] > width_px // 2:
         table = table.T.groupby(lambda d: pd.Timestamp(d).to_period("W").start_time.date()).mean().T
-    fig = go.Figure(go.Heatmap(
-        z=table.to_numpy(dtype=float), x=[str(d) for d in table.columns],
-        y=[names.get(i, i) for i in table.index], zmin=0, zmax=1, colorscale="RdYlGn",
-        colorbar={"title": t("stats.share_reporting", lang), "tickformat": ".0%"},
-        hovertemplate="%{y} %{x}: %{z:.0%}<extra></extra>"))
-    return _layout(fig, lang, t("stats.completeness_title", lang),
-                   height=max(220, 40 + 26 * len(table)))
+    z = [_values(row) for row in table.to_numpy(dtype=float)]
+    return _figure([{
+        "type": "heatmap", "z": z, "x": [str(d) for d in table.columns],
+        "y": [names.get(i, i) for i in table.index], "zmin": 0, "zmax": 1,
+        "colorscale": COMPLETENESS_SCALE,
+        "colorbar": {"title": {"text": t("stats.share_reporting", lang)}, "tickformat": ".0%"},
+        "hovertemplate": "%{y} %{x}: %{z:.0%}<extra></extra>"}],
+        lang, t("stats.completeness_title", lang), height=max(220, 40 + 26 * len(table)))
 
 
-def monthly_quantities(monthly: pd.DataFrame, names: dict[str, str], lang: str) -> pd.DataFrame:
-    """Display table: institution × carrier × unit, one column per month, with coverage."""
-    if monthly.empty:
+def monthly_quantities(wide: pd.DataFrame, names: dict[str, str], lang: str) -> pd.DataFrame:
+    """Display table: institution × carrier × unit, one column per month, with coverage.
+
+    ``wide``: rows of :func:`dashboard.data.monthly_by_institution` (only those to show: the
+    formatting is per cell). The ``institution_id`` column is kept first (tables drop it).
+    """
+    if wide.empty:
         return pd.DataFrame()
-    frame = monthly.groupby(["institution_id", "carrier", "unit", "month"]).agg(
-        quantity=("quantity", lambda q: q.sum(min_count=1)),
-        coverage=("coverage", "mean")).reset_index()
-    wide = frame.pivot(index=["institution_id", "carrier", "unit"], columns="month",
-                       values="quantity").reindex(columns=range(1, 13))
-    cover = frame.groupby(["institution_id", "carrier", "unit"])["coverage"].mean()
-    rows = []
-    for (inst, carrier, unit), values in wide.iterrows():
-        row = {t("col.institution", lang): names.get(inst, inst),
-               t("col.carrier", lang): t(f"carrier.{carrier}", lang), t("col.unit", lang): unit}
-        for month in range(1, 13):
-            row[month_label(month, lang)] = fmt_number(values[month], lang, 0)
-        row[t("col.coverage", lang)] = fmt_pct(cover[(inst, carrier, unit)], lang)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    columns: dict[str, list] = {
+        "institution_id": list(wide["institution_id"]),
+        t("col.institution", lang): [names.get(i, i) for i in wide["institution_id"]],
+        t("col.carrier", lang): [t(f"carrier.{c}", lang) for c in wide["carrier"]],
+        t("col.unit", lang): list(wide["unit"]),
+    }
+    for month in range(1, 13):
+        columns[month_label(month, lang)] = [fmt_number(v, lang, 0) for v in wide[month]]
+    columns[t("col.coverage", lang)] = [fmt_pct(v, lang) for v in wide["coverage"]]
+    return pd.DataFrame(columns)
 
 
 def peer_statistics(values: pd.Series) -> dict[str, float]:
@@ -282,15 +323,26 @@ def peer_statistics(values: pd.Series) -> dict[str, float]:
 def league_table(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd.DataFrame,
                  indicator: str, visible: set[str] | None, lang: str) -> pd.DataFrame:
     """Ranks within peer groups (category × level × climate zone) with percentile, band, and
-    year-on-year change.
+    year-on-year change: :func:`league_rows` of :func:`league_frame`.
 
     Rows of institutions not in ``visible`` (a manager's) keep only their group and rank; their
     name, value and verdict are blanked, so a manager learns the rank order and the peer
     statistics, nothing else of another institution. ``visible`` None shows everything.
     """
-    frame = figures[["institution_id", "name", "category", "level", "climate_zone",
-                     indicator]].copy()
-    frame["value"] = pd.to_numeric(frame[indicator], errors="coerce")
+    return league_rows(league_frame(figures, previous, quota, indicator), visible, lang)
+
+
+def league_frame(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd.DataFrame,
+                 indicator: str) -> pd.DataFrame:
+    """The league's figures, every institution (no labels, no reader): institution_id, name,
+    the peer group (category, level, climate_zone; ``–`` when unknown), value, rank, peers,
+    percentile, yoy (change on ``previous``) and band (the quota verdict's status of
+    ``indicator``), sorted by group and rank.
+
+    ``quota``: quota verdict rows whose ``subject`` is written as ``indicator``.
+    """
+    frame = figures[["institution_id", "name", "category", "level", "climate_zone"]].copy()
+    frame["value"] = pd.to_numeric(figures[indicator], errors="coerce")
     group = ["category", "level", "climate_zone"]
     for g in group:
         frame[g] = frame[g].astype(object).where(frame[g].notna(), "–")
@@ -305,7 +357,12 @@ def league_table(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd
     band = quota[quota["subject"].astype(str) == indicator].drop_duplicates("institution_id") \
         .set_index("institution_id")["status"].astype(str) if len(quota) else pd.Series(dtype=str)
     frame["band"] = frame["institution_id"].map(band)
-    frame = frame.sort_values([*group, "rank"], na_position="last")
+    return frame.sort_values([*group, "rank"], na_position="last").reset_index(drop=True)
+
+
+def league_rows(frame: pd.DataFrame, visible: set[str] | None, lang: str) -> pd.DataFrame:
+    """Display rows of :func:`league_frame` rows (only those to show: formatting is per cell);
+    institutions not in ``visible`` appear only as a rank in their group."""
     rows = []
     for r in frame.itertuples():
         own = visible is None or r.institution_id in visible
@@ -324,6 +381,16 @@ def league_table(figures: pd.DataFrame, previous: pd.DataFrame | None, quota: pd
             if own else "",
         })
     return pd.DataFrame(rows)
+
+
+def peer_table(figures: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    """Peer statistics of ``indicator`` per peer group (category, level, climate_zone as text):
+    n, p25, median, p75, mean (:func:`peer_statistics`), one row per group."""
+    group = ["category", "level", "climate_zone"]
+    keys = [figures[g].astype(str) for g in group]
+    rows = [{**dict(zip(group, key, strict=True)), **peer_statistics(part[indicator])}
+            for key, part in figures.groupby(keys)]
+    return pd.DataFrame(rows, columns=[*group, "n", "p25", "median", "p75", "mean"])
 
 
 def label_or_code(key: str, lang: str) -> str:
@@ -346,30 +413,39 @@ def _has_label(key: str, lang: str) -> bool:
     return True
 
 
-def benchmark_scatter(figures: pd.DataFrame, visible: set[str] | None, lang: str) -> go.Figure:
+def benchmark_scatter(figures: pd.DataFrame, visible: set[str] | None, lang: str) -> Figure:
     """kgce per m² against kgce per person, one point per institution the reader may see, with
     the peer medians as lines."""
-    frame = figures.copy()
-    x = pd.to_numeric(frame["kgce_per_m2"], errors="coerce")
-    y = pd.to_numeric(frame["kgce_per_person"], errors="coerce")
-    shown = frame if visible is None else frame[frame["institution_id"].isin(visible)]
-    fig = go.Figure()
+    x = pd.to_numeric(figures["kgce_per_m2"], errors="coerce")
+    y = pd.to_numeric(figures["kgce_per_person"], errors="coerce")
+    shown = figures if visible is None else figures[figures["institution_id"].isin(visible)]
+    traces = []
     for i, (category, part) in enumerate(shown.groupby(shown["category"].astype(str))):
-        fig.add_trace(go.Scatter(
-            x=pd.to_numeric(part["kgce_per_m2"], errors="coerce"),
-            y=pd.to_numeric(part["kgce_per_person"], errors="coerce"),
-            mode="markers+text", text=part["name"].astype(str), textposition="top center",
-            name=t(f"category.{category}", lang) if _has_label(f"category.{category}", lang)
-            else category, marker={"size": 11, "color": PALETTE[i % len(PALETTE)]},
-            customdata=part["institution_id"]))
+        traces.append({
+            "type": "scatter", "mode": "markers+text",
+            "x": _values(pd.to_numeric(part["kgce_per_m2"], errors="coerce")),
+            "y": _values(pd.to_numeric(part["kgce_per_person"], errors="coerce")),
+            "text": part["name"].astype(str).tolist(), "textposition": "top center",
+            "name": label_or_code(f"category.{category}", lang),
+            "marker": {"size": 11, "color": PALETTE[i % len(PALETTE)]},
+            "customdata": part["institution_id"].astype(str).tolist()})
+    shapes, annotations = [], []
+    line = {"dash": "dot", "color": "#6c757d"}
     if x.notna().any():
-        fig.add_vline(x=float(x.median()), line_dash="dot", line_color="#6c757d",
-                      annotation_text=t("bench.median", lang))
+        median_x = float(x.median())
+        shapes.append({"type": "line", "x0": median_x, "x1": median_x, "xref": "x", "y0": 0,
+                       "y1": 1, "yref": "y domain", "line": line})
+        annotations.append({"text": t("bench.median", lang), "showarrow": False, "x": median_x,
+                            "xref": "x", "xanchor": "left", "y": 1, "yref": "y domain",
+                            "yanchor": "top"})
     if y.notna().any():
-        fig.add_hline(y=float(y.median()), line_dash="dot", line_color="#6c757d")
-    fig.update_xaxes(title=t("indicator.kgce_per_m2", lang) + " (kgce/m²)")
-    fig.update_yaxes(title=t("indicator.kgce_per_person", lang) + " (kgce/人)")
-    return _layout(fig, lang, t("bench.scatter_title", lang), height=420)
+        median_y = float(y.median())
+        shapes.append({"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": median_y,
+                       "y1": median_y, "yref": "y", "line": line})
+    return _figure(traces, lang, t("bench.scatter_title", lang), height=420,
+                   xaxis={"title": {"text": t("indicator.kgce_per_m2", lang) + " (kgce/m²)"}},
+                   yaxis={"title": {"text": t("indicator.kgce_per_person", lang) + " (kgce/人)"}},
+                   shapes=shapes, annotations=annotations)
 
 
 def trace_tables(year_carriers: pd.DataFrame, factors: pd.DataFrame, monthly: pd.DataFrame,
@@ -414,13 +490,23 @@ def as_of_label(day: date, lang: str) -> str:
 
 def subitem_totals(daily: pd.DataFrame) -> pd.DataFrame:
     """Electricity of sub-item meters summed by first-level group (01A00, 01B00, 01C00, 01D00)."""
-    frame = daily[(daily["carrier"] == "electricity")
-                  & ~daily["subitem"].astype(str).str.endswith("000")].copy()
-    if frame.empty:
-        return pd.DataFrame(columns=["group", "quantity"])
-    frame["group"] = frame["subitem"].astype(str).str[:3] + "00"
-    out = frame.groupby("group")["delta_sum"].sum().rename("quantity").reset_index()
-    return out.sort_values("group").reset_index(drop=True)
+    totals: dict[str, float] = {}
+    for carrier, subitem, quantity in zip(daily["carrier"].tolist(), daily["subitem"].tolist(),
+                                          daily["delta_sum"].tolist(), strict=True):
+        code = str(subitem)
+        if carrier == "electricity" and not code.endswith("000"):
+            group = code[:3] + "00"
+            totals[group] = totals.get(group, 0.0) + float(quantity)
+    groups = sorted(totals)
+    return pd.DataFrame({"group": groups, "quantity": [totals[g] for g in groups]})
+
+
+def day_hours(hours: np.ndarray, quantity: np.ndarray) -> pd.Series:
+    """One day's ``quantity`` of each of its ``hours`` as a series over hours 0–23; NaN where
+    an hour has none."""
+    day = np.full(24, np.nan)
+    day[np.asarray(hours, dtype=int)] = quantity
+    return pd.Series(day, index=range(24))
 
 
 def base_load(hourly: pd.DataFrame, workdays: dict[date, bool]) -> dict[str, float]:
@@ -429,12 +515,17 @@ def base_load(hourly: pd.DataFrame, workdays: dict[date, bool]) -> dict[str, flo
     ``hourly``: columns day, hour, quantity (one institution, summed over its main meters);
     ``workdays``: day → working day (from the Chinese calendar, 调休 included).
     """
-    if hourly.empty:
-        return {"night": np.nan, "day": np.nan, "rest": np.nan, "ratio": np.nan}
-    frame = hourly.dropna(subset=["quantity"])
-    work = frame["day"].map(workdays).fillna(True).astype(bool)
-    night = frame[frame["hour"].between(0, 5)]["quantity"].mean()
-    day = frame[work & frame["hour"].between(9, 17)]["quantity"].mean()
-    rest = frame[~work]["quantity"].mean()
-    return {"night": float(night), "day": float(day), "rest": float(rest),
-            "ratio": float(night / day) if day and not is_missing(day) else np.nan}
+    quantity = hourly["quantity"].to_numpy(dtype=float)
+    hour = hourly["hour"].to_numpy(dtype=int)
+    work = np.array([workdays.get(d, True) for d in hourly["day"]], dtype=bool)
+    known = ~np.isnan(quantity)
+
+    def mean(mask: np.ndarray) -> float:
+        chosen = quantity[mask & known]
+        return float(chosen.mean()) if len(chosen) else np.nan
+
+    night = mean((hour >= 0) & (hour <= 5))
+    day = mean(work & (hour >= 9) & (hour <= 17))
+    rest = mean(~work)
+    return {"night": night, "day": day, "rest": rest,
+            "ratio": night / day if day and not is_missing(day) else np.nan}

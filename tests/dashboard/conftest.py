@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 import waitress
@@ -35,6 +37,10 @@ IMG = ROOT / "docs" / "img"
 #: (JIENENG_UPDATE_SCREENSHOTS=1 ./run test tests/dashboard), so a test run leaves git clean.
 SHOTS = (IMG if os.environ.get("JIENENG_UPDATE_SCREENSHOTS")
          else Path(tempfile.gettempdir()) / "jieneng-screenshots")
+#: A meter of the compound cmp01 (集中办公区 of gov07, gov08, gov09) that the demo settings do
+#: not configure: the store holds two days of its readings, and tests that need a compound's
+#: own meter add it to a copy of the settings (:func:`with_compound_meter`).
+COMPOUND_METER = "cmp01-main"
 
 
 @dataclass
@@ -62,6 +68,9 @@ def city(tmp_path_factory) -> object:
     demo.backfill(settings, now - timedelta(days=40), now)
     store = open_store(settings)
     try:
+        hours = pd.date_range(end=pd.Timestamp(now).floor("h"), periods=48, freq="h")
+        store.write_frame(pd.DataFrame({"meter": COMPOUND_METER, "point": "energy_import_kwh",
+                                        "time": hours, "value": 5000.0 + 12.5 * np.arange(48)}))
         store.write_health([
             DeviceHealth("gov01-lifts", now - timedelta(minutes=20), False, 12,
                          now - timedelta(hours=2), None, "timeout after 1.0 s"),
@@ -72,10 +81,19 @@ def city(tmp_path_factory) -> object:
     return settings
 
 
-def serve(settings, limiter: RateLimiter | None = None) -> Iterator[Served]:
-    """Serve the dashboard of ``settings`` with waitress in a thread until the generator ends."""
+def with_compound_meter(settings):
+    """A copy of ``settings`` with :data:`COMPOUND_METER` configured as cmp01's own meter."""
+    meter = settings.meter("gov01-main").model_copy(update={
+        "id": COMPOUND_METER, "institution": "cmp01", "building": "cmp01-hall", "device_id": 40})
+    return settings.model_copy(update={"meters": [*settings.meters, meter]})
+
+
+def serve(settings, limiter: RateLimiter | None = None,
+          users: dict | None = None) -> Iterator[Served]:
+    """Serve the dashboard of ``settings`` with waitress in a thread until the generator ends
+    (the demo's users, or ``users``)."""
     env = {demo.password_env(name): pw for name, pw in PASSWORDS.items()}
-    users = load_users(settings.dashboard, env)
+    users = load_users(settings.dashboard, env) if users is None else users
     app = create_app(settings, users=users, secret_key="test-secret", limiter=limiter)
     port = free_port()
     server = waitress.create_server(app.server, host="127.0.0.1", port=port, threads=6)
@@ -102,11 +120,11 @@ def served(city) -> Iterator[Served]:
     yield from serve(city)
 
 
-def session_for(served: Served, name: str) -> requests.Session:
-    """A signed-in HTTP session (for hand-made requests)."""
+def session_for(served: Served, name: str, password: str | None = None) -> requests.Session:
+    """A signed-in HTTP session (for hand-made requests); a demo user's password by default."""
     session = requests.Session()
     answer = session.post(f"{served.url}/login",
-                          data={"username": name, "password": PASSWORDS[name]},
+                          data={"username": name, "password": password or PASSWORDS[name]},
                           allow_redirects=False, timeout=10)
     assert answer.status_code == 302, answer.text[:300]
     return session

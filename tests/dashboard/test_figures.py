@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from dashboard import figures
-from dashboard.data import completeness_table, hourly_from_rollup, hourly_table
+from dashboard.data import (
+    completeness_table,
+    hourly_from_rollup,
+    hourly_table,
+    monthly_by_institution,
+    monthly_kg,
+)
 from dashboard.i18n import fmt_date, fmt_number, fmt_pct, t
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -87,3 +94,48 @@ def test_formats_per_language_and_missing_is_a_dash():
     assert fmt_pct(0.934, "en") == "93%"
     assert fmt_date(date(2026, 12, 7), "zh") == "2026年12月7日"
     assert fmt_date(date(2026, 12, 7), "en") == "7 Dec 2026"
+
+
+def test_figures_are_plain_dicts_and_the_trend_ships_at_most_twice_its_width():
+    start = np.datetime64("2026-03-01T00:00:00")
+    times = start + np.arange(100_000).astype("timedelta64[m]")
+    values = np.sin(np.arange(100_000) / 300.0)
+    values[54_321] = 50.0  # a spike must survive the thinning
+    values[77] = np.nan  # a gap, not a zero
+    trend = figures.trend_figure(times, values, "m1", "kWh", "en", 300)
+    assert set(trend) == {"data", "layout"}
+    (trace,) = trend["data"]
+    assert trace["type"] == "scattergl"
+    assert len(trace["x"]) == len(trace["y"]) <= 2 * 300
+    assert max(trace["y"]) == 50.0
+    assert trace["x"][0].startswith("2026-03-01T00:00")
+    text = json.dumps(trend, allow_nan=False)  # plain JSON: lists, no NaN, no Plotly classes
+    assert "RdYlGn" not in text
+    heat = figures.completeness_heatmap(
+        pd.DataFrame([[1.0, np.nan]], index=["a"], columns=[date(2026, 1, 1), date(2026, 1, 2)]),
+        {"a": "甲"}, "zh", 800)
+    assert heat["data"][0]["z"] == [[1.0, None]]
+    assert heat["data"][0]["colorscale"][0][0] == 0.0  # the stops, not a name plotly.js lacks
+    json.dumps(heat, allow_nan=False)
+
+
+def test_monthly_tables_sum_per_institution_and_keep_missing_months_missing():
+    monthly = pd.DataFrame({
+        "institution_id": ["a", "a", "a", "b"], "carrier": "electricity", "unit": "kWh",
+        "month": [1, 1, 2, 1], "quantity": [10.0, 5.0, np.nan, 7.0],
+        "coverage": [1.0, 0.5, 0.0, 1.0], "scope": 2,
+        "kgce": [1.2, 0.6, np.nan, 0.8], "kgco2": [5.0, 2.5, np.nan, 3.5]})
+    wide = monthly_by_institution(monthly)
+    a = wide[wide["institution_id"] == "a"].iloc[0]
+    assert a[1] == 15.0
+    assert np.isnan(a[2])  # nothing measured in February: missing, not 0
+    assert np.isnan(a[3])
+    assert a["coverage"] == 0.375  # the mean of the months' mean coverage (0.75, 0)
+    shown = figures.monthly_quantities(wide, {"a": "甲"}, "en")
+    assert list(shown["institution_id"]) == ["a", "b"]
+    assert shown.iloc[0]["Feb"] == "–"
+    kg = monthly_kg(monthly, "scope")
+    per_inst = figures.monthly_figure(kg[kg["institution_id"] == "a"], "kgce", "scope", "en")
+    direct = figures.monthly_figure(monthly[monthly["institution_id"] == "a"], "kgce", "scope",
+                                    "en")
+    assert per_inst["data"] == direct["data"]  # summing per institution first changes nothing

@@ -7,27 +7,39 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 import requests
 from pydantic import ValidationError
 
+from dashboard import app as app_module
 from dashboard import figures
 from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
+from dashboard.data import current_compounds
+from dashboard.i18n import t
 from dashboard.settings import DashboardSettings
-from tests.dashboard.conftest import PASSWORDS, serve, session_for
+from tests.dashboard.conftest import (
+    COMPOUND_METER,
+    PASSWORDS,
+    serve,
+    session_for,
+    with_compound_meter,
+)
 
 YEAR = datetime.now(UTC).year
 
 
 def post_callback(session: requests.Session, url: str, output: str, outputs: list[dict],
-                  inputs: list[dict], state: list[dict] | None = None) -> requests.Response:
-    """A hand-made POST to /_dash-update-component, as a browser's Dash renderer sends it."""
+                  inputs: list[dict], state: list[dict] | None = None,
+                  changed: int = 0) -> requests.Response:
+    """A hand-made POST to /_dash-update-component, as a browser's Dash renderer sends it
+    when ``inputs[changed]`` changed."""
     body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
-            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+            "changedPropIds": [f"{inputs[changed]['id']}.{inputs[changed]['property']}"]}
     return session.post(f"{url}/_dash-update-component", json=body, timeout=120)
 
 
@@ -93,24 +105,68 @@ def test_a_manager_gets_nothing_of_another_institution_by_a_hand_made_post(serve
     assert data["carbon-tce"]["figure"]["data"]
 
 
+def league_request(session, url: str, page: int | None = None,
+                   paging: bool = False) -> requests.Response:
+    """The league's callback; ``paging``: as when the reader clicks page ``page``."""
+    outs = [{"id": "bench-league", "property": "children"},
+            {"id": "bench-league-page", "property": "max_value"},
+            {"id": "bench-league-page", "property": "active_page"}]
+    inputs = [{"id": "bench-year", "property": "value", "value": YEAR},
+              {"id": "bench-indicator", "property": "value", "value": "kgce_per_m2"},
+              {"id": "bench-league-page", "property": "active_page", "value": page}]
+    return post_callback(session, url, "..bench-league.children...bench-league-page.max_value..."
+                         "bench-league-page.active_page..", outs, inputs,
+                         [{"id": "lang", "property": "data", "value": "en"}],
+                         changed=2 if paging else 0)
+
+
 def test_a_managers_league_table_names_no_other_institution(served):
     manager = session_for(served, "manager")
-    outs = [{"id": i, "property": p} for i, p in (("bench-league", "children"),
-                                                   ("bench-peers", "children"),
+    outs = [{"id": i, "property": p} for i, p in (("bench-peers", "children"),
                                                    ("bench-scatter", "figure"),
                                                    ("bench-cert", "children"))]
     answer = post_callback(
-        manager, served.url, "..bench-league.children...bench-peers.children..."
-        "bench-scatter.figure...bench-cert.children..", outs,
+        manager, served.url, "..bench-peers.children...bench-scatter.figure...bench-cert."
+        "children..", outs,
         [{"id": "bench-year", "property": "value", "value": YEAR},
          {"id": "bench-indicator", "property": "value", "value": "kgce_per_m2"}],
         [{"id": "lang", "property": "data", "value": "en"}])
     assert answer.status_code == 200
-    text = json.dumps(answer.json(), ensure_ascii=False)
+    league = league_request(manager, served.url)
+    assert league.status_code == 200, league.text[:300]
+    text = json.dumps([answer.json(), league.json()], ensure_ascii=False)
     assert "市政府办公楼" in text  # gov01, the manager's own
     for other in ("市人民医院", "市发改委", "hos01", "gov02", "edu01"):
         assert other not in text, other
     assert "(another institution)" in text  # others appear only as a rank
+
+
+def test_the_league_is_paged_on_the_server(served, monkeypatch):
+    figures = served.app.jieneng_data.year_data(YEAR).account.figures
+    n = len(figures)
+    assert n > 4
+    monkeypatch.setattr(app_module, "PAGE_ROWS", 3)  # read at each request
+    officer = session_for(served, "officer")
+    first = league_request(officer, served.url).json()["response"]
+    pages = -(-n // 3)
+    assert first["bench-league-page"]["max_value"] == pages
+    assert first["bench-league-page"]["active_page"] == 1
+    text = json.dumps(first["bench-league"], ensure_ascii=False)
+    assert text.count('"trace-btn"') == 3  # one page of rows is shipped, not the table
+    assert f"Rows 1–3 of {n}" in text
+    last = league_request(officer, served.url, pages, paging=True).json()["response"]
+    assert last["bench-league-page"]["active_page"] == pages
+    text = json.dumps(last["bench-league"], ensure_ascii=False)
+    assert text.count('"trace-btn"') == n - 3 * (pages - 1)
+    beyond = league_request(officer, served.url, pages + 5, paging=True).json()["response"]
+    assert beyond["bench-league-page"]["active_page"] == pages  # clamped
+    # a manager's league holds only their peer groups, and opens at the page of their row
+    manager = session_for(served, "manager")
+    answer = league_request(manager, served.url).json()["response"]
+    text = json.dumps(answer, ensure_ascii=False)
+    assert "市政府办公楼" in text
+    for other in ("市人民医院", "hos01", "gov02"):
+        assert other not in text, other
 
 
 def test_roles_on_pages_and_downloads(served):
@@ -292,3 +348,139 @@ def test_compounds_a_manager_sees_only_their_own_members_share(served):
     assert str(compound["name"]) not in text
     for inst in members:
         assert str(names.get(inst, inst)) not in text
+
+
+LIVE_OUTPUTS = [("live-latest", "children"), ("live-offline", "children"),
+                ("live-hourly", "figure"), ("live-subitem", "figure"),
+                ("live-baseload", "children"), ("live-meter", "options"), ("live-meter", "value")]
+
+
+def live_request(session, url: str, unit: str) -> requests.Response:
+    output = "..." .join(f"{i}.{p}" for i, p in LIVE_OUTPUTS)
+    return post_callback(
+        session, url, f"..{output}..", [{"id": i, "property": p} for i, p in LIVE_OUTPUTS],
+        [{"id": "live-inst", "property": "value", "value": unit},
+         {"id": "live-tick", "property": "n_intervals", "value": None}],
+        [{"id": "lang", "property": "data", "value": "en"},
+         {"id": "live-meter", "property": "value", "value": None}])
+
+
+def trend_request(session, url: str, meter: str) -> requests.Response:
+    return post_callback(session, url, "live-trend.figure",
+                         {"id": "live-trend", "property": "figure"},
+                         [{"id": "live-meter", "property": "value", "value": meter},
+                          {"id": "width", "property": "data", "value": 800}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def page_request(session, url: str, path: str) -> requests.Response:
+    outs = [{"id": "navbar", "property": "children"}, {"id": "page", "property": "children"}]
+    return post_callback(session, url, "..navbar.children...page.children..", outs,
+                         [{"id": "url", "property": "pathname", "value": path},
+                          {"id": "lang", "property": "data", "value": "en"}])
+
+
+@pytest.fixture(scope="module")
+def compound_served(city):
+    """The demo city with cmp01's own meter configured, and two managers: m7 of gov07 (a
+    member of cmp01) and the demo manager of gov01 (no member)."""
+    users = {"m7": User("m7", "manager", frozenset({"gov07"}), hash_password("pw-m7")),
+             "manager": User("manager", "manager", frozenset({"gov01"}),
+                             hash_password(PASSWORDS["manager"]))}
+    yield from serve(with_compound_meter(city), users=users)
+
+
+def test_a_member_manager_sees_the_compounds_meters_and_no_one_else_does(compound_served):
+    served = compound_served
+    member = session_for(served, "m7", "pw-m7")
+    page = json.dumps(page_request(member, served.url, "/live").json(), ensure_ascii=False)
+    assert "cmp01, shared compound" in page  # offered, labelled as the compound's
+    assert "gov08" not in page  # the other members are not
+    assert "gov09" not in page
+    answer = live_request(member, served.url, "cmp01")
+    assert answer.status_code == 200, answer.text[:300]
+    data = answer.json()["response"]
+    text = json.dumps(data, ensure_ascii=False)
+    assert COMPOUND_METER in text
+    assert "live-compound-note" in text  # labelled as the compound's shared meters
+    assert data["live-meter"]["value"] == COMPOUND_METER
+    assert [o["value"] for o in data["live-meter"]["options"]] == [COMPOUND_METER]
+    trend = trend_request(member, served.url, COMPOUND_METER).json()["response"]
+    assert trend["live-trend"]["figure"]["data"]
+    # their own institution shows its own meters, not the compound's
+    own = json.dumps(live_request(member, served.url, "gov07").json(), ensure_ascii=False)
+    assert COMPOUND_METER not in own
+    # another member's meters stay closed: membership opens the compound's meters only
+    other_member = json.dumps(live_request(member, served.url, "gov08").json())
+    assert "may not see" in other_member
+    assert "gov08-" not in other_member
+
+    # a manager of no member gets nothing of cmp01, whatever the browser sends
+    outsider = session_for(served, "manager")
+    page = json.dumps(page_request(outsider, served.url, "/live").json(), ensure_ascii=False)
+    assert "cmp01" not in page
+    answer = live_request(outsider, served.url, "cmp01")
+    assert answer.status_code == 200
+    text = json.dumps(answer.json(), ensure_ascii=False)
+    assert "may not see" in text
+    assert COMPOUND_METER not in text
+    trend = trend_request(outsider, served.url, COMPOUND_METER).json()["response"]
+    assert trend["live-trend"]["figure"]["data"] == []
+    assert "may not see" in json.dumps(trend)
+
+
+def test_compound_membership_counts_on_the_day():
+    members = pd.DataFrame({"compound_id": ["cmp01", "cmp02", "cmp03"],
+                            "institution_id": ["a", "a", "b"],
+                            "from": [None, "2026-01-01", None],
+                            "until": [None, "2026-03-31", None]})
+    assert current_compounds(members, {"a"}, date(2026, 2, 1)) == {"cmp01", "cmp02"}
+    assert current_compounds(members, {"a"}, date(2026, 4, 1)) == {"cmp01"}  # moved out
+    assert current_compounds(members, {"a"}, date(2025, 12, 31)) == {"cmp01"}  # not yet in
+    assert current_compounds(members, {"c"}, date(2026, 2, 1)) == set()
+
+
+def review_request(session, url: str) -> requests.Response:
+    outs = [{"id": "stats-review", "property": "children"},
+            {"id": "stats-review-page", "property": "max_value"},
+            {"id": "stats-review-page", "property": "active_page"}]
+    return post_callback(session, url, "..stats-review.children...stats-review-page.max_value..."
+                         "stats-review-page.active_page..", outs,
+                         [{"id": "stats-year", "property": "value", "value": YEAR},
+                          {"id": "stats-inst", "property": "value", "value": "*"},
+                          {"id": "stats-review-page", "property": "active_page", "value": None}],
+                         [{"id": "lang", "property": "data", "value": "en"}])
+
+
+def test_derived_tables_are_shared_and_narrowed_to_each_user(served):
+    data = served.app.jieneng_data
+    officer = review_request(session_for(served, "officer"), served.url)
+    assert officer.status_code == 200, officer.text[:300]
+    yd = data.year_data(YEAR)
+    every = yd.derived(("review", "en"), lambda: None)  # computed by the request above
+    assert every is not None
+    assert set(every["institution_id"]) - {"gov01"}  # the city has others' rows to hide
+    manager = review_request(session_for(served, "manager"), served.url)
+    assert yd.derived(("review", "en"), lambda: None) is every  # shared, not recomputed
+    text = json.dumps(manager.json(), ensure_ascii=False)
+    names = data.names()
+    for inst in set(every["institution_id"]) - {"gov01"}:
+        assert f'"inst": "{inst}"' not in text
+        assert names[inst] not in text, inst
+
+
+def test_meter_states_offline_stale_and_ok():
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    meters = pd.DataFrame({"meter": ["a", "b", "c", "d"], "gateway": "gw"})
+    latest = pd.DataFrame({"meter": ["a", "b", "c"], "time": [
+        pd.Timestamp(now - timedelta(minutes=1)), pd.Timestamp(now - timedelta(hours=2)),
+        pd.Timestamp(now - timedelta(minutes=2))]})
+    health = pd.DataFrame({"meter": ["c"], "available": [False], "error": ["timeout"],
+                           "last_success": [pd.Timestamp(now - timedelta(hours=3))]})
+    states = app_module._meter_states(meters, health, latest, now)
+    assert list(states["state"]) == ["ok", "stale", "offline", "stale"]  # d: never read
+    assert states.loc[2, "error"] == "timeout"
+    assert states.loc[2, "since"] == pd.Timestamp(now - timedelta(hours=3))
+    assert np.isnan(states.loc[3, "age_s"])
+    rows = app_module._meter_rows(states, UTC, "en")
+    assert list(rows[t("col.error", "en")]) == ["–", "–", "timeout", "–"]
