@@ -26,11 +26,11 @@ import pandas as pd
 
 from accounting.annual import compute_account
 from accounting.compounds import COMPOUND_FIGURES
-from accounting.consumption import annual_inputs
 from accounting.engine import AnnualAccount
 from accounting.evaluation import Evaluation, evaluate_account
 from accounting.ledgers import LedgerStore
 from accounting.verdicts.explain import explain
+from accounting.verdicts.rules import DEFAULT_RULES
 from dashboard.auth import User
 from jieneng.vocabulary import CONSUMPTION_POINTS
 from storage import open_store
@@ -94,8 +94,9 @@ class YearData:
 
     def verdicts(self, lang: str) -> pd.DataFrame:
         """The verdict rows with their reasons written in ``lang`` (once per language)."""
+        rules = self.account.rules or DEFAULT_RULES  # the rules the account was judged with
         return self.derived(("verdicts", lang),
-                            lambda: explain(self.account.verdicts, language=lang))
+                            lambda: explain(self.account.verdicts, rules, language=lang))
 
     def verdicts_of(self, kind: str, lang: str) -> pd.DataFrame:
         """The verdict rows of one ``kind`` (audit, quota, fyp14, certification, ...) in ``lang``,
@@ -261,7 +262,7 @@ class DataService:
         log.info("computing the %d account", year)
         with self.store() as store:
             account = compute_account(self.settings, year, store=store)
-            inputs = annual_inputs(self.settings, year, store)
+        inputs = account.inputs  # the year's inputs as the account read them (no second read)
         monthly = monthly_with_factors(inputs.consumption, account.carriers)
         findings = inputs.findings.merge(self.meters[["meter", "institution_id"]], on="meter",
                                          how="left")
