@@ -38,10 +38,12 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import flask
 import numpy as np
 import pandas as pd
+import requests
 import waitress
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -165,6 +167,8 @@ class Meter:
         self.rows: list[tuple[str, float, float, int, int, int]] = []
         self.page_bytes = 0
         self.repeat = 0
+        #: The last warm request body of each callback (outputs → JSON bytes), for the replay.
+        self.bodies: dict[str, bytes] = {}
         self._lock = threading.Lock()
         server = app.server
 
@@ -183,7 +187,28 @@ class Meter:
                     self.rows.append((output, seconds, data.bare_seconds(), size,
                                       data.account_reads(), self.repeat))
                     self.page_bytes += size
+                    if self.repeat > 0:
+                        self.bodies[output] = flask.request.get_data()
             return response
+
+
+def replay(meter: Meter, url: str, cookies: dict[str, str], times: int) -> None:
+    """Send each callback's last warm request again, one at a time, ``times`` times.
+
+    In the browser a page's callbacks arrive together and run in parallel in waitress's threads,
+    which share one interpreter lock: a callback's wall time there includes the others' work.
+    Replayed alone, its server time against its bare calls is the overhead of the callback
+    itself. The rows are recorded with round −1.
+    """
+    meter.repeat = -1
+    with requests.Session() as session:
+        session.cookies.update(cookies)
+        for _ in range(times):
+            for body in meter.bodies.values():
+                answer = session.post(f"{url}/_dash-update-component", data=body, timeout=600,
+                                      headers={"Content-Type": "application/json"})
+                if answer.status_code not in (200, 204):
+                    raise RuntimeError(f"replay: HTTP {answer.status_code} from the dashboard")
 
 
 def main() -> int:
@@ -197,6 +222,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="build the city here and keep it; a later run with the same sizes "
                              "reuses it (its readings end when it was built)")
+    parser.add_argument("--replays", type=int, default=10,
+                        help="times each callback's request is replayed one at a time")
     parser.add_argument("--build-only", action="store_true",
                         help="build the city (with --workdir, to keep it) and stop")
     args = parser.parse_args()
@@ -266,6 +293,8 @@ def main() -> int:
                     if repeat == 0:
                         print(f"   {page}: first (cold) render {renders[page][0]:.2f} s")
             account = data.cached_year(datetime.now(settings.site.tzinfo).year)
+            replay(meter, url, {c["name"]: c["value"] for c in browser.get_cookies()},
+                   args.replays)
         finally:
             browser.quit()
             server.task_dispatcher.shutdown(timeout=10)
@@ -279,16 +308,27 @@ def main() -> int:
         print(f"   {page:<14}{times[0]:>9.2f}{warm:>9.2f}{payload[page] / 1000:>12.1f}")
     print(f"\n== callback round trip seen by the browser: median "
           f"{statistics.median(browser_rt):.0f} ms over {len(browser_rt)} callbacks")
+    report([r for r in meter.rows if r[5] >= 0], account,
+           "== server time per callback vs the bare store/accounting calls it makes, in the "
+           "browser rounds (medians of the warm rounds: the first, cold visit of each page "
+           "excluded; a page's callbacks run in parallel and share the interpreter lock)")
+    report([r for r in meter.rows if r[5] < 0], None,
+           f"== the same callbacks replayed one at a time ({args.replays} times each, medians): "
+           "the overhead of each callback itself")
+    return 0
+
+
+def report(rows: list[tuple], account: Any, title: str) -> None:
+    """Print a table of server time against bare time per callback and the goals' verdicts."""
     by_output: dict[str, list[tuple[float, float, int, int]]] = defaultdict(list)
-    for output, seconds, bare, _size, reads, repeat in meter.rows:
+    for output, seconds, bare, _size, reads, repeat in rows:
         by_output[output].append((seconds, bare, reads, repeat))
-    print("\n== server time per callback vs the bare store/accounting calls it makes "
-          "(medians of the warm rounds: the first, cold visit of each page excluded)")
+    print(f"\n{title}")
     print(f"   {'callback (outputs)':<58}{'n':>4}{'server ms':>11}{'bare ms':>9}{'ratio':>9}")
     ratios: dict[str, float] = {}
     account_ms: dict[str, float] = {}
-    for output, rows in sorted(by_output.items()):
-        warm = [r for r in rows if r[3] > 0] or rows
+    for output, mine in sorted(by_output.items()):
+        warm = [r for r in mine if r[3] != 0] or mine
         server_ms = statistics.median(r[0] for r in warm) * 1000
         bare_ms = statistics.median(r[1] for r in warm) * 1000
         if bare_ms > 0.05:  # reads the store (or computed the account): judged by the ratio
@@ -299,11 +339,11 @@ def main() -> int:
             shown = f"{'account':>9}"
         else:  # neither the store nor the account: the page shell, the language switch, a
             shown = f"{'–':>9}"  # ledger (read once per ledger state)
-        print(f"   {output[:57]:<58}{len(rows):>4}{server_ms:>11.1f}{bare_ms:>9.1f}{shown}")
+        print(f"   {output[:57]:<58}{len(mine):>4}{server_ms:>11.1f}{bare_ms:>9.1f}{shown}")
     if account is not None:
         print(f"\n   the annual account (compute_account + the year's monthly inputs), computed once "
               f"and shared by every 'account' callback: {account.seconds:.1f} s")
-    all_server = [r[1] for r in meter.rows]
+    all_server = [r[1] for r in rows]
     print(f"\n   median callback on the server: {statistics.median(all_server) * 1000:.0f} ms")
     if ratios:
         worst = max(ratios, key=ratios.__getitem__)
@@ -318,7 +358,6 @@ def main() -> int:
         print(f"   account-reading callbacks ({len(account_ms)}): median server time "
               f"{statistics.median(account_ms.values()):.1f} ms, slowest {account_ms[worst]:.1f} "
               f"ms ({worst[:40]}); goal ≤ {ACCOUNT_GOAL_MS:.0f} ms each: {verdict}")
-    return 0
 
 
 if __name__ == "__main__":
