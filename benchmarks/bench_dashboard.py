@@ -18,7 +18,10 @@ Measured in the same run, with the dashboard served by waitress in this process:
   drawn), cold (first visit, the annual account computed) and warm (median of the repeats); the
   bytes of the callbacks' answers per page;
 * per callback, on the server: its time, and the time of the bare store/accounting calls it made
-  (:meth:`dashboard.data.DataService.bare_seconds`), and their ratio (server overhead);
+  (:meth:`dashboard.data.DataService.bare_seconds`), and their ratio (server overhead), twice:
+  in the browser rounds, where a page's callbacks run in parallel and share the interpreter
+  lock, and with each callback's request replayed alone (``--replays`` times), which is the
+  overhead of the callback itself;
 * the median callback round trip seen by the browser.
 
 Goals (issue 12): first render under 2 s, callbacks under 300 ms median, server time ≤ 1.5× the
