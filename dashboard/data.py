@@ -246,13 +246,56 @@ class DataService:
                         del self._slots[old]
             return slot.value
 
+    def _cached_or_stale(self, key: tuple, compute: Callable[[], Any], same: int) -> Any:
+        """The value of ``key``; while it is not computed yet, the newest value of an older key
+        that agrees with it in its first ``same`` parts, with ``key`` computed in the background.
+
+        The store's state moves every ``refresh_s`` while collectors write; a city's account
+        then takes seconds to recompute, and the figures of five minutes ago are a better answer
+        than a page that waits. Without such a value (first start, a ledger import: the keys
+        differ within ``same``), the caller waits for the computation.
+        """
+        with self._slots_lock:
+            slot = self._slots.get(key)
+            older = [] if slot is not None and slot.value is not None else [
+                s.value for k, s in self._slots.items()
+                if k != key and k[:same] == key[:same] and s.value is not None]
+        if older:
+            self._in_background(key, compute)
+            return older[-1]
+        return self._cached(key, compute)
+
+    def _in_background(self, key: tuple, compute: Callable[[], Any]) -> None:
+        """Compute ``key`` in a background thread, once per key."""
+        with self._slots_lock:
+            if key in self._prefetching:
+                return
+            self._prefetching.add(key)
+
+        def run() -> None:
+            try:
+                self._cached(key, compute)
+            except Exception:
+                log.exception("computing %s in the background failed", key[:2])
+            finally:
+                with self._slots_lock:
+                    self._prefetching.discard(key)
+
+        threading.Thread(target=run, daemon=True, name=f"{key[0]}-{key[1]}").start()
+
     def year_data(self, year: int) -> YearData:
-        """The year's account and monthly tables, computed once per (year, ledger, store) state."""
+        """The year's account and monthly tables, computed once per (year, ledger, store) state.
+
+        When only the store's state moved (collectors writing), the account of the previous
+        store state is returned while the new one is computed in the background; after a ledger
+        import the caller waits for the new account.
+        """
         key = ("year", year, self.ledger_state(), self.store_state())
         self._timing.account_reads = self.account_reads() + 1
-        value = self._cached(key, lambda: self._compute_year(year, key))
+        value = self._cached_or_stale(key, lambda: self._compute_year(year, key), same=3)
         after = ("year", year, self.ledger_state(), self.store_state())
-        if after != key:  # opening the ledgers may add a new ledger kind's empty table
+        if after != key and value.key == key:  # opening the ledgers may add a new ledger
+            # kind's empty table: the same account serves the state it left behind
             with self._slots_lock:
                 self._slots.setdefault(after, _Slot(value=value))
         return value
@@ -273,18 +316,7 @@ class DataService:
     def prefetch(self, year: int) -> None:
         """Compute the year's data in a background thread (once per state) unless cached."""
         key = ("year", year, self.ledger_state(), self.store_state())
-        with self._slots_lock:
-            if key in self._prefetching:
-                return
-            self._prefetching.add(key)
-
-        def run() -> None:
-            try:
-                self.year_data(year)
-            except Exception:
-                log.exception("computing the %d account in the background failed", year)
-
-        threading.Thread(target=run, daemon=True, name=f"account-{year}").start()
+        self._in_background(key, lambda: self._compute_year(year, key))
 
     def cached_year(self, year: int) -> YearData | None:
         """The year's data when it is already computed for the current state, else None."""
@@ -510,7 +542,7 @@ class DataService:
         def compute() -> pd.DataFrame:
             daily = self.daily(every, date(year, 1, 1), end)
             return completeness_table(daily, self.meters, every, date(year, 1, 1), end)
-        table = self._cached(key, compute)
+        table = self._cached_or_stale(key, compute, same=2)
         return table[table.index.isin(institutions)]
 
     # -- ledgers and system ----------------------------------------------------------------------

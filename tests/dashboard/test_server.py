@@ -7,7 +7,10 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -19,7 +22,7 @@ from pydantic import ValidationError
 from dashboard import app as app_module
 from dashboard import figures
 from dashboard.auth import RateLimiter, User, hash_password, load_users, verify_password
-from dashboard.data import current_compounds
+from dashboard.data import DataService, current_compounds
 from dashboard.i18n import t
 from dashboard.settings import DashboardSettings
 from tests.dashboard.conftest import (
@@ -484,3 +487,41 @@ def test_meter_states_offline_stale_and_ok():
     assert np.isnan(states.loc[3, "age_s"])
     rows = app_module._meter_rows(states, UTC, "en")
     assert list(rows[t("col.error", "en")]) == ["–", "–", "timeout", "–"]
+
+
+def test_a_moving_store_serves_the_last_account_while_the_next_is_computed(served, monkeypatch):
+    """Collectors move the store's state every refresh_s: the pages answer with the account of
+    the previous state while the new one is computed once in the background; a ledger import
+    (a new ledger state) makes the caller wait for the new account instead."""
+    data = DataService(served.app.jieneng_data.settings)
+    state = {"store": 1}
+    monkeypatch.setattr(data, "store_state", lambda: state["store"])
+    first = data.year_data(YEAR)  # nothing older to show: computed while the caller waits
+    assert first.key[3] == 1
+    real = data._compute_year
+    started, release, computed = threading.Event(), threading.Event(), []
+
+    def slow(year: int, key: tuple) -> Any:
+        computed.append(key)
+        started.set()
+        assert release.wait(60)
+        return real(year, key)
+
+    monkeypatch.setattr(data, "_compute_year", slow)
+    state["store"] = 2  # the collector wrote
+    assert data.year_data(YEAR) is first  # answered at once, with the last account
+    assert started.wait(10)  # ... while the new one is computed in the background
+    assert data.year_data(YEAR) is first
+    release.set()
+    deadline = time.monotonic() + 120
+    while data.cached_year(YEAR) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    newer = data.cached_year(YEAR)
+    assert newer is not None
+    assert newer.key[3] == 2
+    assert data.year_data(YEAR) is newer
+    assert len(computed) == 1  # one background computation for the new state
+    monkeypatch.setattr(data, "ledger_state", lambda: (1, 1))  # a ledger import
+    third = data.year_data(YEAR)
+    assert third.key[2] == (1, 1)
+    assert third is not newer
