@@ -33,6 +33,7 @@ own) by its median server time against :data:`ACCOUNT_GOAL_MS`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -47,7 +48,6 @@ import flask
 import numpy as np
 import pandas as pd
 import requests
-import waitress
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -60,7 +60,7 @@ from jieneng.settings import load_settings
 from storage import DeviceHealth, open_store
 from tests.dashboard.browsing import page_done, plot_traces, sign_in, wait_css, wait_until
 from tests.support.browser import CHROMIUM_FLAGS
-from tests.support.services import free_port
+from tests.support.wsgi import waitress_thread
 
 CATEGORIES = ["government", "education", "healthcare", "venue"]
 LEVELS = ["municipal", "county"]
@@ -259,10 +259,8 @@ def main() -> int:
         app = create_app(settings, users=users, secret_key="bench", warm=False)
         data = app.jieneng_data
         meter = Meter(app, data)
-        port = free_port()
-        server = waitress.create_server(app.server, host="127.0.0.1", port=port, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        url = f"http://127.0.0.1:{port}"
+        serving = contextlib.ExitStack()  # waitress in a thread, stopped in its own loop
+        url, _server = serving.enter_context(waitress_thread(app.server, threads=4))
 
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
@@ -300,8 +298,7 @@ def main() -> int:
                    args.replays)
         finally:
             browser.quit()
-            server.task_dispatcher.shutdown(timeout=10)
-            server.close()
+            serving.close()
 
     print("\n== first complete render per page (headless Chromium), warm median of "
           f"{args.repeats}; payload = callback answers")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-import waitress
 
 from dashboard.app import create_app
 from dashboard.auth import RateLimiter, load_users
@@ -29,6 +27,7 @@ from jieneng import demo
 from jieneng.settings import load_settings
 from storage import DeviceHealth, open_store
 from tests.support.services import free_port
+from tests.support.wsgi import waitress_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {name: f"pw-{name}-{i}" for i, (name, _r, _i) in enumerate(demo.DEMO_USERS)}
@@ -95,23 +94,15 @@ def serve(settings, limiter: RateLimiter | None = None,
     env = {demo.password_env(name): pw for name, pw in PASSWORDS.items()}
     users = load_users(settings.dashboard, env) if users is None else users
     app = create_app(settings, users=users, secret_key="test-secret", limiter=limiter)
-    port = free_port()
-    server = waitress.create_server(app.server, host="127.0.0.1", port=port, threads=6)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/login", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    try:
+    with waitress_thread(app.server, threads=6) as (url, server):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/login", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
         yield Served(url, settings, app, server)
-    finally:
-        server.task_dispatcher.shutdown(timeout=10)
-        server.close()
 
 
 @pytest.fixture(scope="module")
