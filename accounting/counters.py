@@ -284,6 +284,32 @@ def daily_observations(daily: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _bin_overlaps(intervals: pd.DataFrame, edge_ns: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every (interval, bin) pair that overlaps: interval index, bin index, overlap [ns] and
+    the interval's share in the bin (1 for a zero-length interval), in interval then bin order.
+
+    Bin k is ``[edge_ns[k], edge_ns[k+1])``; pairs outside the bins are left out.
+    """
+    n = len(edge_ns) - 1
+    s = pd.DatetimeIndex(intervals["start"]).as_unit("ns").asi8
+    e = pd.DatetimeIndex(intervals["end"]).as_unit("ns").asi8
+    # the bins each interval touches: lo..hi (may reach outside 0..n-1)
+    lo = np.searchsorted(edge_ns, s, side="right") - 1
+    hi = np.maximum(np.searchsorted(edge_ns, e, side="left") - 1, lo)
+    count = hi - lo + 1
+    idx = np.repeat(np.arange(len(s)), count)
+    b = lo[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
+    inside = (b >= 0) & (b < n)
+    idx, b = idx[inside], b[inside]
+    left = np.maximum(s[idx], edge_ns[b])
+    right = np.minimum(e[idx], edge_ns[b + 1])
+    length = (e - s)[idx]
+    overlap = np.maximum(right - left, 0)
+    share = np.where(length > 0, overlap / np.where(length > 0, length, 1), 1.0)
+    return idx, b, overlap, share
+
+
 def allocate(intervals: pd.DataFrame, edges: pd.DatetimeIndex) -> pd.DataFrame:
     """Spread interval consumption over bins by time fraction.
 
@@ -310,20 +336,7 @@ def allocate(intervals: pd.DataFrame, edges: pd.DatetimeIndex) -> pd.DataFrame:
         "quantity": np.zeros(n), "estimated_quantity": np.zeros(n), "measured_s": np.zeros(n),
     })
     if not intervals.empty and n > 0:
-        s = pd.DatetimeIndex(intervals["start"]).as_unit("ns").asi8
-        e = pd.DatetimeIndex(intervals["end"]).as_unit("ns").asi8
-        lo = np.searchsorted(edge_ns, s, side="right") - 1
-        hi = np.maximum(np.searchsorted(edge_ns, e, side="left") - 1, lo)
-        count = hi - lo + 1
-        idx = np.repeat(np.arange(len(s)), count)
-        b = np.concatenate([np.arange(a, z + 1) for a, z in zip(lo, hi, strict=True)])
-        inside = (b >= 0) & (b < n)
-        idx, b = idx[inside], b[inside]
-        left = np.maximum(s[idx], edge_ns[b])
-        right = np.minimum(e[idx], edge_ns[b + 1])
-        length = (e - s)[idx]
-        overlap = np.maximum(right - left, 0)
-        share = np.where(length > 0, overlap / np.where(length > 0, length, 1), 1.0)
+        idx, b, overlap, share = _bin_overlaps(intervals, edge_ns)
         quantity = intervals["quantity"].to_numpy(dtype=float)[idx] * share
         estimated = intervals["estimated"].to_numpy(dtype=bool)[idx]
         measured = intervals["measured"].to_numpy(dtype=bool)[idx]
@@ -496,21 +509,7 @@ def allocate_by_series(intervals: pd.DataFrame, edges: pd.DatetimeIndex, n_serie
     quantity, estimated_q, measured_s = np.zeros(cells), np.zeros(cells), np.zeros(cells)
     if not intervals.empty and n > 0:
         series = intervals["series"].to_numpy(dtype=np.int64)
-        s = pd.DatetimeIndex(intervals["start"]).as_unit("ns").asi8
-        e = pd.DatetimeIndex(intervals["end"]).as_unit("ns").asi8
-        # the bins each interval touches: lo..hi (may reach outside 0..n-1)
-        lo = np.searchsorted(edge_ns, s, side="right") - 1
-        hi = np.maximum(np.searchsorted(edge_ns, e, side="left") - 1, lo)
-        count = hi - lo + 1
-        idx = np.repeat(np.arange(len(s)), count)
-        b = lo[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
-        inside = (b >= 0) & (b < n)
-        idx, b = idx[inside], b[inside]
-        left = np.maximum(s[idx], edge_ns[b])
-        right = np.minimum(e[idx], edge_ns[b + 1])
-        length = (e - s)[idx]
-        overlap = np.maximum(right - left, 0)
-        share = np.where(length > 0, overlap / np.where(length > 0, length, 1), 1.0)
+        idx, b, overlap, share = _bin_overlaps(intervals, edge_ns)
         q = intervals["quantity"].to_numpy(dtype=float)[idx] * share
         estimated = intervals["estimated"].to_numpy(dtype=bool)[idx]
         measured = intervals["measured"].to_numpy(dtype=bool)[idx]

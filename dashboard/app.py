@@ -195,10 +195,6 @@ def _institution_options(data: DataService, user: User, lang: str, every: bool,
     return options
 
 
-def _names(data: DataService) -> dict[str, str]:
-    return data.names()
-
-
 # ---------------------------------------------------------------------------------------------
 # Page layouts (labels only; data comes from the callbacks)
 # ---------------------------------------------------------------------------------------------
@@ -523,7 +519,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if not scope:
             return _no_access(lang), fig.empty_figure(t("common.no_access", lang), lang), "", ""
         yd = data.year_data(int(year))
-        names = _names(data)
+        names = data.names()
         wide = yd.monthly_by_institution()
         wide = wide[wide["institution_id"].isin(scope)]
         table = fig.monthly_quantities(wide.head(MAX_ROWS), names, lang)
@@ -549,7 +545,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if not scope:
             return _no_access(lang), 1, 1
         yd = data.year_data(int(year))
-        rows = yd.derived(("review", lang), lambda: _review_rows(yd, _names(data), lang))
+        rows = yd.derived(("review", lang), lambda: _review_rows(yd, data.names(), lang))
         rows = rows[rows["institution_id"].isin(scope)] if len(rows) else rows
         if dash.ctx.triggered_id != "stats-review-page":  # another year or institution
             page = 1
@@ -579,7 +575,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         table = data.compounds(int(year), user)
         note = html.Small(t("stats.compounds_note", lang), className="text-muted") \
             if user.institutions is not None else ""
-        return [_table(_compound_rows(table, _names(data), lang), "stats-compounds-table",
+        return [_table(_compound_rows(table, data.names(), lang), "stats-compounds-table",
                        lang=lang), note]
 
     @app.callback(Output("stats-upload-result", "children"), Input("stats-upload", "contents"),
@@ -667,7 +663,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         if state.status == "failed":
             return dbc.Alert(t("carbon.forecast_failed", lang, error=state.error),
                              color="danger"), True
-        return _projection_tables(state.result, scope, _names(data), lang), True
+        return _projection_tables(state.result, scope, data.names(), lang), True
 
     # -- benchmarking ------------------------------------------------------------------------------
 
@@ -718,7 +714,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
         # account (and language); each request only narrows them to the reader
         peers = yd.derived(("peers", indicator),
                            lambda: fig.peer_table(yd.account.figures, indicator))
-        certs = yd.derived(("certifications", lang), lambda: _cert_rows(yd, _names(data), lang))
+        certs = yd.derived(("certifications", lang), lambda: _cert_rows(yd, data.names(), lang))
         if visible is not None:  # a manager sees the peer groups their institutions are in
             figures = yd.account.figures
             peers = peers[_in_groups(peers, figures[figures["institution_id"].isin(visible)])]
@@ -757,7 +753,7 @@ def create_app(settings: Any, users: dict[str, User] | None = None,
             return True, t("trace.title", lang), _no_access(lang)
         year = int(trigger.get("year") or today().year)
         return True, t("trace.title", lang), _trace_body(data.year_data(year), inst,
-                                                         _names(data), lang)
+                                                         data.names(), lang)
 
     # -- system ----------------------------------------------------------------------------------
 

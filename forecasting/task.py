@@ -182,10 +182,11 @@ def _run_monthly(task: SeriesTask) -> SeriesOutput:
         monthly = [current[i] / previous[i] for i in np.flatnonzero(both)
                    if previous[i] > 0 and current[i] > 0]
         observed = float(np.std(np.log(monthly), ddof=1)) if len(monthly) >= 2 else math.nan
-        sigma = max(0.1 if math.isnan(observed) else observed, task.min_ratio_sigma)
+        measured = 0.1 if math.isnan(observed) else observed  # ±10 % without two ratios
+        sigma = max(measured, task.min_ratio_sigma)
         spread = (f"spread of the monthly ratios σ = {observed:.3f}" if not math.isnan(observed)
                   else "fewer than 2 monthly ratios")
-        if sigma > (0.1 if math.isnan(observed) else observed):
+        if sigma > measured:
             spread += f", taken as the floor σ = {sigma:.3f} ([forecasting] min_ratio_sigma)"
         reason = (f"last year's same months × the year-to-date ratio {ratio:.3f} "
                   f"({int(both.sum())} months); {spread}")
